@@ -1,0 +1,56 @@
+// Switchyard's one error type. The `code` is the contract; messages may change.
+
+/** Every stable error code Switchyard produces. */
+export type ErrorCode =
+  | 'provider_timeout'
+  | 'provider_rate_limited'
+  | 'provider_unavailable'
+  | 'provider_bad_request'
+  | 'provider_auth'
+  | 'provider_circuit_open'
+  | 'context_length_exceeded'
+  | 'content_filtered'
+  | 'stream_interrupted'
+  | 'aborted'
+  | 'invalid_config'
+  | 'invalid_request';
+
+export interface SwitchyardErrorOptions {
+  /** HTTP status to answer with, where the error has one. */
+  status?: number;
+  /** Whether another attempt (on this or another deployment) may succeed. */
+  retryable?: boolean;
+  /** A server's `Retry-After`, converted to milliseconds from now. */
+  retryAfterMs?: number;
+  /** The deployment the error came from. */
+  provider?: string;
+  /** The JSON path of the offending field, for input and config errors. */
+  param?: string;
+  cause?: unknown;
+}
+
+/** The error class of Switchyard: a stable `code`, an HTTP status where it has one, and its `cause`. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly provider: string | undefined;
+  readonly param: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SwitchyardError';
+    this.code = code;
+    this.status = options.status;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.provider = options.provider;
+    this.param = options.param;
+  }
+}
+
+/** Narrows an unknown value to a SwitchyardError, optionally of one code. */
+export function isSwitchyardError(value: unknown, code?: ErrorCode): value is SwitchyardError {
+  return value instanceof SwitchyardError && (code === undefined || value.code === code);
+}
