@@ -34,10 +34,7 @@ const connectionCodes = new Set([
  * Parses `retry-after-ms`, or `retry-after` as seconds or an HTTP date, into milliseconds from `now`.
  * Returns undefined when absent or unparsable; never negative.
  */
-export function parseRetryAfter(
-  headers: { get(name: string): string | null } | undefined,
-  now: number,
-): number | undefined {
+export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now: number): number | undefined {
   if (!headers) return undefined;
   const ms = headers.get('retry-after-ms');
   if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));

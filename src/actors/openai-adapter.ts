@@ -3,11 +3,7 @@
 // timer between chunks. Every failure leaves here classified (src/actors/classify.ts).
 
 import OpenAI from 'openai';
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionCreateParamsNonStreaming,
-} from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError } from './classify.ts';
@@ -65,9 +61,7 @@ class AttemptSignal {
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       const message = `${this.provider}: no answer within ${ms} ms`;
-      this.controller.abort(
-        new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }),
-      );
+      this.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }));
     }, ms);
   }
 

@@ -3,13 +3,13 @@
 // closes the breaker from its entry actions, and opossum's trip decision reaches it as `circuit.tripped`.
 
 import { EventEmitter } from 'node:events';
-import CircuitBreaker from 'opossum';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
+import CircuitBreaker from 'opossum';
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor, fromPromise, type InspectionEvent } from 'xstate';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
+
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import { latencyP95, type ProviderMetrics } from '../machines/provider-metrics.ts';
 import {
   admission,
   healthOf,
@@ -19,6 +19,7 @@ import {
   providerMachine,
   type WindowStats,
 } from '../machines/provider.ts';
+import { latencyP95, type ProviderMetrics } from '../machines/provider-metrics.ts';
 import { type ProviderHealthInput, resolveProviderHealthOptions } from '../machines/provider-options.ts';
 import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from './openai-adapter.ts';
 
@@ -83,7 +84,8 @@ const neverMs = 2_147_483_647;
 /** Creates and starts a provider: actor, breaker and adapter. */
 export function createProvider(deployment: ProviderDeployment, runtime: ProviderRuntimeOptions = {}): Provider {
   const clock = runtime.clock;
-  const now = runtime.now ?? (clock && 'now' in clock && typeof clock.now === 'function' ? () => (clock as { now(): number }).now() : Date.now);
+  const now =
+    runtime.now ?? (clock && 'now' in clock && typeof clock.now === 'function' ? () => (clock as { now(): number }).now() : Date.now);
   const adapter =
     runtime.adapter ??
     createOpenAIAdapter({
@@ -138,15 +140,22 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     actors: {
       healthProbe: fromPromise(async () => {
         const started = begin('probe');
-        await measured(started, () => adapter.complete({ messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }), (c) => c.usage).catch(
-          () => {},
-        );
+        await measured(
+          started,
+          () => adapter.complete({ messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }),
+          (c) => c.usage,
+        ).catch(() => {});
       }),
     },
   });
 
   const actor = createActor(machine, {
-    input: { id: deployment.id, model: deployment.model, health: resolved, ...(deployment.seed === undefined ? {} : { seed: deployment.seed }) },
+    input: {
+      id: deployment.id,
+      model: deployment.model,
+      health: resolved,
+      ...(deployment.seed === undefined ? {} : { seed: deployment.seed }),
+    },
     ...(runtime.inspect ? { inspect: runtime.inspect } : {}),
     ...(clock ? { clock } : {}),
   });
@@ -192,7 +201,12 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     return begin(kind);
   }
 
-  function report(started: Started, outcome: { ok: true; ttftMs?: number | undefined; usage?: { prompt_tokens: number; completion_tokens: number } | null | undefined } | { ok: false; error: unknown }) {
+  function report(
+    started: Started,
+    outcome:
+      | { ok: true; ttftMs?: number | undefined; usage?: { prompt_tokens: number; completion_tokens: number } | null | undefined }
+      | { ok: false; error: unknown },
+  ) {
     const at = now();
     const latencyMs = at - started.startedAt;
     if (latencyMs >= resolved.slowCallMs) slow[0] = (slow[0] ?? 0) + 1;
@@ -221,7 +235,11 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
   }
 
   /** Runs `task` through the breaker and reports its outcome to the actor once opossum has counted it. */
-  async function measured<T>(started: Started, task: () => Promise<T>, usageOf: (value: T) => { prompt_tokens: number; completion_tokens: number } | null | undefined): Promise<T> {
+  async function measured<T>(
+    started: Started,
+    task: () => Promise<T>,
+    usageOf: (value: T) => { prompt_tokens: number; completion_tokens: number } | null | undefined,
+  ): Promise<T> {
     let admitted = false;
     const fired = breaker.fire(() => {
       admitted = true;
@@ -230,7 +248,11 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     if (!admitted) {
       fired.catch(() => {});
       actor.send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, { provider: deployment.id, retryable: true, status: 503 });
+      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, {
+        provider: deployment.id,
+        retryable: true,
+        status: 503,
+      });
     }
     try {
       const value = await fired;
@@ -256,7 +278,11 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     fired.catch(() => {});
     if (!admitted) {
       actor.send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, { provider: deployment.id, retryable: true, status: 503 });
+      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, {
+        provider: deployment.id,
+        retryable: true,
+        status: 503,
+      });
     }
     let ttftMs: number | undefined;
     let usage: { prompt_tokens: number; completion_tokens: number } | null = null;
@@ -293,7 +319,12 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     model: deployment.model,
     actor,
     admission: () => admission(actor.getSnapshot()),
-    complete: (request, attempt = {}) => measured(admit(), () => adapter.complete(request, attempt), (c) => c.usage),
+    complete: async (request, attempt = {}) =>
+      measured(
+        admit(),
+        () => adapter.complete(request, attempt),
+        (c) => c.usage,
+      ),
     stream,
     view: () => viewOf(actor.getSnapshot()),
     breakerState: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),

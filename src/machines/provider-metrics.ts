@@ -32,8 +32,7 @@ export const emptyMetrics = (): ProviderMetrics => ({
   consecutiveFailures: 0,
 });
 
-const ewma = (previous: number | null, sample: number) =>
-  previous === null ? sample : previous + ewmaAlpha * (sample - previous);
+const ewma = (previous: number | null, sample: number) => (previous === null ? sample : previous + ewmaAlpha * (sample - previous));
 
 function pushSample(samples: number[], value: number): number[] {
   const next = samples.length >= latencySampleSize ? samples.slice(1) : samples.slice();

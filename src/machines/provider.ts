@@ -4,14 +4,7 @@
 
 import { assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
-import {
-  emptyMetrics,
-  type ProviderMetrics,
-  recordAbandoned,
-  recordFailure,
-  recordStart,
-  recordSuccess,
-} from './provider-metrics.ts';
+import { emptyMetrics, type ProviderMetrics, recordAbandoned, recordFailure, recordStart, recordSuccess } from './provider-metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './provider-options.ts';
 
 /** Counts over the rolling window, as measured by the deployment's circuit breaker. */
@@ -96,9 +89,7 @@ export const providerMachine = setup({
     })),
     recordOutcome: assign(({ context, event }: Ctx) => {
       const probesInFlight =
-        'probe' in event && event.probe && event.type !== 'call.started'
-          ? Math.max(0, context.probesInFlight - 1)
-          : context.probesInFlight;
+        'probe' in event && event.probe && event.type !== 'call.started' ? Math.max(0, context.probesInFlight - 1) : context.probesInFlight;
       if (event.type === 'call.succeeded') return { probesInFlight, metrics: recordSuccess(context.metrics, event) };
       if (event.type === 'call.abandoned') return { probesInFlight, metrics: recordAbandoned(context.metrics) };
       if (event.type !== 'call.failed') return {};
@@ -130,8 +121,7 @@ export const providerMachine = setup({
     }),
   },
   guards: {
-    windowUnhealthy: ({ context, event }: Ctx) =>
-      'window' in event && windowUnhealthy(context.options, event.window),
+    windowUnhealthy: ({ context, event }: Ctx) => 'window' in event && windowUnhealthy(context.options, event.window),
     rateLimited: ({ event }: Ctx) => faultOf(event)?.code === 'provider_rate_limited',
     rateLimitedWithRetryAfter: ({ event }: Ctx) => {
       const fault = faultOf(event);
@@ -177,10 +167,7 @@ export const providerMachine = setup({
     healthy: {
       entry: 'closeCircuit',
       on: {
-        'call.succeeded': [
-          { guard: 'windowUnhealthy', target: 'degraded', actions: 'recordOutcome' },
-          { actions: 'recordOutcome' },
-        ],
+        'call.succeeded': [{ guard: 'windowUnhealthy', target: 'degraded', actions: 'recordOutcome' }, { actions: 'recordOutcome' }],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
           { guard: 'rateLimited', target: 'degraded', actions: 'recordOutcome' },
@@ -192,10 +179,7 @@ export const providerMachine = setup({
     },
     degraded: {
       on: {
-        'call.succeeded': [
-          { guard: 'recovered', target: 'healthy', actions: 'recordOutcome' },
-          { actions: 'recordOutcome' },
-        ],
+        'call.succeeded': [{ guard: 'recovered', target: 'healthy', actions: 'recordOutcome' }, { actions: 'recordOutcome' }],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
           { actions: 'recordOutcome' },

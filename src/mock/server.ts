@@ -157,8 +157,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (gone.aborted) return;
     if (mode === 'error') {
       count('error');
-      const headers: Record<string, string> =
-        f.retryAfterSeconds === null ? {} : { 'retry-after': String(f.retryAfterSeconds) };
+      const headers: Record<string, string> = f.retryAfterSeconds === null ? {} : { 'retry-after': String(f.retryAfterSeconds) };
       return sendJson(res, f.status, openAIError(f.status, `mock fault: status ${f.status}`, null), headers);
     }
     const promptTokens = countChatTokens(body.messages);

@@ -74,7 +74,16 @@ describe('provider machine: serving', () => {
     p.start();
     p.start();
     expect(p.state().context.metrics.inFlight).toBe(2);
-    p.actor.send({ type: 'call.succeeded', at: 0, probe: false, latencyMs: 100, ttftMs: 40, tokensIn: 7, tokensOut: 3, window: p.window(1, 0) });
+    p.actor.send({
+      type: 'call.succeeded',
+      at: 0,
+      probe: false,
+      latencyMs: 100,
+      ttftMs: 40,
+      tokensIn: 7,
+      tokensOut: 3,
+      window: p.window(1, 0),
+    });
     p.actor.send({ type: 'call.succeeded', at: 0, probe: false, latencyMs: 200, tokensIn: 1, tokensOut: 2, window: p.window(2, 0) });
     const m = p.state().context.metrics;
     expect(m).toMatchObject({ requests: 2, successes: 2, inFlight: 0, tokensIn: 8, tokensOut: 5, ttftEwmaMs: 40 });
@@ -207,10 +216,7 @@ describe('provider machine: recovering', () => {
 
 describe('provider machine: operator', () => {
   it('disables from any state and admits nothing until enabled', () => {
-    for (const prepare of [
-      (p: ReturnType<typeof startProvider>) => p,
-      (p: ReturnType<typeof startProvider>) => p.trip(),
-    ]) {
+    for (const prepare of [(p: ReturnType<typeof startProvider>) => p, (p: ReturnType<typeof startProvider>) => p.trip()]) {
       const p = startProvider();
       prepare(p);
       p.actor.send({ type: 'operator.disable', at: 0 });

@@ -1,0 +1,95 @@
+// The `switchyard` command: `mock` runs the chaos-testing upstream, `demo` (npm start) shows a provider
+// actor riding out an outage of that upstream. `serve` arrives with the HTTP layer.
+
+import { parseArgs } from 'node:util';
+import { runDemo } from './demo.ts';
+import { SwitchyardError } from './errors.ts';
+import { startMockUpstream } from './mock/server.ts';
+
+const help = `switchyard — a resilient actor-model runtime for LLM providers
+
+Usage:
+  switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
+  switchyard demo [options]   run the mock and a provider actor in front of it, and break it live
+  switchyard --help           this text
+
+mock options:
+  --port N              port to listen on (default 8000; 0 picks a free one)
+  --host H              address to bind (default 127.0.0.1)
+  --latency-ms N        delay before the first byte of every answer (default 0)
+  --chunk-delay-ms N    delay between stream chunks (default 0)
+  --context-window N    prompts longer than N tokens get context_length_exceeded (default 128000)
+  --api-key K           require "Authorization: Bearer K"
+
+demo options:
+  --port N              port of the demo's mock upstream (default $PORT or 8787)
+  --host H              address to bind (default $HOST or 127.0.0.1)
+  --once                run the scenario once and exit instead of serving on
+
+Faults are switched at run time:
+  curl -X POST http://127.0.0.1:8000/_mock/faults -d '{"mode":"error","status":503,"rate":0.5}'
+  modes: ok | error | hang | reset | cut   fields: status, rate, retryAfterSeconds, afterChunks, latencyMs
+  curl http://127.0.0.1:8000/_mock/stats     curl -X DELETE http://127.0.0.1:8000/_mock/faults
+`;
+
+function integer(name: string, value: string | undefined, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw new SwitchyardError('invalid_config', `--${name}: expected an integer ≥ ${min}, got "${value}"`, { param: name });
+  }
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'chunk-delay-ms': { type: 'string' },
+      'context-window': { type: 'string' },
+      'api-key': { type: 'string' },
+      once: { type: 'boolean' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(help);
+    return;
+  }
+  if (command === 'mock') {
+    const mock = await startMockUpstream({
+      port: integer('port', values.port, 8000),
+      host: values.host ?? '127.0.0.1',
+      latencyMs: integer('latency-ms', values['latency-ms'], 0),
+      chunkDelayMs: integer('chunk-delay-ms', values['chunk-delay-ms'], 0),
+      contextWindow: integer('context-window', values['context-window'], 128_000, 1),
+      ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+    });
+    console.log(`switchyard mock upstream listening: ${mock.url}`);
+    console.log(`faults: POST ${mock.url.replace(/\/v1$/, '')}/_mock/faults   stats: GET ${mock.url.replace(/\/v1$/, '')}/_mock/stats`);
+    const stop = () => void mock.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+  if (command === 'demo') {
+    await runDemo({
+      port: integer('port', values.port ?? process.env.PORT, 8787),
+      host: values.host ?? process.env.HOST ?? '127.0.0.1',
+      once: values.once === true,
+    });
+    return;
+  }
+  throw new SwitchyardError('invalid_request', `unknown command "${command}" (try --help)`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`switchyard: ${message}`);
+  process.exit(2);
+});

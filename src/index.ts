@@ -1,0 +1,26 @@
+// Switchyard's public API: everything users may import, and nothing else.
+
+export type { AdapterOptions, ChatRequest, StreamEvent } from './actors/openai-adapter.ts';
+export {
+  createProvider,
+  deploymentDefaults,
+  type Provider,
+  type ProviderDeployment,
+  type ProviderRuntimeOptions,
+  type ProviderView,
+} from './actors/provider.ts';
+export { countChatTokens, countTokens, freeEncoders } from './actors/tokens.ts';
+export { type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
+export { type BackoffKind, type BackoffOptions, backoffDefaults } from './machines/backoff.ts';
+export {
+  admission,
+  healthOf,
+  type ProviderEvent,
+  type ProviderHealth,
+  type ProviderInput,
+  type ProviderSnapshot,
+  providerMachine,
+} from './machines/provider.ts';
+export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './machines/provider-options.ts';
+export type { FaultMode, MockFaults } from './mock/faults.ts';
+export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';

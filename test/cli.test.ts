@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const bin = new URL('../bin/switchyard.js', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+/** Runs the CLI to completion and returns its exit code and output. */
+async function run(args: string[]) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const [code] = await once(child, 'exit');
+  return { code: code as number, stdout, stderr };
+}
+
+describe('switchyard CLI', () => {
+  it('documents every command and flag in --help', async () => {
+    const { code, stdout } = await run(['--help']);
+    expect(code).toBe(0);
+    for (const flag of [
+      'mock',
+      'demo',
+      '--port',
+      '--host',
+      '--latency-ms',
+      '--chunk-delay-ms',
+      '--context-window',
+      '--api-key',
+      '--once',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it('refuses a bad flag value with a clear message and exit code 2', async () => {
+    const { code, stderr } = await run(['mock', '--port', 'eighty']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--port: expected an integer');
+  });
+
+  it('refuses an unknown command', async () => {
+    const { code, stderr } = await run(['explode']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown command "explode"');
+  });
+
+  it('runs the mock upstream on the port it prints, and it answers chat completions', async () => {
+    const child = spawn(process.execPath, [bin, 'mock', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const url = /listening: (\S+)/.exec(line.toString())?.[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const res = await fetch(`${url}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+
+  it('runs the demo outage scenario: the open circuit refuses requests and the provider ends healthy', async () => {
+    const { code, stdout } = await run(['demo', '--once', '--port', '0']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('{"recovering":"coolingDown"}');
+    expect(stdout).toContain('Final state: healthy.');
+    const refused = Number(/(\d+) refused by the open circuit/.exec(stdout)?.[1]);
+    expect(refused).toBeGreaterThan(0);
+  }, 40_000);
+});
