@@ -1,14 +1,10 @@
-// A provider deployment at run time: its health actor (src/machines/provider.ts), the opossum breaker that
-// measures its calls, and the adapter that makes them. The machine is the one source of truth: it opens and
-// closes the breaker from its entry actions, and opossum's trip decision reaches it as `circuit.tripped`.
+// A provider deployment at run time: its health actor (src/machines/provider.ts), the circuit that measures its
+// calls (src/actors/circuit.ts), and the adapter that makes them. The machine is the one source of truth: it
+// opens and closes the circuit from its entry actions, and opossum's trip decision reaches it as an event.
+// The actor is either spawned by the supervisor or created alone by createProvider().
 
-import { EventEmitter } from 'node:events';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import CircuitBreaker from 'opossum';
-import { type Actor, type ActorOptions, type AnyActorLogic, createActor, fromPromise, type InspectionEvent } from 'xstate';
-
-type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
-
+import { type ActorOptions, type ActorRefFrom, type AnyActorLogic, createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import {
   admission,
@@ -17,11 +13,14 @@ import {
   type ProviderHealth,
   type ProviderSnapshot,
   providerMachine,
-  type WindowStats,
 } from '../machines/provider.ts';
 import { latencyP95, type ProviderMetrics } from '../machines/provider-metrics.ts';
-import { type ProviderHealthInput, resolveProviderHealthOptions } from '../machines/provider-options.ts';
+import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from '../machines/provider-options.ts';
+import { type Circuit, createCircuit } from './circuit.ts';
 import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from './openai-adapter.ts';
+
+type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
+export type ProviderRef = ActorRefFrom<typeof providerMachine>;
 
 export interface ProviderDeployment {
   /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */
@@ -30,12 +29,12 @@ export interface ProviderDeployment {
   apiKey?: string | undefined;
   /** Upstream model name. */
   model: string;
-  timeoutMs?: number;
-  streamIdleTimeoutMs?: number;
+  timeoutMs?: number | undefined;
+  streamIdleTimeoutMs?: number | undefined;
   headers?: Record<string, string> | undefined;
-  health?: ProviderHealthInput;
+  health?: ProviderHealthInput | undefined;
   /** Seed of the backoff jitter's PRNG. */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 export const deploymentDefaults = { timeoutMs: 30_000, streamIdleTimeoutMs: 30_000 } as const;
@@ -65,7 +64,8 @@ export interface ProviderView {
 export interface Provider {
   readonly id: string;
   readonly model: string;
-  readonly actor: Actor<typeof providerMachine>;
+  /** The deployment's health actor. */
+  readonly actor: ProviderRef;
   /** Whether a call would be admitted now (`probe`: as one of the bounded probes of a recovering deployment). */
   admission(): 'normal' | 'probe' | null;
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
@@ -78,18 +78,38 @@ export interface Provider {
   stop(): void;
 }
 
-// opossum's reset timer must never fire: the machine owns timing. setTimeout's largest delay.
-const neverMs = 2_147_483_647;
+/** A deployment whose actor is attached after creation (spawned by the supervisor, or by createProvider). */
+export interface Deployment extends Provider {
+  readonly circuit: Circuit;
+  readonly health: ProviderHealthOptions;
+  readonly input: { id: string; model: string; health: ProviderHealthOptions; seed?: number };
+  attach(ref: ProviderRef): void;
+  /** The synthetic health probe: one tiny completion, reported as a probe call. */
+  probe(): Promise<void>;
+}
 
-/** Creates and starts a provider: actor, breaker and adapter. */
-export function createProvider(deployment: ProviderDeployment, runtime: ProviderRuntimeOptions = {}): Provider {
-  const clock = runtime.clock;
-  const now =
-    runtime.now ?? (clock && 'now' in clock && typeof clock.now === 'function' ? () => (clock as { now(): number }).now() : Date.now);
+type Usage = { prompt_tokens: number; completion_tokens: number } | null | undefined;
+type Outcome = { ok: true; ttftMs?: number | undefined; usage?: Usage } | { ok: false; error: unknown };
+
+interface Started {
+  probe: boolean;
+  startedAt: number;
+}
+
+const circuitOpen = (id: string) =>
+  new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id, retryable: true, status: 503 });
+
+/** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
+export function createDeployment(
+  deployment: ProviderDeployment,
+  runtime: { now: () => number; adapter?: OpenAIAdapter | undefined },
+): Deployment {
+  const { now } = runtime;
+  const id = deployment.id;
   const adapter =
     runtime.adapter ??
     createOpenAIAdapter({
-      id: deployment.id,
+      id,
       baseURL: deployment.baseURL,
       apiKey: deployment.apiKey,
       model: deployment.model,
@@ -97,102 +117,28 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
       streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
       headers: deployment.headers,
     });
-
-  const resolved = resolveProviderHealthOptions(deployment.health, `providers.${deployment.id}.health`);
-  const bucketCount = resolved.windowBuckets;
-  const rotator = new EventEmitter();
-  const breaker = new CircuitBreaker((task: () => Promise<unknown>) => task(), {
-    name: deployment.id,
-    timeout: false,
-    resetTimeout: neverMs,
-    errorThresholdPercentage: resolved.openErrorRate * 100,
-    volumeThreshold: resolved.minVolume,
-    rollingCountTimeout: resolved.windowMs,
-    rollingCountBuckets: bucketCount,
-    rollingPercentilesEnabled: false,
-    enableSnapshots: false,
-    rotateBucketController: rotator,
-    // Final errors (400, 401, …) and caller aborts say nothing about the deployment's health.
-    errorFilter: (err: unknown) => !(isSwitchyardError(err) && err.retryable),
-  });
-
-  // Slow calls per bucket, rotated with opossum's buckets: the one count opossum does not keep.
-  const slow: number[] = new Array<number>(bucketCount).fill(0);
-  let syncing = false;
-  const sync = (fn: () => void) => {
-    syncing = true;
-    try {
-      fn();
-    } finally {
-      syncing = false;
-    }
+  const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
+  const circuit = createCircuit(id, health);
+  let ref: ProviderRef | undefined;
+  const actor = (): ProviderRef => {
+    if (!ref) throw new Error(`deployment ${id} has no actor attached`);
+    return ref;
   };
-
-  const machine = providerMachine.provide({
-    actions: {
-      openCircuit: () => sync(() => breaker.open()),
-      closeCircuit: () => sync(() => breaker.close()),
-      resetWindow: () => {
-        for (let i = 0; i < bucketCount; i++) rotator.emit('rotate');
-        slow.fill(0);
-      },
-    },
-    actors: {
-      healthProbe: fromPromise(async () => {
-        const started = begin('probe');
-        await measured(
-          started,
-          () => adapter.complete({ messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }),
-          (c) => c.usage,
-        ).catch(() => {});
-      }),
-    },
-  });
-
-  const actor = createActor(machine, {
-    input: {
-      id: deployment.id,
-      model: deployment.model,
-      health: resolved,
-      ...(deployment.seed === undefined ? {} : { seed: deployment.seed }),
-    },
-    ...(runtime.inspect ? { inspect: runtime.inspect } : {}),
-    ...(clock ? { clock } : {}),
-  });
-  const rotation = setInterval(() => {
-    rotator.emit('rotate');
-    slow.pop();
-    slow.unshift(0);
-  }, resolved.windowMs / bucketCount);
-  rotation.unref();
-
-  breaker.on('open', () => {
-    if (!syncing) actor.send({ type: 'circuit.tripped', at: now() });
-  });
-  actor.start();
-
-  function windowStats(): WindowStats {
-    const s = breaker.stats;
-    return { calls: s.successes + s.failures, failures: s.failures, slowCalls: slow.reduce((a, b) => a + b, 0) };
-  }
-
-  interface Started {
-    probe: boolean;
-    startedAt: number;
-  }
+  circuit.onTrip(() => actor().send({ type: 'circuit.tripped', at: now() }));
 
   function begin(kind: 'normal' | 'probe'): Started {
     const at = now();
-    actor.send({ type: 'call.started', at, probe: kind === 'probe' });
+    actor().send({ type: 'call.started', at, probe: kind === 'probe' });
     return { probe: kind === 'probe', startedAt: at };
   }
 
   function admit(): Started {
-    const kind = admission(actor.getSnapshot());
+    const snapshot = actor().getSnapshot();
+    const kind = admission(snapshot);
     if (kind === null) {
-      const next = actor.getSnapshot().context.nextProbeAt;
-      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: not admitting calls (${healthOf(actor.getSnapshot())})`, {
-        provider: deployment.id,
+      const next = snapshot.context.nextProbeAt;
+      throw new SwitchyardError('provider_circuit_open', `${id}: not admitting calls (${healthOf(snapshot)})`, {
+        provider: id,
         retryable: true,
         status: 503,
         ...(next === null ? {} : { retryAfterMs: Math.max(0, next - now()) }),
@@ -201,17 +147,12 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
     return begin(kind);
   }
 
-  function report(
-    started: Started,
-    outcome:
-      | { ok: true; ttftMs?: number | undefined; usage?: { prompt_tokens: number; completion_tokens: number } | null | undefined }
-      | { ok: false; error: unknown },
-  ) {
+  function report(started: Started, outcome: Outcome) {
     const at = now();
     const latencyMs = at - started.startedAt;
-    if (latencyMs >= resolved.slowCallMs) slow[0] = (slow[0] ?? 0) + 1;
+    circuit.recordLatency(latencyMs);
     if (outcome.ok) {
-      actor.send({
+      actor().send({
         type: 'call.succeeded',
         at,
         probe: started.probe,
@@ -219,43 +160,30 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
         ttftMs: outcome.ttftMs ?? latencyMs,
         tokensIn: outcome.usage?.prompt_tokens,
         tokensOut: outcome.usage?.completion_tokens,
-        window: windowStats(),
+        window: circuit.windowStats(),
       });
       return;
     }
     const err = outcome.error;
     if (isSwitchyardError(err, 'aborted')) {
-      actor.send({ type: 'call.abandoned', at, probe: started.probe });
+      actor().send({ type: 'call.abandoned', at, probe: started.probe });
       return;
     }
     const fault: ProviderFault = isSwitchyardError(err)
       ? { code: err.code, retryable: err.retryable, message: err.message, retryAfterMs: err.retryAfterMs }
       : { code: 'provider_unavailable', retryable: true, message: String(err) };
-    actor.send({ type: 'call.failed', at, probe: started.probe, latencyMs, error: fault, window: windowStats() });
+    actor().send({ type: 'call.failed', at, probe: started.probe, latencyMs, error: fault, window: circuit.windowStats() });
   }
 
-  /** Runs `task` through the breaker and reports its outcome to the actor once opossum has counted it. */
-  async function measured<T>(
-    started: Started,
-    task: () => Promise<T>,
-    usageOf: (value: T) => { prompt_tokens: number; completion_tokens: number } | null | undefined,
-  ): Promise<T> {
-    let admitted = false;
-    const fired = breaker.fire(() => {
-      admitted = true;
-      return task();
-    }) as Promise<T>;
+  /** Runs `task` through the circuit and reports its outcome to the actor once opossum has counted it. */
+  async function measured<T>(started: Started, task: () => Promise<T>, usageOf: (value: T) => Usage): Promise<T> {
+    const { admitted, result } = circuit.fire(task);
     if (!admitted) {
-      fired.catch(() => {});
-      actor.send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, {
-        provider: deployment.id,
-        retryable: true,
-        status: 503,
-      });
+      actor().send({ type: 'call.abandoned', at: now(), probe: started.probe });
+      throw circuitOpen(id);
     }
     try {
-      const value = await fired;
+      const value = await result;
       report(started, { ok: true, usage: usageOf(value) });
       return value;
     } catch (error) {
@@ -266,59 +194,53 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
 
   async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const started = admit();
-    let settle: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+    // The circuit measures the whole stream: its task settles when the stream ends.
+    let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
     const done = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
-    let admitted = false;
-    const fired = breaker.fire(() => {
-      admitted = true;
-      return done;
-    });
-    fired.catch(() => {});
+    const { admitted, result } = circuit.fire(() => done);
+    result.catch(() => {});
     if (!admitted) {
-      actor.send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw new SwitchyardError('provider_circuit_open', `${deployment.id}: circuit open`, {
-        provider: deployment.id,
-        retryable: true,
-        status: 503,
-      });
+      actor().send({ type: 'call.abandoned', at: now(), probe: started.probe });
+      throw circuitOpen(id);
     }
     let ttftMs: number | undefined;
-    let usage: { prompt_tokens: number; completion_tokens: number } | null = null;
-    let finished = false;
+    let usage: Usage = null;
+    let outcome: Outcome | undefined;
     try {
       for await (const event of adapter.stream(request, attempt)) {
         if (event.type === 'delta' && ttftMs === undefined && event.content !== '') ttftMs = now() - started.startedAt;
         if (event.type === 'end') usage = event.usage;
         yield event;
       }
-      finished = true;
-      settle?.resolve();
-      await fired.catch(() => {});
-      report(started, { ok: true, ttftMs, usage });
+      outcome = { ok: true, ttftMs, usage };
     } catch (error) {
-      finished = true;
-      settle?.reject(error);
-      await fired.catch(() => {});
-      report(started, { ok: false, error });
+      outcome = { ok: false, error };
       throw error;
     } finally {
-      if (!finished) {
-        // The consumer stopped early: no verdict on the deployment.
-        const aborted = new SwitchyardError('aborted', `${deployment.id}: stream abandoned by the caller`, { provider: deployment.id });
-        settle?.reject(aborted);
-        await fired.catch(() => {});
-        report(started, { ok: false, error: aborted });
-      }
+      // No outcome: the consumer stopped reading, which says nothing about the deployment.
+      outcome ??= { ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) };
+      if (outcome.ok) settle.resolve();
+      else settle.reject(outcome.error);
+      await result.catch(() => {});
+      report(started, outcome);
     }
   }
 
   return {
-    id: deployment.id,
+    id,
     model: deployment.model,
-    actor,
-    admission: () => admission(actor.getSnapshot()),
+    get actor() {
+      return actor();
+    },
+    circuit,
+    health,
+    input: { id, model: deployment.model, health, ...(deployment.seed === undefined ? {} : { seed: deployment.seed }) },
+    attach: (next) => {
+      ref = next;
+    },
+    admission: () => admission(actor().getSnapshot()),
     complete: async (request, attempt = {}) =>
       measured(
         admit(),
@@ -326,14 +248,63 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
         (c) => c.usage,
       ),
     stream,
-    view: () => viewOf(actor.getSnapshot()),
-    breakerState: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),
-    disable: () => actor.send({ type: 'operator.disable', at: now() }),
-    enable: () => actor.send({ type: 'operator.enable', at: now() }),
+    probe: async () => {
+      const ping: ChatRequest = { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 };
+      await measured(
+        begin('probe'),
+        () => adapter.complete(ping),
+        (c) => c.usage,
+      ).catch(() => {});
+    },
+    view: () => viewOf(actor().getSnapshot()),
+    breakerState: () => circuit.state(),
+    disable: () => actor().send({ type: 'operator.disable', at: now() }),
+    enable: () => actor().send({ type: 'operator.enable', at: now() }),
+    stop: () => circuit.shutdown(),
+  };
+}
+
+/** The provider machine wired to deployments: its circuit actions and health probe find theirs by id. */
+export function providerLogic(lookup: (id: string) => Deployment | undefined) {
+  return providerMachine.provide({
+    actions: {
+      openCircuit: ({ context }) => lookup(context.id)?.circuit.open(),
+      closeCircuit: ({ context }) => lookup(context.id)?.circuit.close(),
+      resetWindow: ({ context }) => lookup(context.id)?.circuit.resetWindow(),
+    },
+    actors: {
+      healthProbe: fromPromise(async ({ input }: { input: { id: string } }) => {
+        await lookup(input.id)?.probe();
+      }),
+    },
+  });
+}
+
+/** Wall-clock time for event stamps: the SimulatedClock's when one drives the actors. */
+export function nowOf(clock: Clock | undefined): () => number {
+  if (clock && 'now' in clock && typeof clock.now === 'function') return () => (clock as { now(): number }).now();
+  return Date.now;
+}
+
+/** Creates and starts one provider on its own, outside any supervisor. */
+export function createProvider(deployment: ProviderDeployment, runtime: ProviderRuntimeOptions = {}): Provider {
+  const dep = createDeployment(deployment, { now: runtime.now ?? nowOf(runtime.clock), adapter: runtime.adapter });
+  const actor = createActor(
+    providerLogic(() => dep),
+    {
+      input: dep.input,
+      ...(runtime.inspect ? { inspect: runtime.inspect } : {}),
+      ...(runtime.clock ? { clock: runtime.clock } : {}),
+    },
+  );
+  dep.attach(actor);
+  actor.start();
+  return {
+    ...dep,
+    actor,
     stop: () => {
-      clearInterval(rotation);
       actor.stop();
-      breaker.shutdown();
+      dep.stop();
     },
   };
 }
