@@ -12,8 +12,24 @@ export type ErrorCode =
   | 'content_filtered'
   | 'stream_interrupted'
   | 'aborted'
+  | 'model_not_found'
+  | 'provider_not_found'
+  | 'no_provider_available'
+  | 'deadline_exceeded'
   | 'invalid_config'
   | 'invalid_request';
+
+/** One attempt of a request on one deployment, as reported with results and errors. */
+export interface AttemptRecord {
+  deployment: string;
+  /** `ok`, or the error code the attempt ended with. */
+  outcome: 'ok' | ErrorCode;
+  latencyMs: number;
+  /** Started as a hedge while an earlier attempt was still waiting for its first token. */
+  hedge?: boolean;
+  /** Continued a stream that broke after delivering tokens. */
+  continuation?: boolean;
+}
 
 export interface SwitchyardErrorOptions {
   /** HTTP status to answer with, where the error has one. */
@@ -26,6 +42,8 @@ export interface SwitchyardErrorOptions {
   provider?: string;
   /** The JSON path of the offending field, for input and config errors. */
   param?: string;
+  /** The attempts made before the request gave up. */
+  attempts?: readonly AttemptRecord[];
   cause?: unknown;
 }
 
@@ -37,6 +55,7 @@ export class SwitchyardError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly provider: string | undefined;
   readonly param: string | undefined;
+  readonly attempts: readonly AttemptRecord[] | undefined;
 
   constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -47,6 +66,7 @@ export class SwitchyardError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.provider = options.provider;
     this.param = options.param;
+    this.attempts = options.attempts;
   }
 }
 

@@ -58,6 +58,11 @@ function check(path: string, value: number, min: number, max = Number.POSITIVE_I
 
 /** Merges caller options over the defaults and validates every field; errors name the path (`prefix.field`). */
 export function resolveProviderHealthOptions(input: ProviderHealthInput = {}, prefix = 'health'): ProviderHealthOptions {
+  for (const key of Object.keys(input))
+    if (!(key in providerHealthDefaults)) fail(`${prefix}.${key}`, 'a known option (this one is unknown)');
+  for (const key of Object.keys(input.backoff ?? {})) {
+    if (!(key in providerHealthDefaults.backoff)) fail(`${prefix}.backoff.${key}`, 'a known option (this one is unknown)');
+  }
   const o: ProviderHealthOptions = {
     ...providerHealthDefaults,
     ...input,

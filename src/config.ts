@@ -1,0 +1,225 @@
+// Switchyard's configuration: one JSON object (a file for `switchyard serve`, the same object for
+// createRuntime). `${VAR}` in any string reads the environment. Validation names the path of every error
+// (`providers[1].baseURL: expected a URL`) so a bad config never starts.
+
+import { readFileSync } from 'node:fs';
+import { SwitchyardError } from './errors.ts';
+import { type ProviderHealthInput, resolveProviderHealthOptions } from './machines/provider-options.ts';
+
+import type { Strategy } from './machines/routing.ts';
+
+export type { Strategy };
+/** How a deployment can continue a stream that broke on another one. */
+export type Continuation = 'prefill' | 'instruct' | 'none';
+
+export interface ProviderConfig {
+  id: string;
+  baseURL: string;
+  apiKey?: string | undefined;
+  /** Logical model name (what clients send) → upstream model name. */
+  models: Record<string, string>;
+  /** Share of traffic under the `weighted` strategy. */
+  weight: number;
+  timeoutMs: number;
+  streamIdleTimeoutMs: number;
+  headers?: Record<string, string> | undefined;
+  continuation: Continuation;
+  /** Requests per minute this deployment may receive; null for no limit. */
+  rpm: number | null;
+  /** Tokens (prompt + completion) per minute; null for no limit. */
+  tpm: number | null;
+  /** Health options over the top-level `health`. */
+  health?: ProviderHealthInput | undefined;
+}
+
+export interface RoutingConfig {
+  strategy: Strategy;
+  /** Attempts per request, hedges included. */
+  maxAttempts: number;
+  /** Total time for one request, all attempts and waits included. */
+  deadlineMs: number;
+  /** Start a second attempt when no first token arrived in time: milliseconds, `p95` of the deployment, or null. */
+  hedgeAfterMs: number | 'p95' | null;
+  /** After tokens reached the caller: `continue` on another deployment, or end with `stream_interrupted`. */
+  midStreamFailover: 'continue' | 'error';
+}
+
+export interface SwitchyardConfig {
+  providers: ProviderConfig[];
+  routing: RoutingConfig;
+  /** Health options for every provider; a provider's own `health` overrides them. */
+  health: ProviderHealthInput;
+}
+
+/** What callers write: everything but the providers' ids, URLs and models has a default. */
+export interface SwitchyardConfigInput {
+  providers: (Partial<ProviderConfig> & Pick<ProviderConfig, 'id' | 'baseURL' | 'models'>)[];
+  routing?: Partial<RoutingConfig>;
+  health?: ProviderHealthInput;
+}
+
+export const routingDefaults: RoutingConfig = {
+  strategy: 'priority',
+  maxAttempts: 3,
+  deadlineMs: 60_000,
+  hedgeAfterMs: null,
+  midStreamFailover: 'continue',
+};
+
+export const providerDefaults = { weight: 1, timeoutMs: 30_000, streamIdleTimeoutMs: 30_000, continuation: 'instruct' as Continuation };
+
+const fail = (path: string, expected: string): never => {
+  throw new SwitchyardError('invalid_config', `${path}: ${expected}`, { param: path, status: 400 });
+};
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function substitute(value: unknown, path: string, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined || found === '') return fail(path, `environment variable ${name} is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, `${path}[${i}]`, env));
+  if (isObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, path ? `${path}.${k}` : k, env)]));
+  }
+  return value;
+}
+
+function onlyKeys(obj: Json, path: string, allowed: readonly string[]) {
+  for (const key of Object.keys(obj))
+    if (!allowed.includes(key)) fail(`${path}.${key}`, `unknown option (expected one of ${allowed.join(', ')})`);
+}
+
+function num(value: unknown, path: string, min: number, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    return fail(path, `expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+  }
+  return value;
+}
+
+function optionalLimit(value: unknown, path: string): number | null {
+  return value === undefined || value === null ? null : num(value, path, 1);
+}
+
+function oneOf<T extends string>(value: unknown, path: string, options: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !options.includes(value as T))
+    return fail(path, `expected one of ${options.map((o) => `"${o}"`).join(', ')}`);
+  return value as T;
+}
+
+function stringMap(value: unknown, path: string, nonEmpty: boolean): Record<string, string> {
+  if (!isObject(value)) return fail(path, 'expected an object of strings');
+  const entries = Object.entries(value);
+  if (nonEmpty && entries.length === 0) fail(path, 'expected at least one entry');
+  for (const [k, v] of entries) if (typeof v !== 'string' || v === '') fail(`${path}.${k}`, 'expected a non-empty string');
+  return value as Record<string, string>;
+}
+
+const providerKeys = [
+  'id',
+  'baseURL',
+  'apiKey',
+  'models',
+  'weight',
+  'timeoutMs',
+  'streamIdleTimeoutMs',
+  'headers',
+  'continuation',
+  'rpm',
+  'tpm',
+  'health',
+] as const;
+
+function resolveProvider(raw: unknown, path: string, health: ProviderHealthInput): ProviderConfig {
+  if (!isObject(raw)) return fail(path, 'expected an object');
+  onlyKeys(raw, path, providerKeys);
+  if (typeof raw.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(raw.id)) {
+    fail(`${path}.id`, 'expected an id of letters, digits, ".", "_" or "-"');
+  }
+  let url: URL | undefined;
+  try {
+    url = typeof raw.baseURL === 'string' ? new URL(raw.baseURL) : undefined;
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail(`${path}.baseURL`, 'expected a URL');
+  if (raw.apiKey !== undefined && typeof raw.apiKey !== 'string') fail(`${path}.apiKey`, 'expected a string');
+  const own =
+    raw.health === undefined
+      ? {}
+      : isObject(raw.health)
+        ? (raw.health as ProviderHealthInput)
+        : fail(`${path}.health`, 'expected an object');
+  const merged: ProviderHealthInput = { ...health, ...own, backoff: { ...health.backoff, ...own.backoff } };
+  resolveProviderHealthOptions(merged, `${path}.health`);
+  return {
+    id: raw.id as string,
+    baseURL: raw.baseURL as string,
+    ...(raw.apiKey === undefined ? {} : { apiKey: raw.apiKey as string }),
+    models: stringMap(raw.models, `${path}.models`, true),
+    weight: raw.weight === undefined ? providerDefaults.weight : num(raw.weight, `${path}.weight`, 0),
+    timeoutMs: raw.timeoutMs === undefined ? providerDefaults.timeoutMs : num(raw.timeoutMs, `${path}.timeoutMs`, 1),
+    streamIdleTimeoutMs:
+      raw.streamIdleTimeoutMs === undefined
+        ? providerDefaults.streamIdleTimeoutMs
+        : num(raw.streamIdleTimeoutMs, `${path}.streamIdleTimeoutMs`, 1),
+    ...(raw.headers === undefined ? {} : { headers: stringMap(raw.headers, `${path}.headers`, false) }),
+    continuation: oneOf(raw.continuation, `${path}.continuation`, ['prefill', 'instruct', 'none'], providerDefaults.continuation),
+    rpm: optionalLimit(raw.rpm, `${path}.rpm`),
+    tpm: optionalLimit(raw.tpm, `${path}.tpm`),
+    health: merged,
+  };
+}
+
+function resolveRouting(raw: unknown): RoutingConfig {
+  if (raw === undefined) return { ...routingDefaults };
+  if (!isObject(raw)) return fail('routing', 'expected an object');
+  onlyKeys(raw, 'routing', ['strategy', 'maxAttempts', 'deadlineMs', 'hedgeAfterMs', 'midStreamFailover']);
+  const hedge = raw.hedgeAfterMs;
+  return {
+    strategy: oneOf(raw.strategy, 'routing.strategy', ['priority', 'weighted', 'least-latency', 'least-busy'], routingDefaults.strategy),
+    maxAttempts: raw.maxAttempts === undefined ? routingDefaults.maxAttempts : num(raw.maxAttempts, 'routing.maxAttempts', 1, true),
+    deadlineMs: raw.deadlineMs === undefined ? routingDefaults.deadlineMs : num(raw.deadlineMs, 'routing.deadlineMs', 1),
+    hedgeAfterMs: hedge === undefined || hedge === null ? null : hedge === 'p95' ? 'p95' : num(hedge, 'routing.hedgeAfterMs', 0),
+    midStreamFailover: oneOf(raw.midStreamFailover, 'routing.midStreamFailover', ['continue', 'error'], routingDefaults.midStreamFailover),
+  };
+}
+
+/** Validates a config object, fills defaults and substitutes `${VAR}` from `env`. Throws `invalid_config`. */
+export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
+  if (!isObject(input)) return fail('config', 'expected an object');
+  const raw = substitute(input, '', env) as Json;
+  onlyKeys(raw, 'config', ['providers', 'routing', 'health']);
+  const health =
+    raw.health === undefined ? {} : isObject(raw.health) ? (raw.health as ProviderHealthInput) : fail('health', 'expected an object');
+  resolveProviderHealthOptions(health, 'health');
+  if (!Array.isArray(raw.providers) || raw.providers.length === 0) fail('providers', 'expected a non-empty array');
+  const providers = (raw.providers as unknown[]).map((p, i) => resolveProvider(p, `providers[${i}]`, health));
+  const seen = new Set<string>();
+  for (const [i, p] of providers.entries()) {
+    if (seen.has(p.id)) fail(`providers[${i}].id`, `duplicate id "${p.id}"`);
+    seen.add(p.id);
+  }
+  return { providers, routing: resolveRouting(raw.routing), health };
+}
+
+/** Reads and resolves a JSON config file. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new SwitchyardError('invalid_config', `${path}: cannot read the config file`, { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new SwitchyardError('invalid_config', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+  return resolveConfig(parsed, env);
+}
