@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo.ts';
 import { SwitchyardError } from './errors.ts';
+import type { ContinuationMode } from './mock/reply.ts';
 import { startMockUpstream } from './mock/server.ts';
 
 const help = `switchyard — a resilient actor-model runtime for LLM providers
@@ -20,6 +21,7 @@ mock options:
   --chunk-delay-ms N    delay between stream chunks (default 0)
   --context-window N    prompts longer than N tokens get context_length_exceeded (default 128000)
   --api-key K           require "Authorization: Bearer K"
+  --continuation M      how a request to continue a cut answer is met: exact | overlap | restart (default exact)
 
 demo options:
   --port N              port of the demo's mock upstream (default $PORT or 8787)
@@ -28,7 +30,8 @@ demo options:
 
 Faults are switched at run time:
   curl -X POST http://127.0.0.1:8000/_mock/faults -d '{"mode":"error","status":503,"rate":0.5}'
-  modes: ok | error | hang | reset | cut   fields: status, rate, retryAfterSeconds, afterChunks, latencyMs
+  modes: ok | error | hang | reset | cut
+  fields: status, rate, retryAfterSeconds, afterChunks, latencyMs, continuation
   curl http://127.0.0.1:8000/_mock/stats     curl -X DELETE http://127.0.0.1:8000/_mock/faults
 `;
 
@@ -39,6 +42,14 @@ function integer(name: string, value: string | undefined, fallback: number, min 
     throw new SwitchyardError('invalid_config', `--${name}: expected an integer ≥ ${min}, got "${value}"`, { param: name });
   }
   return n;
+}
+
+function continuationMode(value: string | undefined): ContinuationMode {
+  if (value === undefined) return 'exact';
+  if (value === 'exact' || value === 'overlap' || value === 'restart') return value;
+  throw new SwitchyardError('invalid_config', `--continuation: expected exact, overlap or restart, got "${value}"`, {
+    param: 'continuation',
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -53,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
       'chunk-delay-ms': { type: 'string' },
       'context-window': { type: 'string' },
       'api-key': { type: 'string' },
+      continuation: { type: 'string' },
       once: { type: 'boolean' },
     },
   });
@@ -69,6 +81,7 @@ async function main(argv: string[]): Promise<void> {
       chunkDelayMs: integer('chunk-delay-ms', values['chunk-delay-ms'], 0),
       contextWindow: integer('context-window', values['context-window'], 128_000, 1),
       ...(values['api-key'] === undefined ? {} : { apiKey: values['api-key'] }),
+      continuation: continuationMode(values.continuation),
     });
     console.log(`switchyard mock upstream listening: ${mock.url}`);
     console.log(`faults: POST ${mock.url.replace(/\/v1$/, '')}/_mock/faults   stats: GET ${mock.url.replace(/\/v1$/, '')}/_mock/stats`);

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'no_provider_available'
   | 'deadline_exceeded'
   | 'invalid_config'
-  | 'invalid_request';
+  | 'invalid_request'
+  | 'internal_error';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {

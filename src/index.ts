@@ -9,8 +9,21 @@ export {
   type ProviderRuntimeOptions,
   type ProviderView,
 } from './actors/provider.ts';
+export type { RateLimiter } from './actors/rate-limit.ts';
+export type { RouteInfo } from './actors/request.ts';
+export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './actors/supervisor.ts';
 export { countChatTokens, countTokens, freeEncoders } from './actors/tokens.ts';
-export { type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
+export {
+  type Continuation,
+  loadConfigFile,
+  type ProviderConfig,
+  type RoutingConfig,
+  resolveConfig,
+  type Strategy,
+  type SwitchyardConfig,
+  type SwitchyardConfigInput,
+} from './config.ts';
+export { type AttemptRecord, type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
 export { type BackoffKind, type BackoffOptions, backoffDefaults } from './machines/backoff.ts';
 export {
   admission,
@@ -24,3 +37,4 @@ export {
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './machines/provider-options.ts';
 export type { FaultMode, MockFaults } from './mock/faults.ts';
 export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
+export { createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';

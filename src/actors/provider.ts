@@ -4,13 +4,14 @@
 // The actor is either spawned by the supervisor or created alone by createProvider().
 
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { type ActorOptions, type ActorRefFrom, type AnyActorLogic, createActor, fromPromise, type InspectionEvent } from 'xstate';
+import { type ActorOptions, type AnyActorLogic, createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import {
   admission,
   healthOf,
   type ProviderFault,
   type ProviderHealth,
+  type ProviderRef,
   type ProviderSnapshot,
   providerMachine,
 } from '../machines/provider.ts';
@@ -20,7 +21,6 @@ import { type Circuit, createCircuit } from './circuit.ts';
 import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from './openai-adapter.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
-export type ProviderRef = ActorRefFrom<typeof providerMachine>;
 
 export interface ProviderDeployment {
   /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */

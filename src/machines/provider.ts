@@ -2,7 +2,7 @@
 // and disabled by an operator. Pure: opossum's verdicts, call outcomes and the time arrive as events; the
 // circuit itself and the synthetic probe are provided by src/actors/provider.ts.
 
-import { assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
+import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
 import { emptyMetrics, type ProviderMetrics, recordAbandoned, recordFailure, recordStart, recordSuccess } from './provider-metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './provider-options.ts';
@@ -237,6 +237,7 @@ export const providerMachine = setup({
 });
 
 export type ProviderSnapshot = SnapshotFrom<typeof providerMachine>;
+export type ProviderRef = ActorRefFrom<typeof providerMachine>;
 
 /** The health state as one word: healthy, degraded, coolingDown, probing or disabled. */
 export type ProviderHealth = 'healthy' | 'degraded' | 'coolingDown' | 'probing' | 'disabled';

@@ -1,5 +1,7 @@
 // Fault settings of the mock upstream, switchable at run time through POST /_mock/faults.
 
+import type { ContinuationMode } from './reply.ts';
+
 export type FaultMode = 'ok' | 'error' | 'hang' | 'reset' | 'cut';
 
 export interface MockFaults {
@@ -14,6 +16,8 @@ export interface MockFaults {
   afterChunks: number;
   /** Extra delay before the first byte, on top of the server's base latency. */
   latencyMs: number;
+  /** Overrides the server's continuation behaviour while set. */
+  continuation: ContinuationMode | null;
 }
 
 export const healthyFaults: MockFaults = {
@@ -23,6 +27,7 @@ export const healthyFaults: MockFaults = {
   retryAfterSeconds: null,
   afterChunks: 3,
   latencyMs: 0,
+  continuation: null,
 };
 
 const modes: readonly FaultMode[] = ['ok', 'error', 'hang', 'reset', 'cut'];
@@ -58,6 +63,12 @@ export function parseFaults(body: unknown): { ok: true; faults: MockFaults } | {
   for (const [key, min, max, integer] of checks) {
     const message = number(key, min, max, integer);
     if (message) return { ok: false, param: key, message };
+  }
+  if (input.continuation !== undefined && input.continuation !== null) {
+    if (!['exact', 'overlap', 'restart'].includes(input.continuation as string)) {
+      return { ok: false, param: 'continuation', message: 'expected one of exact, overlap, restart' };
+    }
+    faults.continuation = input.continuation as ContinuationMode;
   }
   if (input.retryAfterSeconds !== undefined && input.retryAfterSeconds !== null) {
     const message = number('retryAfterSeconds', 0, 86_400, false);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countChatTokens, countTokens, truncateToTokens } from '../actors/tokens.ts';
 import { healthyFaults, type MockFaults, parseFaults } from './faults.ts';
-import { chunksOf, replyFor } from './reply.ts';
+import { answerFor, type ContinuationMode, chunksOf } from './reply.ts';
 
 export interface MockUpstreamOptions {
   port?: number;
@@ -24,6 +24,8 @@ export interface MockUpstreamOptions {
   apiKey?: string;
   /** Faults in force from the start. */
   faults?: Partial<MockFaults>;
+  /** How a request to continue a cut answer is met; `continue_final_message` in a request always gets `exact`. */
+  continuation?: ContinuationMode;
   /** Random source for fault `rate`; defaults to Math.random. */
   random?: () => number;
 }
@@ -87,6 +89,7 @@ interface ChatBody {
   stream: boolean;
   includeUsage: boolean;
   maxTokens: number | null;
+  continueFinal: boolean;
 }
 
 function parseChatBody(raw: string): ChatBody | { param: string; message: string } {
@@ -115,6 +118,7 @@ function parseChatBody(raw: string): ChatBody | { param: string; message: string
     stream: b.stream === true,
     includeUsage: options?.include_usage === true,
     maxTokens: typeof limit === 'number' && limit > 0 ? Math.floor(limit) : null,
+    continueFinal: b.continue_final_message === true,
   };
 }
 
@@ -166,8 +170,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       const message = `This model's maximum context length is ${contextWindow} tokens. However, your messages resulted in ${promptTokens} tokens.`;
       return sendJson(res, 400, openAIError(400, message, 'context_length_exceeded', 'messages'));
     }
-    const prompt = body.messages.map((m) => `${m.role}:${typeof m.content === 'string' ? m.content : ''}`).join('\n');
-    let text = replyFor(prompt);
+    const continuation = body.continueFinal ? 'exact' : (f.continuation ?? options.continuation ?? 'exact');
+    let text = answerFor(body.messages, continuation);
     let finish: 'stop' | 'length' = 'stop';
     if (body.maxTokens !== null && countTokens(text) > body.maxTokens) {
       text = truncateToTokens(text, body.maxTokens);

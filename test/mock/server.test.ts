@@ -198,3 +198,48 @@ describe('mock upstream: faults', () => {
     void gaveUp.catch(() => {});
   });
 });
+
+describe('mock upstream: continuation', () => {
+  const cutAfter = 4;
+  /** The uncut reply, and the part a stream cut after `cutAfter` words delivered. */
+  async function uncutAndPartial() {
+    const whole = (await completionOf(post({ model: 'mock-a', messages }))).choices[0]?.message.content ?? '';
+    const partial = (whole.match(/\s*\S+/g) ?? []).slice(0, cutAfter).join('');
+    return { whole, partial };
+  }
+  const instructed = (partial: string) => [...messages, { role: 'assistant', content: partial }, { role: 'user', content: 'Continue.' }];
+  const replyTo = async (body: unknown) => (await completionOf(post(body))).choices[0]?.message.content ?? '';
+
+  it('continues with the exact rest by default', async () => {
+    const { whole, partial } = await uncutAndPartial();
+    expect(partial + (await replyTo({ model: 'mock-a', messages: instructed(partial) }))).toBe(whole);
+  });
+
+  it('repeats the last words first in overlap mode, and starts again in restart mode', async () => {
+    const { whole, partial } = await uncutAndPartial();
+    mock.setFaults({ continuation: 'overlap' });
+    const overlap = await replyTo({ model: 'mock-a', messages: instructed(partial) });
+    expect(overlap).toBe(partial.trim().split(' ').slice(-3).join(' ') + whole.slice(partial.length));
+    mock.setFaults({ continuation: 'restart' });
+    expect(await replyTo({ model: 'mock-a', messages: instructed(partial) })).toBe(whole);
+  });
+
+  it('always continues exactly when asked with continue_final_message', async () => {
+    const { whole, partial } = await uncutAndPartial();
+    mock.setFaults({ continuation: 'restart' });
+    const rest = await replyTo({
+      model: 'mock-a',
+      messages: [...messages, { role: 'assistant', content: partial }],
+      continue_final_message: true,
+      add_generation_prompt: false,
+    });
+    expect(partial + rest).toBe(whole);
+  });
+
+  it('never repeats a word within a reply', async () => {
+    for (const content of ['one', 'two', 'three', 'a longer prompt about gateways']) {
+      const words = (await replyTo({ model: 'm', messages: [{ role: 'user', content }] })).toLowerCase().replace('.', '').split(' ');
+      expect(new Set(words).size).toBe(words.length);
+    }
+  });
+});

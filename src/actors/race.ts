@@ -1,0 +1,104 @@
+// One round of attempts for a request: the first attempt and, when hedging is on and no first token came in
+// time, a hedge on another deployment. The first attempt to be ready (a completion, or a stream's first token)
+// wins and every other one is aborted; a final error ends the round at once.
+
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import type { Route } from './router.ts';
+
+export interface Running<T> {
+  route: Route;
+  hedge: boolean;
+  startedAt: number;
+  /** Resolves when the attempt is ready (answered, or streamed its first token); rejects with its error. */
+  ready: Promise<T>;
+  abort(): void;
+}
+
+export interface RaceOptions<T> {
+  first: Route;
+  start(route: Route, hedge: boolean): Running<T>;
+  /** Delay before a hedge, or null for none. */
+  hedgeAfterMs: number | null;
+  /** Another route for a hedge, or null when there is none or no attempt is left. */
+  nextHedge(): Promise<Route | null>;
+  /** Called once for every attempt that ends in this round without winning. */
+  lost(running: Running<T>, error: SwitchyardError): void;
+}
+
+/** Anything but a SwitchyardError is a bug of ours: reported as a final internal_error. */
+export const asSwitchyard = (err: unknown): SwitchyardError =>
+  isSwitchyardError(err) ? err : new SwitchyardError('internal_error', `unexpected failure: ${String(err)}`, { status: 500, cause: err });
+
+/** Runs the round; resolves with the winner, or rejects with a final error or the last retryable one. */
+export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; value: T }> {
+  return new Promise((resolve, reject) => {
+    const live = new Set<Running<T>>();
+    let settled = false;
+    let hedging = false;
+    let lastError: SwitchyardError | undefined;
+    let timer: NodeJS.Timeout | undefined;
+
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+    };
+    const abortOthers = (reason: SwitchyardError) => {
+      for (const other of live) {
+        other.abort();
+        options.lost(other, reason);
+      }
+      live.clear();
+    };
+
+    const launch = (route: Route, hedge: boolean) => {
+      const running = options.start(route, hedge);
+      live.add(running);
+      running.ready.then(
+        (value) => {
+          live.delete(running);
+          if (settled) {
+            running.abort();
+            return;
+          }
+          settle();
+          abortOthers(lostRace(running));
+          resolve({ winner: running, value });
+        },
+        (err: unknown) => {
+          if (!live.delete(running) || settled) return;
+          const error = asSwitchyard(err);
+          options.lost(running, error);
+          lastError = error;
+          if (!error.retryable) {
+            settle();
+            abortOthers(error);
+            reject(error);
+          } else if (live.size === 0 && !hedging) {
+            settle();
+            reject(error);
+          }
+        },
+      );
+    };
+
+    launch(options.first, false);
+    if (options.hedgeAfterMs !== null) {
+      timer = setTimeout(async () => {
+        if (settled) return;
+        hedging = true;
+        const route = await options.nextHedge().catch(() => null);
+        hedging = false;
+        if (settled) return;
+        if (route) launch(route, true);
+        else if (live.size === 0 && lastError) {
+          settle();
+          reject(lastError);
+        }
+      }, options.hedgeAfterMs);
+    }
+  });
+}
+
+function lostRace(winner: Running<unknown>): SwitchyardError {
+  return new SwitchyardError('aborted', `lost the race to ${winner.route.deployment.id}`, { status: 499 });
+}

@@ -1,0 +1,92 @@
+// The bookkeeping of one request across its attempts: the deadline, the caller's signal, what was tried,
+// the attempt records, and how the request's final error is reported.
+
+import { type AttemptRecord, isSwitchyardError, SwitchyardError } from '../errors.ts';
+import type { Running } from './race.ts';
+
+export interface RouteInfo {
+  /** The logical model requested. */
+  model: string;
+  /** Deployments that delivered the answer, in order (more than one when a stream was continued). */
+  deployments: string[];
+  attempts: AttemptRecord[];
+  /** A stream broke after delivering tokens and another deployment continued it. */
+  continued: boolean;
+}
+
+export class RequestState {
+  readonly model: string;
+  readonly startedAt: number;
+  readonly deadlineAt: number;
+  readonly signal: AbortSignal;
+  readonly tokens: number;
+  readonly tried = new Set<string>();
+  readonly attempts: AttemptRecord[] = [];
+  readonly served: string[] = [];
+  started = 0;
+  continued = false;
+  lastError: SwitchyardError | undefined;
+  readonly #caller: AbortSignal | undefined;
+  readonly #deadline = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #now: () => number;
+
+  constructor(model: string, options: { deadlineMs: number; tokens: number; now: () => number; signal?: AbortSignal | undefined }) {
+    this.model = model;
+    this.#now = options.now;
+    this.startedAt = options.now();
+    this.deadlineAt = this.startedAt + options.deadlineMs;
+    this.tokens = options.tokens;
+    this.#caller = options.signal;
+    this.#timer = setTimeout(() => this.#deadline.abort(), options.deadlineMs);
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.#deadline.signal]) : this.#deadline.signal;
+  }
+
+  /** Counts an attempt as started on `deployment`. */
+  begin(deployment: string) {
+    this.started++;
+    this.tried.add(deployment);
+  }
+
+  record(running: Running<unknown>, outcome: AttemptRecord['outcome'], continuation = false) {
+    this.attempts.push({
+      deployment: running.route.deployment.id,
+      outcome,
+      latencyMs: this.#now() - running.startedAt,
+      ...(running.hedge ? { hedge: true } : {}),
+      ...(continuation ? { continuation: true } : {}),
+    });
+  }
+
+  info(): RouteInfo {
+    return { model: this.model, deployments: [...this.served], attempts: [...this.attempts], continued: this.continued };
+  }
+
+  /** The error the caller gets: the deadline or its own abort when those ended it, else `err`, with the attempts. */
+  failure(err: unknown): SwitchyardError {
+    const attempts = [...this.attempts];
+    if (this.#deadline.signal.aborted && !this.#caller?.aborted) {
+      return new SwitchyardError('deadline_exceeded', `no answer within the ${this.deadlineAt - this.startedAt} ms deadline`, {
+        status: 504,
+        attempts,
+        cause: err,
+      });
+    }
+    if (this.#caller?.aborted)
+      return new SwitchyardError('aborted', 'the caller aborted the request', { status: 499, attempts, cause: err });
+    const e = isSwitchyardError(err) ? err : new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
+    return new SwitchyardError(e.code, e.message, {
+      ...(e.status === undefined ? {} : { status: e.status }),
+      retryable: e.retryable,
+      ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
+      ...(e.provider === undefined ? {} : { provider: e.provider }),
+      ...(e.param === undefined ? {} : { param: e.param }),
+      attempts,
+      cause: e.cause ?? e,
+    });
+  }
+
+  dispose() {
+    clearTimeout(this.#timer);
+  }
+}

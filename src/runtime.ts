@@ -1,0 +1,69 @@
+// createRuntime(config): the one entry point for embedding Switchyard. It validates the config and builds the
+// actor system (the supervisor and its provider actors); conversations and inspection join it here.
+
+import type { ProviderView } from './actors/provider.ts';
+import {
+  type ChatCompletionRequest,
+  type ChatResult,
+  type ChatStreamEvent,
+  createSupervisor,
+  type Decision,
+  type SupervisorOptions,
+} from './actors/supervisor.ts';
+import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+
+export type RuntimeOptions = SupervisorOptions & {
+  /** Environment for `${VAR}` in the config; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+};
+
+/** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
+export interface DeploymentView extends ProviderView {
+  provider: string;
+  logicalModels: string[];
+}
+
+export interface Runtime {
+  /** A completion from the first deployment of `request.model` that can serve it, within the deadline. */
+  chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
+  /** A streamed completion: deltas, then one `end` event with usage and the route taken. */
+  stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent>;
+  /** Logical model names. */
+  models(): string[];
+  /** Every deployment's state and metrics. */
+  providers(): DeploymentView[];
+  /** The most recent routing decisions (a bounded ring). */
+  decisions(): Decision[];
+  disable(deployment: string): void;
+  enable(deployment: string): void;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts a runtime. Throws `invalid_config` (naming the path) on a bad config. */
+export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOptions = {}): Runtime {
+  const { env, ...supervisorOptions } = options;
+  const resolved = resolveConfig(config, env);
+  const supervisor = createSupervisor(resolved, supervisorOptions);
+  const servedBy = new Map<string, { provider: string; models: string[] }>();
+  for (const model of supervisor.models()) {
+    for (const route of supervisor.routesOf(model)) {
+      const entry = servedBy.get(route.deployment.id) ?? { provider: route.provider.id, models: [] };
+      entry.models.push(model);
+      servedBy.set(route.deployment.id, entry);
+    }
+  }
+  return {
+    chat: (request, callOptions) => supervisor.chat(request, callOptions),
+    stream: (request, callOptions) => supervisor.stream(request, callOptions),
+    models: () => supervisor.models(),
+    providers: () =>
+      supervisor.deployments().map((d) => {
+        const served = servedBy.get(d.id);
+        return { ...d.view(), provider: served?.provider ?? d.id, logicalModels: served?.models ?? [] };
+      }),
+    decisions: () => supervisor.decisions(),
+    disable: (id) => supervisor.disable(id),
+    enable: (id) => supervisor.enable(id),
+    stop: async () => supervisor.stop(),
+  };
+}
