@@ -10,6 +10,7 @@ const issueExample = {
     {
       id: 'primary',
       baseURL: 'https://api.openai.com/v1',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${VAR} syntax
       apiKey: '${OPENAI_API_KEY}',
       models: { chat: 'gpt-4o-mini' },
       weight: 3,
@@ -31,7 +32,7 @@ function errorOf(input: unknown, env: NodeJS.ProcessEnv = { OPENAI_API_KEY: 'sk-
 }
 
 describe('config', () => {
-  it('accepts the documented example, reads ${VAR} from the environment and fills defaults', () => {
+  it('accepts the documented example, reads environment references from the environment and fills defaults', () => {
     const config = resolveConfig(issueExample, { OPENAI_API_KEY: 'sk-test' });
     expect(config.providers[0]).toMatchObject({
       apiKey: 'sk-test',

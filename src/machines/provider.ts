@@ -59,6 +59,8 @@ export interface ProviderContext {
   /** A Retry-After (ms) to honour as the floor of the next cool-down. */
   retryAfterFloorMs: number;
   rateLimitedUntil: number | null;
+  /** How long the current `degraded` verdict lasts without a new unhealthy outcome. */
+  degradedHoldMs: number;
   probesInFlight: number;
   rngState: number;
   lastError: { code: string; message: string; at: number } | null;
@@ -111,6 +113,12 @@ export const providerMachine = setup({
       const at = 'at' in event ? event.at : null;
       return { attempt, rngState, backoffDelayMs: delay, nextProbeAt: at === null ? null : at + delay, retryAfterFloorMs: 0 };
     }),
+    holdDegraded: assign(({ context, event }: Ctx) => {
+      const at = 'at' in event ? event.at : 0;
+      const unhealthy = 'window' in event && windowUnhealthy(context.options, event.window);
+      const rateHold = context.rateLimitedUntil === null ? 0 : context.rateLimitedUntil - at;
+      return { degradedHoldMs: Math.max(unhealthy ? context.options.windowMs : 0, rateHold, 0) };
+    }),
     startProbing: assign({ probesInFlight: 0, nextProbeAt: null }),
     resetBackoff: assign({ attempt: 0, backoffDelayMs: null, nextProbeAt: null, retryAfterFloorMs: 0 }),
   },
@@ -137,6 +145,7 @@ export const providerMachine = setup({
   delays: {
     backoff: ({ context }: { context: ProviderContext }) => context.backoffDelayMs ?? 0,
     probeIdle: ({ context }: { context: ProviderContext }) => context.options.probeIdleMs,
+    degradedHold: ({ context }: { context: ProviderContext }) => context.degradedHoldMs,
   },
 }).createMachine({
   id: 'provider',
@@ -149,6 +158,7 @@ export const providerMachine = setup({
     nextProbeAt: null,
     retryAfterFloorMs: 0,
     rateLimitedUntil: null,
+    degradedHoldMs: 0,
     probesInFlight: 0,
     rngState: input.seed ?? 0x5eed,
     lastError: null,
@@ -167,21 +177,33 @@ export const providerMachine = setup({
     healthy: {
       entry: 'closeCircuit',
       on: {
-        'call.succeeded': [{ guard: 'windowUnhealthy', target: 'degraded', actions: 'recordOutcome' }, { actions: 'recordOutcome' }],
+        'call.succeeded': [
+          { guard: 'windowUnhealthy', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
+          { actions: 'recordOutcome' },
+        ],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
-          { guard: 'rateLimited', target: 'degraded', actions: 'recordOutcome' },
-          { guard: 'windowUnhealthy', target: 'degraded', actions: 'recordOutcome' },
+          { guard: 'rateLimited', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
+          { guard: 'windowUnhealthy', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },
         ],
         'circuit.tripped': 'recovering',
       },
     },
     degraded: {
+      // Traffic prefers other deployments now, so the verdict must expire on its own: after one window
+      // (or the 429 hold) without a new unhealthy outcome, the old failures have rotated out.
+      after: { degradedHold: 'healthy' },
       on: {
-        'call.succeeded': [{ guard: 'recovered', target: 'healthy', actions: 'recordOutcome' }, { actions: 'recordOutcome' }],
+        'call.succeeded': [
+          { guard: 'recovered', target: 'healthy', actions: 'recordOutcome' },
+          { guard: 'windowUnhealthy', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
+          { actions: 'recordOutcome' },
+        ],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
+          { guard: 'rateLimited', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
+          { guard: 'windowUnhealthy', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },
         ],
         'circuit.tripped': 'recovering',

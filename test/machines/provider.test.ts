@@ -238,3 +238,39 @@ describe('provider machine: operator', () => {
     expect(healthOf(p.state())).toBe('healthy');
   });
 });
+
+describe('provider machine: degraded expires', () => {
+  it('returns to healthy one window after it last looked unhealthy, even with no traffic', () => {
+    const p = startProvider({ ...noJitter, minVolume: 2, windowMs: 10_000 });
+    p.start();
+    p.fail({}, p.window(2, 1));
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(9_999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+
+  it('restarts the hold on every new unhealthy outcome', () => {
+    const p = startProvider({ ...noJitter, minVolume: 2, windowMs: 10_000 });
+    p.start();
+    p.fail({}, p.window(2, 1));
+    p.clock.increment(8000);
+    p.start();
+    p.fail({}, p.window(3, 2));
+    p.clock.increment(8000);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(2000);
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+
+  it('holds a 429 for its hold time when the window is otherwise clean', () => {
+    const p = startProvider({ ...noJitter, rateLimitHoldMs: 3000 });
+    p.start();
+    p.fail({ code: 'provider_rate_limited' }, p.window(1, 1));
+    p.clock.increment(2999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+});
