@@ -127,6 +127,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
             status: 502,
           });
         }
+        // Settle before the last event: a consumer may stop pulling once it has seen the end.
+        attempt.dispose();
         yield { type: 'end', finishReason, usage };
       } catch (err) {
         throw classify(err, attempt);

@@ -206,25 +206,38 @@ export function createDeployment(
       throw circuitOpen(id);
     }
     let ttftMs: number | undefined;
-    let usage: Usage = null;
-    let outcome: Outcome | undefined;
-    try {
-      for await (const event of adapter.stream(request, attempt)) {
-        if (event.type === 'delta' && ttftMs === undefined && event.content !== '') ttftMs = now() - started.startedAt;
-        if (event.type === 'end') usage = event.usage;
-        yield event;
-      }
-      outcome = { ok: true, ttftMs, usage };
-    } catch (error) {
-      outcome = { ok: false, error };
-      throw error;
-    } finally {
-      // No outcome: the consumer stopped reading, which says nothing about the deployment.
-      outcome ??= { ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) };
+    let settled = false;
+    // Reports the outcome once: before the end event is passed on (a consumer may stop pulling after it),
+    // or when the stream fails or is abandoned.
+    const finish = async (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
       if (outcome.ok) settle.resolve();
       else settle.reject(outcome.error);
       await result.catch(() => {});
       report(started, outcome);
+    };
+    try {
+      for await (const event of adapter.stream(request, attempt)) {
+        if (event.type === 'delta' && ttftMs === undefined && event.content !== '') ttftMs = now() - started.startedAt;
+        if (event.type === 'end') {
+          await finish({ ok: true, ttftMs, usage: event.usage });
+          yield event;
+          return;
+        }
+        yield event;
+      }
+      throw new SwitchyardError('stream_interrupted', `${id}: the stream ended without its end`, {
+        provider: id,
+        retryable: true,
+        status: 502,
+      });
+    } catch (error) {
+      await finish({ ok: false, error });
+      throw error;
+    } finally {
+      // Not settled: the consumer stopped reading, which says nothing about the deployment.
+      await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
     }
   }
 

@@ -288,6 +288,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
             state.record(winner, 'ok', continuing);
             settleTokens(id, state.tokens, event.usage);
             current = undefined;
+            await iterator.return?.(undefined);
             decide(state, 'ok');
             yield { type: 'end', finishReason: event.finishReason, usage: event.usage, route: state.info() };
             return;

@@ -64,6 +64,15 @@ describe('provider through the openai SDK: success', () => {
   });
 });
 
+describe('provider through the openai SDK: stream bookkeeping', () => {
+  it('reports a stream as a success as soon as its end event is handed over, even if nobody pulls after it', async () => {
+    const { provider } = await setup();
+    for await (const event of provider.stream(ask)) if (event.type === 'end') break;
+    expect(provider.view().metrics).toMatchObject({ successes: 1, failures: 0, inFlight: 0 });
+    expect(provider.view().metrics.tokensOut).toBeGreaterThan(0);
+  });
+});
+
 describe('provider through the openai SDK: faults', () => {
   it('classifies a 5xx as retryable provider_unavailable', async () => {
     const { provider, mock } = await setup({ faults: { mode: 'error', status: 503 } });

@@ -103,6 +103,12 @@ describe('failover for streams', () => {
     expect(f.mocks[1]?.stats().requests).toBe(before);
   });
 
+  it('counts a finished stream as a success of the deployment that served it, with nothing left in flight', async () => {
+    const f = await start({ mocks: [{}] });
+    await collect(f.runtime.stream(ask()));
+    expect(f.runtime.providers()[0]?.metrics).toMatchObject({ successes: 1, inFlight: 0 });
+  });
+
   it('ends with stream_interrupted after the delivered tokens when midStreamFailover is "error"', async () => {
     const f = await start({ mocks: [cut, {}], routing: { midStreamFailover: 'error' } });
     const seen: string[] = [];
