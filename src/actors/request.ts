@@ -1,8 +1,44 @@
 // The bookkeeping of one request across its attempts: the deadline, the caller's signal, what was tried,
 // the attempt records, and how the request's final error is reported.
 
+import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, isSwitchyardError, SwitchyardError } from '../errors.ts';
+import type { ChatRequest } from './openai-adapter.ts';
 import type { Running } from './race.ts';
+import type { Route } from './router.ts';
+
+/** A chat request as clients send it: the logical model plus OpenAI's parameters. */
+export type ChatCompletionRequest = ChatRequest & { model: string };
+
+export interface ChatResult {
+  completion: ChatCompletion;
+  route: RouteInfo;
+}
+
+export type ChatStreamEvent =
+  | { type: 'delta'; content: string; deployment: string }
+  | { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
+
+/** What the call and stream paths need from the supervisor, per request. */
+export interface RequestKit {
+  routing: RoutingConfig;
+  now: () => number;
+  /** Checks the model and starts the request's bookkeeping (deadline, budget estimate). */
+  open(request: ChatCompletionRequest, signal: AbortSignal | undefined): { state: RequestState; body: ChatRequest };
+  /** The route for the next attempt (see Router.pick). */
+  pick(state: RequestState, filter?: (route: Route) => boolean): Promise<Route>;
+  /** A source of hedge routes: not tried yet, while attempts are left. */
+  nextHedge(state: RequestState, filter?: (route: Route) => boolean): () => Promise<Route | null>;
+  hedgeDelay(route: Route): number | null;
+  /** Starts one attempt: its own abort controller under the request's signal, counted against budgets. */
+  begin(state: RequestState, route: Route): { controller: AbortController; signal: AbortSignal };
+  /** Corrects the token budget once the real usage is known. */
+  settleTokens(deployment: string, estimate: number, usage: CompletionUsage | null | undefined): void;
+  /** Records the request's outcome in the decision ring. */
+  decide(state: RequestState, outcome: string): void;
+}
 
 export interface RouteInfo {
   /** The logical model requested. */

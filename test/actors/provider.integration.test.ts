@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { createProvider, type Provider, type ProviderDeployment } from '../../src/actors/provider.ts';
-import { isSwitchyardError, type SwitchyardError } from '../../src/errors.ts';
 import { type MockUpstreamOptions, startMockUpstream } from '../../src/mock/server.ts';
+import { failure } from '../helpers/failure.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => unknown)[] = [];
@@ -22,15 +22,6 @@ async function setup(mockOptions: MockUpstreamOptions = {}, deployment: Partial<
 }
 
 const ask = { messages: [{ role: 'user' as const, content: 'How do circuit breakers work?' }] };
-
-async function failure(p: Promise<unknown>): Promise<SwitchyardError> {
-  const result = await p.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!isSwitchyardError(result)) throw result;
-  return result;
-}
 
 async function collect(provider: Provider, signal?: AbortSignal) {
   let text = '';

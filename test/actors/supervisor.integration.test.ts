@@ -1,26 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSwitchyardError, type SwitchyardError } from '../../src/errors.ts';
 import type { MockUpstreamOptions } from '../../src/mock/server.ts';
-import { ask, collect, type Fleet, type FleetOptions, startFleet } from '../helpers/fleet.ts';
+import { failure } from '../helpers/failure.ts';
+import { ask, collect, useFleet } from '../helpers/fleet.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-let fleet: Fleet | undefined;
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-const start = async (options: FleetOptions) => {
-  fleet = await startFleet(options);
-  return fleet;
-};
-async function failure(p: Promise<unknown>): Promise<SwitchyardError> {
-  const result = await p.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!isSwitchyardError(result)) throw result;
-  return result;
-}
+const start = useFleet(afterEach);
 const down: MockUpstreamOptions = { faults: { mode: 'error', status: 503 } };
 const cut: MockUpstreamOptions = { faults: { mode: 'cut', afterChunks: 4 } };
 

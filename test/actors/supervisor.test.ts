@@ -1,24 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSwitchyardError, type SwitchyardError } from '../../src/errors.ts';
-import { ask, type Fleet, type FleetOptions, startFleet } from '../helpers/fleet.ts';
+import { failure } from '../helpers/failure.ts';
+import { ask, type Fleet, useFleet } from '../helpers/fleet.ts';
 
-let fleet: Fleet | undefined;
-afterEach(async () => {
-  await fleet?.close();
-  fleet = undefined;
-});
-const start = async (options: FleetOptions) => {
-  fleet = await startFleet(options);
-  return fleet;
-};
-async function failure(p: Promise<unknown>): Promise<SwitchyardError> {
-  const result = await p.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!isSwitchyardError(result)) throw result;
-  return result;
-}
+const start = useFleet(afterEach);
 const down = { faults: { mode: 'error' as const, status: 500 } };
 const requestsOf = (f: Fleet) => f.mocks.map((m) => m.stats().requests);
 

@@ -80,3 +80,16 @@ export async function collect(stream: AsyncIterable<import('../../src/actors/sup
   }
   return { text, end };
 }
+
+/** Registers an afterEach that closes the fleet a test started; returns the starter. */
+export function useFleet(afterEach: (fn: () => Promise<void>) => void): (options: FleetOptions) => Promise<Fleet> {
+  let current: Fleet | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (options) => {
+    current = await startFleet(options);
+    return current;
+  };
+}
