@@ -3,9 +3,10 @@
 // (`providers[1].baseURL: expected a URL`) so a bad config never starts.
 
 import { readFileSync } from 'node:fs';
+import { type ModelInfo, modelInfo } from './actors/models.ts';
+import type { Encoding } from './actors/tokens.ts';
 import { SwitchyardError } from './errors.ts';
 import { type ProviderHealthInput, resolveProviderHealthOptions } from './machines/provider-options.ts';
-
 import type { Strategy } from './machines/routing.ts';
 
 export type { Strategy };
@@ -16,8 +17,8 @@ export interface ProviderConfig {
   id: string;
   baseURL: string;
   apiKey?: string | undefined;
-  /** Logical model name (what clients send) → upstream model name. */
-  models: Record<string, string>;
+  /** Logical model name (what clients send) → the upstream model and what is known of it. */
+  models: Record<string, UpstreamModel>;
   /** Share of traffic under the `weighted` strategy. */
   weight: number;
   timeoutMs: number;
@@ -31,6 +32,38 @@ export interface ProviderConfig {
   /** Health options over the top-level `health`. */
   health?: ProviderHealthInput | undefined;
 }
+
+/** An upstream model: its name, and its window, output limit and encoding (from the model table or the config). */
+export interface UpstreamModel extends ModelInfo {
+  model: string;
+}
+
+/** How a model is written in the config: its name, or an object that also sets what the table does not know. */
+export type UpstreamModelInput = string | ({ model: string } & Partial<ModelInfo>);
+
+export interface ConversationsConfig {
+  /** A conversation actor idle this long is stopped; its next message restores it from the store. */
+  idleMs: number;
+  /** Tokens kept free for the reply when a turn does not set max_tokens. */
+  reserveTokens: number;
+  /** Default strategy for fitting history into the window. */
+  strategy: 'sliding' | 'summarize';
+  /** Logical model that writes summaries; null for the conversation's own model. */
+  summarizerModel: string | null;
+  /** Longest summary, in tokens. */
+  summaryMaxTokens: number;
+  /** Logical model → a larger-context logical model to move a prompt to when it does not fit. */
+  contextFallbacks: Record<string, string>;
+}
+
+export const conversationDefaults: ConversationsConfig = {
+  idleMs: 300_000,
+  reserveTokens: 1024,
+  strategy: 'sliding',
+  summarizerModel: null,
+  summaryMaxTokens: 512,
+  contextFallbacks: {},
+};
 
 export interface RoutingConfig {
   strategy: Strategy;
@@ -49,13 +82,16 @@ export interface SwitchyardConfig {
   routing: RoutingConfig;
   /** Health options for every provider; a provider's own `health` overrides them. */
   health: ProviderHealthInput;
+  conversations: ConversationsConfig;
 }
 
 /** What callers write: everything but the providers' ids, URLs and models has a default. */
 export interface SwitchyardConfigInput {
-  providers: (Partial<ProviderConfig> & Pick<ProviderConfig, 'id' | 'baseURL' | 'models'>)[];
+  providers: (Partial<Omit<ProviderConfig, 'models'>> &
+    Pick<ProviderConfig, 'id' | 'baseURL'> & { models: Record<string, UpstreamModelInput> })[];
   routing?: Partial<RoutingConfig>;
   health?: ProviderHealthInput;
+  conversations?: Partial<ConversationsConfig>;
 }
 
 export const routingDefaults: RoutingConfig = {
@@ -121,6 +157,55 @@ function stringMap(value: unknown, path: string, nonEmpty: boolean): Record<stri
   return value as Record<string, string>;
 }
 
+function resolveModels(value: unknown, path: string): Record<string, UpstreamModel> {
+  if (!isObject(value) || Object.keys(value).length === 0) return fail(path, 'expected an object with at least one model');
+  const out: Record<string, UpstreamModel> = {};
+  for (const [logical, spec] of Object.entries(value)) {
+    const at = `${path}.${logical}`;
+    if (typeof spec === 'string' && spec !== '') {
+      out[logical] = { model: spec, ...modelInfo(spec) };
+      continue;
+    }
+    if (!isObject(spec) || typeof spec.model !== 'string' || spec.model === '') return fail(at, 'expected a model name or { "model": … }');
+    onlyKeys(spec, at, ['model', 'contextWindow', 'maxOutput', 'encoding']);
+    const overrides: Partial<ModelInfo> = {};
+    if (spec.contextWindow !== undefined) overrides.contextWindow = num(spec.contextWindow, `${at}.contextWindow`, 16, true);
+    if (spec.maxOutput !== undefined) overrides.maxOutput = num(spec.maxOutput, `${at}.maxOutput`, 1, true);
+    if (spec.encoding !== undefined)
+      overrides.encoding = oneOf<Encoding>(spec.encoding, `${at}.encoding`, ['o200k_base', 'cl100k_base'], 'o200k_base');
+    out[logical] = { model: spec.model, ...modelInfo(spec.model, overrides) };
+  }
+  return out;
+}
+
+function resolveConversations(raw: unknown, models: ReadonlySet<string>): ConversationsConfig {
+  if (raw === undefined) return { ...conversationDefaults };
+  if (!isObject(raw)) return fail('conversations', 'expected an object');
+  onlyKeys(raw, 'conversations', Object.keys(conversationDefaults));
+  const model = (value: unknown, path: string) => {
+    if (typeof value !== 'string' || !models.has(value)) fail(path, `expected a logical model (${[...models].join(', ')})`);
+    return value as string;
+  };
+  const fallbacks = raw.contextFallbacks === undefined ? {} : stringMap(raw.contextFallbacks, 'conversations.contextFallbacks', false);
+  for (const [from, to] of Object.entries(fallbacks)) {
+    model(from, `conversations.contextFallbacks.${from}`);
+    model(to, `conversations.contextFallbacks.${from}`);
+  }
+  const d = conversationDefaults;
+  return {
+    idleMs: raw.idleMs === undefined ? d.idleMs : num(raw.idleMs, 'conversations.idleMs', 1),
+    reserveTokens: raw.reserveTokens === undefined ? d.reserveTokens : num(raw.reserveTokens, 'conversations.reserveTokens', 1, true),
+    strategy: oneOf(raw.strategy, 'conversations.strategy', ['sliding', 'summarize'], d.strategy),
+    summarizerModel:
+      raw.summarizerModel === undefined || raw.summarizerModel === null
+        ? null
+        : model(raw.summarizerModel, 'conversations.summarizerModel'),
+    summaryMaxTokens:
+      raw.summaryMaxTokens === undefined ? d.summaryMaxTokens : num(raw.summaryMaxTokens, 'conversations.summaryMaxTokens', 16, true),
+    contextFallbacks: fallbacks,
+  };
+}
+
 const providerKeys = [
   'id',
   'baseURL',
@@ -160,7 +245,7 @@ function resolveProvider(raw: unknown, path: string, health: ProviderHealthInput
     id: raw.id as string,
     baseURL: raw.baseURL as string,
     ...(raw.apiKey === undefined ? {} : { apiKey: raw.apiKey as string }),
-    models: stringMap(raw.models, `${path}.models`, true),
+    models: resolveModels(raw.models, `${path}.models`),
     weight: raw.weight === undefined ? providerDefaults.weight : num(raw.weight, `${path}.weight`, 0),
     timeoutMs: raw.timeoutMs === undefined ? providerDefaults.timeoutMs : num(raw.timeoutMs, `${path}.timeoutMs`, 1),
     streamIdleTimeoutMs:
@@ -193,7 +278,7 @@ function resolveRouting(raw: unknown): RoutingConfig {
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
   if (!isObject(input)) return fail('config', 'expected an object');
   const raw = substitute(input, '', env) as Json;
-  onlyKeys(raw, 'config', ['providers', 'routing', 'health']);
+  onlyKeys(raw, 'config', ['providers', 'routing', 'health', 'conversations']);
   const health =
     raw.health === undefined ? {} : isObject(raw.health) ? (raw.health as ProviderHealthInput) : fail('health', 'expected an object');
   resolveProviderHealthOptions(health, 'health');
@@ -204,7 +289,8 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     if (seen.has(p.id)) fail(`providers[${i}].id`, `duplicate id "${p.id}"`);
     seen.add(p.id);
   }
-  return { providers, routing: resolveRouting(raw.routing), health };
+  const logical = new Set(providers.flatMap((p) => Object.keys(p.models)));
+  return { providers, routing: resolveRouting(raw.routing), health, conversations: resolveConversations(raw.conversations, logical) };
 }
 
 /** Reads and resolves a JSON config file. */

@@ -62,7 +62,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
   const deployments = new Map<string, Deployment>();
   const routes = new Map<string, Route[]>();
   for (const provider of config.providers) {
-    for (const [logical, upstream] of Object.entries(provider.models)) {
+    for (const [logical, { model: upstream }] of Object.entries(provider.models)) {
       const id = `${provider.id}/${upstream}`;
       let deployment = deployments.get(id);
       if (!deployment) {

@@ -51,13 +51,24 @@ function contentText(content: unknown): string {
   return '';
 }
 
-/** Prompt tokens of a chat request, counted the way OpenAI bills them. */
+/** What one message adds to a prompt: its framing, role, content and name. Counted once per message. */
+export function countMessageTokens(m: ChatMessageLike, encoding: Encoding = 'o200k_base'): number {
+  let total = perMessage + countTokens(m.role, encoding) + countTokens(contentText(m.content), encoding);
+  if (m.name) total += perName + countTokens(m.name, encoding);
+  return total;
+}
+
+/** Prompt tokens of a chat request, counted the way OpenAI bills them: its messages plus the reply priming. */
 export function countChatTokens(messages: readonly ChatMessageLike[], encoding: Encoding = 'o200k_base'): number {
   let total = replyPriming;
-  for (const m of messages) {
-    total += perMessage + countTokens(m.role, encoding) + countTokens(contentText(m.content), encoding);
-    if (m.name) total += perName + countTokens(m.name, encoding);
-  }
+  for (const m of messages) total += countMessageTokens(m, encoding);
+  return total;
+}
+
+/** Tokens of a prompt whose messages were counted one by one: their sum plus the reply priming. */
+export function promptTokens(messageTokens: Iterable<number>): number {
+  let total = replyPriming;
+  for (const t of messageTokens) total += t;
   return total;
 }
 

@@ -1,7 +1,7 @@
 // Starts mock upstreams on 127.0.0.1 and a runtime over them; everything is closed by close().
 
 import { SimulatedClock } from 'xstate';
-import type { ProviderConfig, RoutingConfig } from '../../src/config.ts';
+import type { ConversationsConfig, RoutingConfig, SwitchyardConfigInput } from '../../src/config.ts';
 import type { ProviderHealthInput } from '../../src/machines/provider-options.ts';
 import { type MockUpstream, type MockUpstreamOptions, startMockUpstream } from '../../src/mock/server.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
@@ -9,7 +9,8 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runt
 export interface FleetOptions {
   mocks: MockUpstreamOptions[];
   /** Per-provider config, by index. */
-  providers?: Partial<ProviderConfig>[];
+  providers?: Partial<SwitchyardConfigInput['providers'][number]>[];
+  conversations?: Partial<ConversationsConfig>;
   routing?: Partial<RoutingConfig>;
   health?: ProviderHealthInput;
   /** Drive provider actors with a SimulatedClock; sleeps advance it instead of waiting. */
@@ -41,6 +42,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       })),
       routing: { deadlineMs: 10_000, ...options.routing },
       health: { probeIdleMs: 60_000, ...options.health },
+      ...(options.conversations ? { conversations: options.conversations } : {}),
     },
     {
       ...(clock
