@@ -1,6 +1,7 @@
 // createRuntime(config): the one entry point for embedding Switchyard. It validates the config and builds the
-// actor system (the supervisor and its provider actors); conversations and inspection join it here.
+// actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
+import { type Conversations, createConversations } from './actors/conversations.ts';
 import type { ProviderView } from './actors/provider.ts';
 import {
   type ChatCompletionRequest,
@@ -11,10 +12,14 @@ import {
   type SupervisorOptions,
 } from './actors/supervisor.ts';
 import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+import { openStore } from './stores/index.ts';
+import type { ConversationStore } from './stores/types.ts';
 
 export type RuntimeOptions = SupervisorOptions & {
   /** Environment for `${VAR}` in the config; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** Where conversations live: a store, or `memory` (the default) or `sqlite:<path>`. */
+  store?: ConversationStore | string;
 };
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
@@ -36,14 +41,25 @@ export interface Runtime {
   decisions(): Decision[];
   disable(deployment: string): void;
   enable(deployment: string): void;
+  /** Stateful conversations: create, read, post turns, delete. */
+  conversations: Omit<Conversations, 'stop'>;
+  /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
 
 /** Builds and starts a runtime. Throws `invalid_config` (naming the path) on a bad config. */
 export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOptions = {}): Runtime {
-  const { env, ...supervisorOptions } = options;
+  const { env, store: storeOption, ...supervisorOptions } = options;
   const resolved = resolveConfig(config, env);
+  const ownsStore = typeof storeOption !== 'object';
+  const store = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
   const supervisor = createSupervisor(resolved, supervisorOptions);
+  const conversations = createConversations({
+    store,
+    supervisor,
+    config: resolved,
+    ...(supervisorOptions.inspect ? { inspect: supervisorOptions.inspect } : {}),
+  });
   const servedBy = new Map<string, { provider: string; models: string[] }>();
   for (const model of supervisor.models()) {
     for (const route of supervisor.routesOf(model)) {
@@ -64,6 +80,11 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     decisions: () => supervisor.decisions(),
     disable: (id) => supervisor.disable(id),
     enable: (id) => supervisor.enable(id),
-    stop: async () => supervisor.stop(),
+    conversations,
+    stop: async () => {
+      conversations.stop();
+      supervisor.stop();
+      if (ownsStore) await store.close();
+    },
   };
 }

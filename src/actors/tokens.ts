@@ -2,6 +2,7 @@
 // created on first use and freed by freeEncoders() at shutdown.
 
 import { get_encoding, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
+import { replyPriming } from '../machines/fit.ts';
 
 export type Encoding = Extract<TiktokenEncoding, 'o200k_base' | 'cl100k_base'>;
 
@@ -39,7 +40,6 @@ export interface ChatMessageLike {
 // and the reply is primed with 3 more.
 const perMessage = 3;
 const perName = 1;
-const replyPriming = 3;
 
 function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
@@ -62,13 +62,6 @@ export function countMessageTokens(m: ChatMessageLike, encoding: Encoding = 'o20
 export function countChatTokens(messages: readonly ChatMessageLike[], encoding: Encoding = 'o200k_base'): number {
   let total = replyPriming;
   for (const m of messages) total += countMessageTokens(m, encoding);
-  return total;
-}
-
-/** Tokens of a prompt whose messages were counted one by one: their sum plus the reply priming. */
-export function promptTokens(messageTokens: Iterable<number>): number {
-  let total = replyPriming;
-  for (const t of messageTokens) total += t;
   return total;
 }
 

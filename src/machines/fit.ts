@@ -1,7 +1,15 @@
 // Fitting a conversation into its model's window, as pure arithmetic over token counts that were computed
 // once per message. The prompt is: system prompt, running summary, then the history oldest first.
 
-import { promptTokens } from '../actors/tokens.ts';
+/** Every reply is primed with 3 tokens (OpenAI's chat format). */
+export const replyPriming = 3;
+
+/** Tokens of a prompt whose messages were counted one by one: their sum plus the reply priming. */
+export function promptTokens(messageTokens: Iterable<number>): number {
+  let total = replyPriming;
+  for (const t of messageTokens) total += t;
+  return total;
+}
 
 export interface FitMessage {
   seq: number;

@@ -1,0 +1,360 @@
+// Conversation actors at run time: one per conversation id, activated from the store on demand and stopped
+// (passivated) after `idleMs` without a turn, so memory is bounded by active conversations. Provides the
+// machine's store writes, completions and summaries, and makes retried posts idempotent.
+
+import { randomUUID } from 'node:crypto';
+import { type Actor, createActor, fromPromise, type InspectionEvent } from 'xstate';
+import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
+import { SwitchyardError } from '../errors.ts';
+import {
+  type ConversationInput,
+  type ConversationMessage,
+  conversationMachine,
+  type ModelWindow,
+  type Reply,
+} from '../machines/conversation.ts';
+import { promptTokens } from '../machines/fit.ts';
+import type { ConversationStore, MessageRecord, StoredConversation, Strategy } from '../stores/types.ts';
+import type { Supervisor } from './supervisor.ts';
+import { countMessageTokens, type Encoding } from './tokens.ts';
+
+export interface CreateConversation {
+  model: string;
+  system?: string | null;
+  strategy?: Strategy;
+}
+
+export interface PostOptions {
+  idempotencyKey?: string | null;
+  maxTokens?: number | null;
+  signal?: AbortSignal;
+}
+
+export interface TurnResult {
+  turnId: string;
+  content: string;
+  finishReason: string;
+  usage: Reply['usage'];
+  deployments: string[];
+  /** True when an idempotent retry returned the stored reply of an earlier post. */
+  replayed: boolean;
+}
+
+export interface ConversationView {
+  id: string;
+  model: string;
+  system: string | null;
+  strategy: Strategy;
+  createdAt: number;
+  summary: { text: string; tokens: number; throughSeq: number } | null;
+  messages: { seq: number; role: 'user' | 'assistant'; content: string; tokens: number; status: MessageRecord['status']; turnId: string }[];
+  /** Turns whose user message is stored but that have no reply (a crash or a failure mid-turn). */
+  pending: { turnId: string; content: string }[];
+  /** Prompt tokens of the current window: system, summary and answered turns. */
+  tokens: number;
+}
+
+interface Deferred {
+  resolve(result: TurnResult): void;
+  reject(error: SwitchyardError): void;
+}
+
+const summaryPrompt =
+  'Summarize the conversation below for your own later use: keep facts, decisions, names, numbers and open questions; drop pleasantries. Write plain prose.';
+
+type ConversationActor = Actor<ReturnType<typeof conversationMachine.provide>>;
+
+interface Entry {
+  actor: ConversationActor;
+  idle: NodeJS.Timeout | undefined;
+  encoding: Encoding;
+}
+
+export function createConversations(options: {
+  store: ConversationStore;
+  supervisor: Supervisor;
+  config: SwitchyardConfig;
+  inspect?: (event: InspectionEvent) => void;
+  now?: () => number;
+}) {
+  const { store, supervisor } = options;
+  const settings: ConversationsConfig = options.config.conversations;
+  const now = options.now ?? Date.now;
+
+  // A logical model's window is the smallest of its deployments'; its encoding that of the first.
+  const windows = new Map<string, { contextWindow: number; encoding: Encoding }>();
+  for (const provider of options.config.providers) {
+    for (const [logical, upstream] of Object.entries(provider.models)) {
+      const known = windows.get(logical);
+      windows.set(logical, {
+        contextWindow: Math.min(known?.contextWindow ?? Number.POSITIVE_INFINITY, upstream.contextWindow),
+        encoding: known?.encoding ?? upstream.encoding,
+      });
+    }
+  }
+  const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
+    const w = windows.get(model);
+    if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { status: 404, param: 'model' });
+    return { model, ...w };
+  };
+
+  const actors = new Map<string, Entry>();
+  const activating = new Map<string, Promise<Entry>>();
+  const waiting = new Map<string, Deferred>();
+  const signals = new Map<string, AbortSignal>();
+  const inflight = new Map<string, Promise<TurnResult>>();
+
+  const logic = conversationMachine.provide({
+    actors: {
+      persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
+      persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
+      persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
+      failTurn: fromPromise(async ({ input }) => store.failTurn(input.id, input.turnId, 'failed')),
+      complete: fromPromise(async ({ input }) => {
+        const signal = signals.get(input.turnId);
+        const { completion, route } = await supervisor.chat(
+          { model: input.model, messages: input.messages, ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }) },
+          signal ? { signal } : {},
+        );
+        const choice = completion.choices[0];
+        const content = choice?.message.content ?? '';
+        const usage = completion.usage ?? null;
+        return {
+          content,
+          tokens: countMessageTokens({ role: 'assistant', content }, windowOf(input.model).encoding),
+          finishReason: choice?.finish_reason ?? 'stop',
+          usage: usage && {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+          },
+          deployments: route.deployments,
+        };
+      }),
+      summarize: fromPromise(async ({ input }) => {
+        const entry = actors.get(input.id);
+        const model = settings.summarizerModel ?? entry?.actor.getSnapshot().context.model.model ?? '';
+        const transcript = input.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+        const previous = input.previous ? `Summary so far:\n${input.previous.text}\n\nThen:\n` : '';
+        const { completion } = await supervisor.chat({
+          model,
+          messages: [
+            { role: 'system', content: summaryPrompt },
+            { role: 'user', content: `${previous}${transcript}` },
+          ],
+          max_tokens: settings.summaryMaxTokens,
+        });
+        const text = completion.choices[0]?.message.content ?? '';
+        if (text.trim() === '') throw new SwitchyardError('internal_error', 'the summarizer returned nothing');
+        const encoding = entry?.encoding ?? 'o200k_base';
+        return { text, tokens: countMessageTokens({ role: 'system', content: `Summary of the conversation so far:\n${text}` }, encoding) };
+      }),
+    },
+  });
+
+  function record(m: ConversationMessage): MessageRecord {
+    return { ...m, createdAt: now() };
+  }
+
+  function inputOf(stored: StoredConversation): ConversationInput {
+    const c = stored.conversation;
+    const model = windowOf(c.model);
+    const fallbackName = settings.contextFallbacks[c.model];
+    const throughSeq = c.summary?.throughSeq ?? -1;
+    return {
+      id: c.id,
+      model: { model: model.model, contextWindow: model.contextWindow },
+      fallback: fallbackName ? { model: fallbackName, contextWindow: windowOf(fallbackName).contextWindow } : null,
+      system: c.system === null ? null : { content: c.system, tokens: c.systemTokens },
+      strategy: c.strategy,
+      reserveTokens: settings.reserveTokens,
+      summaryMaxTokens: settings.summaryMaxTokens,
+      summary: c.summary,
+      messages: stored.messages.filter((m) => m.seq > throughSeq).map(({ createdAt: _created, ...m }) => m),
+    };
+  }
+
+  async function activate(id: string) {
+    const running = actors.get(id);
+    if (running) return running;
+    let pending = activating.get(id);
+    if (!pending) {
+      pending = (async () => {
+        const stored = await store.load(id);
+        if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+        const actor = createActor(logic, { input: inputOf(stored), ...(options.inspect ? { inspect: options.inspect } : {}) });
+        actor.on('turn.completed', (e) => settle(id, e.turnId, { ok: true, reply: e.reply }));
+        actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message }));
+        actor.start();
+        const entry: Entry = { actor, idle: undefined, encoding: windowOf(stored.conversation.model).encoding };
+        actors.set(id, entry);
+        return entry;
+      })().finally(() => activating.delete(id));
+      activating.set(id, pending);
+    }
+    return pending;
+  }
+
+  function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; code: string; message: string }) {
+    const deferred = waiting.get(turnId);
+    waiting.delete(turnId);
+    signals.delete(turnId);
+    if (deferred) {
+      if (outcome.ok) {
+        const r = outcome.reply;
+        deferred.resolve({
+          turnId,
+          content: r.content,
+          finishReason: r.finishReason,
+          usage: r.usage,
+          deployments: r.deployments,
+          replayed: false,
+        });
+      } else {
+        deferred.reject(new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, { status: statusOf(outcome.code) }));
+      }
+    }
+    scheduleIdle(id);
+  }
+
+  /** Passivates the actor after idleMs with nothing queued or running. */
+  function scheduleIdle(id: string) {
+    const entry = actors.get(id);
+    if (!entry) return;
+    clearTimeout(entry.idle);
+    entry.idle = setTimeout(() => {
+      const snapshot = entry.actor.getSnapshot();
+      if (snapshot.value !== 'idle' || snapshot.context.queue.length > 0 || snapshot.context.current) return scheduleIdle(id);
+      entry.actor.stop();
+      actors.delete(id);
+    }, settings.idleMs);
+    entry.idle.unref();
+  }
+
+  async function post(id: string, content: string, postOptions: PostOptions = {}): Promise<TurnResult> {
+    const key = postOptions.idempotencyKey ?? null;
+    const inflightKey = key === null ? null : `${id}\u0000${key}`;
+    const running = inflightKey === null ? undefined : inflight.get(inflightKey);
+    if (running) return running;
+    const attempt = (async () => {
+      const entry = await activate(id);
+      clearTimeout(entry.idle);
+      const context = entry.actor.getSnapshot().context;
+      let turnId: string = randomUUID();
+      let resumed = false;
+      if (key !== null) {
+        const earlier = await findByKey(id, context.messages, key);
+        if (earlier?.reply) return earlier.reply;
+        if (earlier) {
+          turnId = earlier.turnId;
+          resumed = true;
+        }
+      }
+      const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
+      const result = new Promise<TurnResult>((resolve, reject) => waiting.set(turnId, { resolve, reject }));
+      if (postOptions.signal) signals.set(turnId, postOptions.signal);
+      entry.actor.send({
+        type: 'turn.requested',
+        turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
+      });
+      return result;
+    })();
+    if (inflightKey !== null) {
+      inflight.set(inflightKey, attempt);
+      attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
+    }
+    return attempt;
+  }
+
+  /** An earlier post with this idempotency key: its reply when answered, or its turn id to run it again. */
+  async function findByKey(id: string, active: readonly ConversationMessage[], key: string) {
+    let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
+    let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+    if (!user) {
+      messages = (await store.load(id))?.messages ?? [];
+      user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+    }
+    if (!user) return null;
+    const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
+    return {
+      turnId: user.turnId,
+      reply: reply
+        ? { turnId: user.turnId, content: reply.content, finishReason: 'stop', usage: null, deployments: [], replayed: true }
+        : null,
+    };
+  }
+
+  return {
+    async create(input: CreateConversation): Promise<{ id: string }> {
+      const model = windowOf(input.model);
+      const id = randomUUID();
+      const system = input.system ?? null;
+      const systemTokens = system === null ? 0 : countMessageTokens({ role: 'system', content: system }, model.encoding);
+      await store.create({
+        id,
+        model: input.model,
+        system,
+        systemTokens,
+        strategy: input.strategy ?? settings.strategy,
+        createdAt: now(),
+        summary: null,
+      });
+      return { id };
+    },
+
+    async get(id: string): Promise<ConversationView> {
+      const stored = await store.load(id);
+      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+      const c = stored.conversation;
+      const through = c.summary?.throughSeq ?? -1;
+      const answered = stored.messages.filter((m) => m.seq > through && m.status === 'done');
+      return {
+        id: c.id,
+        model: c.model,
+        system: c.system,
+        strategy: c.strategy,
+        createdAt: c.createdAt,
+        summary: c.summary,
+        messages: stored.messages.map(({ seq, role, content, tokens, status, turnId }) => ({ seq, role, content, tokens, status, turnId })),
+        pending: stored.messages
+          .filter((m) => m.role === 'user' && m.status === 'pending')
+          .map((m) => ({ turnId: m.turnId, content: m.content })),
+        tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
+      };
+    },
+
+    post,
+
+    async delete(id: string): Promise<boolean> {
+      const entry = actors.get(id);
+      if (entry) {
+        clearTimeout(entry.idle);
+        entry.actor.stop();
+        actors.delete(id);
+      }
+      return store.delete(id);
+    },
+
+    /** Conversation actors in memory now. */
+    active: () => actors.size,
+
+    /** Stops every conversation actor; their state is in the store. */
+    stop() {
+      for (const entry of actors.values()) {
+        clearTimeout(entry.idle);
+        entry.actor.stop();
+      }
+      actors.clear();
+    },
+  };
+}
+
+export type Conversations = ReturnType<typeof createConversations>;
+
+function statusOf(code: string): number {
+  if (code === 'context_overflow') return 413;
+  if (code === 'conversation_not_found' || code === 'model_not_found') return 404;
+  if (code === 'deadline_exceeded') return 504;
+  if (code === 'no_provider_available') return 503;
+  return 502;
+}

@@ -1,0 +1,394 @@
+// One conversation's statechart. Turns queue in its mailbox and run one at a time:
+// checking → persistingUser → fitting (→ summarizing) → awaitingReply → persistingReply → idle.
+// Pure: token counts arrive with the messages, and store writes, completions and summaries are actors provided
+// by src/actors/conversations.ts. Outcomes leave as emitted events (turn.completed, turn.failed).
+
+import { assign, emit, fromPromise, setup } from 'xstate';
+import { type FitMessage, fitSliding, planFold, promptTokens } from './fit.ts';
+
+export interface ConversationMessage {
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  tokens: number;
+  turnId: string;
+  status: 'pending' | 'done' | 'failed' | 'interrupted';
+  idempotencyKey: string | null;
+}
+
+export interface Turn {
+  turnId: string;
+  content: string;
+  /** Tokens of the user message, counted once by the caller. */
+  tokens: number;
+  maxTokens: number | null;
+  idempotencyKey: string | null;
+  /** The user message is already stored (a pending turn run again). */
+  resumed: boolean;
+}
+
+export interface Summary {
+  text: string;
+  tokens: number;
+  throughSeq: number;
+}
+
+export interface Reply {
+  content: string;
+  tokens: number;
+  finishReason: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  deployments: string[];
+}
+
+export interface ModelWindow {
+  model: string;
+  contextWindow: number;
+}
+
+export interface ConversationInput {
+  id: string;
+  model: ModelWindow;
+  /** A larger-context model to move an oversize prompt to. */
+  fallback: ModelWindow | null;
+  system: { content: string; tokens: number } | null;
+  strategy: 'sliding' | 'summarize';
+  reserveTokens: number;
+  summaryMaxTokens: number;
+  summary: Summary | null;
+  messages: ConversationMessage[];
+}
+
+export interface ConversationContext extends ConversationInput {
+  nextSeq: number;
+  queue: Turn[];
+  current: Turn | null;
+  /** The model this turn runs on (the fallback after a move). */
+  turnModel: ModelWindow;
+  /** Share of the budget in use: 1, then lower after the provider said the prompt was too long. */
+  tighten: number;
+  summarizedThisTurn: boolean;
+  fold: number[];
+  prompt: number[];
+  reply: Reply | null;
+  failure: { code: string; message: string } | null;
+  summaryFailures: number;
+}
+
+export type ConversationEvent = { type: 'turn.requested'; turn: Turn };
+
+export type ConversationEmitted =
+  | { type: 'turn.completed'; turnId: string; reply: Reply; seq: number }
+  | { type: 'turn.failed'; turnId: string; code: string; message: string };
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+const budgetFor = (c: ConversationContext, window: ModelWindow) => {
+  const reserve = c.current?.maxTokens ?? c.reserveTokens;
+  return Math.floor((window.contextWindow - reserve) * c.tighten);
+};
+const budgetOf = (c: ConversationContext) => budgetFor(c, c.turnModel);
+/** The most any model of this conversation can take: its own, or its fallback's. */
+const largestBudget = (c: ConversationContext) => Math.max(budgetFor(c, c.model), c.fallback ? budgetFor(c, c.fallback) : 0);
+
+/** The history that may enter a prompt: answered turns, and the turn being answered. */
+const promptable = (c: ConversationContext): FitMessage[] =>
+  c.messages.filter((m) => m.status === 'done' || m.turnId === c.current?.turnId);
+
+const fitInput = (c: ConversationContext) => ({
+  system: c.system?.tokens ?? 0,
+  summary: c.summary?.tokens ?? 0,
+  history: promptable(c),
+  budget: budgetOf(c),
+});
+
+/** The chat messages of the fitted prompt. */
+export function promptMessages(c: ConversationContext): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  if (c.system) out.push({ role: 'system', content: c.system.content });
+  if (c.summary) out.push({ role: 'system', content: `Summary of the conversation so far:\n${c.summary.text}` });
+  const keep = new Set(c.prompt);
+  for (const m of c.messages) if (keep.has(m.seq)) out.push({ role: m.role, content: m.content });
+  return out;
+}
+
+const errorOf = (error: unknown) => {
+  const e = error as { code?: unknown; message?: unknown };
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'internal_error',
+    message: typeof e?.message === 'string' ? e.message : String(error),
+  };
+};
+
+export const conversationMachine = setup({
+  types: {
+    context: {} as ConversationContext,
+    events: {} as ConversationEvent,
+    input: {} as ConversationInput,
+    emitted: {} as ConversationEmitted,
+  },
+  actors: {
+    persistUser: fromPromise<void, { id: string; message: ConversationMessage }>(async () => {}),
+    summarize: fromPromise<{ text: string; tokens: number }, { id: string; previous: Summary | null; messages: ConversationMessage[] }>(
+      async () => {
+        throw new Error('summarize is provided by the actor layer');
+      },
+    ),
+    complete: fromPromise<Reply, { id: string; turnId: string; model: string; messages: ChatMessage[]; maxTokens: number | null }>(
+      async () => {
+        throw new Error('complete is provided by the actor layer');
+      },
+    ),
+    persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(async () => {}),
+    persistSummary: fromPromise<void, { id: string; summary: Summary }>(async () => {}),
+    failTurn: fromPromise<void, { id: string; turnId: string }>(async () => {}),
+  },
+  actions: {
+    emitFailure: emit(({ context, event }) => ({
+      type: 'turn.failed' as const,
+      turnId: context.current?.turnId ?? '',
+      ...errorOf((event as { error?: unknown }).error),
+    })),
+    emitStoredFailure: emit(({ context }) => ({
+      type: 'turn.failed' as const,
+      turnId: context.current?.turnId ?? '',
+      code: context.failure?.code ?? 'internal_error',
+      message: context.failure?.message ?? 'the turn failed',
+    })),
+    markFailed: assign(({ context }) => ({
+      messages: context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status: 'failed' as const } : m)),
+      current: null,
+    })),
+    clearTurn: assign({ current: null }),
+  },
+  guards: {
+    hasQueued: ({ context }) => context.queue.length > 0,
+    tooLarge: ({ context }) => promptTokens([context.system?.tokens ?? 0, context.current?.tokens ?? 0]) > largestBudget(context),
+    resumed: ({ context }) => context.current?.resumed === true,
+    shouldSummarize: ({ context }) =>
+      context.strategy === 'summarize' && !context.summarizedThisTurn && planFold(fitInput(context), context.summaryMaxTokens).length > 0,
+    fits: ({ context }) => fitSliding(fitInput(context)).ok,
+    contextExceededFirstTime: ({ context, event }) =>
+      errorOf((event as { error?: unknown }).error).code === 'context_length_exceeded' && context.tighten === 1,
+    contextExceededWithFallback: ({ context, event }) =>
+      ['context_length_exceeded', 'context_overflow'].includes(errorOf((event as { error?: unknown }).error).code) &&
+      context.fallback !== null &&
+      context.turnModel.model !== context.fallback.model,
+    overflowWithFallback: ({ context }) => context.fallback !== null && context.turnModel.model !== context.fallback.model,
+  },
+}).createMachine({
+  id: 'conversation',
+  context: ({ input }) => ({
+    ...input,
+    nextSeq: input.messages.reduce((n, m) => Math.max(n, m.seq + 1), (input.summary?.throughSeq ?? -1) + 1),
+    queue: [],
+    current: null,
+    turnModel: input.model,
+    tighten: 1,
+    summarizedThisTurn: false,
+    fold: [],
+    prompt: [],
+    reply: null,
+    failure: null,
+    summaryFailures: 0,
+  }),
+  on: {
+    'turn.requested': { actions: assign({ queue: ({ context, event }) => [...context.queue, event.turn] }) },
+  },
+  initial: 'idle',
+  states: {
+    idle: {
+      always: {
+        guard: 'hasQueued',
+        target: 'checking',
+        actions: assign(({ context }) => ({
+          current: context.queue[0] ?? null,
+          queue: context.queue.slice(1),
+          turnModel: context.model,
+          tighten: 1,
+          summarizedThisTurn: false,
+          reply: null,
+          failure: null,
+        })),
+      },
+    },
+    checking: {
+      always: [
+        // A message that cannot fit even alone with the system prompt: refused before anything is stored.
+        {
+          guard: 'tooLarge',
+          target: 'idle',
+          actions: [
+            emit(({ context }) => ({
+              type: 'turn.failed' as const,
+              turnId: context.current?.turnId ?? '',
+              code: 'context_overflow',
+              message: `the message needs ${promptTokens([context.system?.tokens ?? 0, context.current?.tokens ?? 0])} tokens with the system prompt; the window leaves ${largestBudget(context)}`,
+            })),
+            assign({ current: null }),
+          ],
+        },
+        { guard: 'resumed', target: 'fitting' },
+        { target: 'persistingUser' },
+      ],
+    },
+    persistingUser: {
+      invoke: {
+        src: 'persistUser',
+        input: ({ context }) => ({ id: context.id, message: userMessage(context) }),
+        onDone: {
+          target: 'fitting',
+          actions: assign(({ context }) => ({ messages: [...context.messages, userMessage(context)], nextSeq: context.nextSeq + 1 })),
+        },
+        onError: { target: 'idle', actions: ['emitFailure', 'clearTurn'] },
+      },
+    },
+    fitting: {
+      always: [
+        {
+          guard: 'shouldSummarize',
+          target: 'summarizing',
+          actions: assign({ fold: ({ context }) => planFold(fitInput(context), context.summaryMaxTokens) }),
+        },
+        {
+          guard: 'fits',
+          target: 'awaitingReply',
+          actions: assign({ prompt: ({ context }) => (fitSliding(fitInput(context)) as { keep: number[] }).keep }),
+        },
+        {
+          guard: 'overflowWithFallback',
+          target: 'fitting',
+          reenter: true,
+          actions: assign({ turnModel: ({ context }) => context.fallback ?? context.model }),
+        },
+        {
+          target: 'failing',
+          actions: assign({
+            failure: ({ context }) => ({ code: 'context_overflow', message: `the prompt does not fit ${context.turnModel.model}` }),
+          }),
+        },
+      ],
+    },
+    summarizing: {
+      invoke: {
+        src: 'summarize',
+        input: ({ context }) => ({
+          id: context.id,
+          previous: context.summary,
+          messages: context.messages.filter((m) => context.fold.includes(m.seq)),
+        }),
+        onDone: {
+          target: 'savingSummary',
+          actions: assign(({ context, event }) => {
+            const throughSeq = Math.max(...context.fold);
+            return {
+              summary: { text: event.output.text, tokens: event.output.tokens, throughSeq },
+              messages: context.messages.filter((m) => m.seq > throughSeq),
+              summarizedThisTurn: true,
+            };
+          }),
+        },
+        // Summarizing failed: fall back to the sliding window for this turn, and count it.
+        onError: {
+          target: 'fitting',
+          actions: assign({ summarizedThisTurn: true, summaryFailures: ({ context }) => context.summaryFailures + 1 }),
+        },
+      },
+    },
+    savingSummary: {
+      invoke: {
+        src: 'persistSummary',
+        input: ({ context }) => ({ id: context.id, summary: context.summary as Summary }),
+        onDone: 'fitting',
+        onError: { target: 'failing', actions: assign({ failure: ({ event }) => errorOf(event.error) }) },
+      },
+    },
+    awaitingReply: {
+      invoke: {
+        src: 'complete',
+        input: ({ context }) => ({
+          id: context.id,
+          turnId: context.current?.turnId ?? '',
+          model: context.turnModel.model,
+          messages: promptMessages(context),
+          maxTokens: context.current?.maxTokens ?? null,
+        }),
+        onDone: { target: 'persistingReply', actions: assign({ reply: ({ event }) => event.output }) },
+        onError: [
+          // The provider's real window is smaller than configured: fit tighter and try once more.
+          { guard: 'contextExceededFirstTime', target: 'fitting', actions: assign({ tighten: 0.75 }) },
+          {
+            guard: 'contextExceededWithFallback',
+            target: 'fitting',
+            actions: assign({ turnModel: ({ context }) => context.fallback ?? context.model, tighten: 1 }),
+          },
+          { target: 'failing', actions: assign({ failure: ({ event }) => errorOf(event.error) }) },
+        ],
+      },
+    },
+    persistingReply: {
+      invoke: {
+        src: 'persistReply',
+        input: ({ context }) => ({ id: context.id, turnId: context.current?.turnId ?? '', message: replyMessage(context) }),
+        onDone: {
+          target: 'idle',
+          actions: [
+            emit(({ context }) => ({
+              type: 'turn.completed' as const,
+              turnId: context.current?.turnId ?? '',
+              reply: context.reply as Reply,
+              seq: context.nextSeq,
+            })),
+            assign(({ context }) => ({
+              messages: [
+                ...context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status: 'done' as const } : m)),
+                replyMessage(context),
+              ],
+              nextSeq: context.nextSeq + 1,
+              current: null,
+            })),
+          ],
+        },
+        // Not stored, so not acknowledged: the user message stays pending.
+        onError: { target: 'idle', actions: ['emitFailure', 'clearTurn'] },
+      },
+    },
+    failing: {
+      invoke: {
+        src: 'failTurn',
+        input: ({ context }) => ({ id: context.id, turnId: context.current?.turnId ?? '' }),
+        onDone: { target: 'idle', actions: ['emitStoredFailure', 'markFailed'] },
+        onError: { target: 'idle', actions: ['emitStoredFailure', 'markFailed'] },
+      },
+    },
+  },
+});
+
+function userMessage(c: ConversationContext): ConversationMessage {
+  const t = c.current as Turn;
+  return {
+    seq: c.nextSeq,
+    role: 'user',
+    content: t.content,
+    tokens: t.tokens,
+    turnId: t.turnId,
+    status: 'pending',
+    idempotencyKey: t.idempotencyKey,
+  };
+}
+
+function replyMessage(c: ConversationContext): ConversationMessage {
+  const r = c.reply as Reply;
+  return {
+    seq: c.nextSeq,
+    role: 'assistant',
+    content: r.content,
+    tokens: r.tokens,
+    turnId: c.current?.turnId ?? '',
+    status: 'done',
+    idempotencyKey: null,
+  };
+}

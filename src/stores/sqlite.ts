@@ -1,0 +1,156 @@
+// The SQLite store, on Node's built-in node:sqlite (no native addon), in WAL mode with synchronous=FULL so
+// that a write acknowledged here survives a crash of the process.
+
+import { DatabaseSync } from 'node:sqlite';
+import { SwitchyardError } from '../errors.ts';
+import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
+
+const schema = `
+CREATE TABLE IF NOT EXISTS conversations (
+  id TEXT PRIMARY KEY,
+  model TEXT NOT NULL,
+  system TEXT,
+  system_tokens INTEGER NOT NULL,
+  strategy TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  summary TEXT,
+  summary_tokens INTEGER,
+  summary_through INTEGER
+);
+CREATE TABLE IF NOT EXISTS messages (
+  conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  tokens INTEGER NOT NULL,
+  turn_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  idempotency_key TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, seq)
+);
+`;
+
+interface ConversationRow {
+  id: string;
+  model: string;
+  system: string | null;
+  system_tokens: number;
+  strategy: string;
+  created_at: number;
+  summary: string | null;
+  summary_tokens: number | null;
+  summary_through: number | null;
+}
+
+interface MessageRow {
+  seq: number;
+  role: string;
+  content: string;
+  tokens: number;
+  turn_id: string;
+  status: string;
+  idempotency_key: string | null;
+  created_at: number;
+}
+
+/** Opens (and creates) a SQLite store at `path`; `:memory:` works for tests. */
+export function createSqliteStore(path: string): ConversationStore {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  db.exec(schema);
+  const insertConversation = db.prepare(
+    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const selectConversation = db.prepare('SELECT * FROM conversations WHERE id = ?');
+  const selectMessages = db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq');
+  const insertMessage = db.prepare(
+    'INSERT INTO messages (conversation_id, seq, role, content, tokens, turn_id, status, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  const setTurnStatus = db.prepare('UPDATE messages SET status = ? WHERE conversation_id = ? AND turn_id = ?');
+  const updateSummary = db.prepare('UPDATE conversations SET summary = ?, summary_tokens = ?, summary_through = ? WHERE id = ?');
+  const deleteConversation = db.prepare('DELETE FROM conversations WHERE id = ?');
+
+  const transaction = (fn: () => void) => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      fn();
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  };
+  const insert = (id: string, m: MessageRecord, status: MessageStatus = m.status) =>
+    insertMessage.run(id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt);
+  const exists = (id: string) => {
+    if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+  };
+
+  return {
+    async create(c: ConversationRecord) {
+      try {
+        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt);
+      } catch (cause) {
+        if (selectConversation.get(c.id))
+          throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { status: 409, cause });
+        throw cause;
+      }
+    },
+    async load(id) {
+      const row = selectConversation.get(id) as ConversationRow | undefined;
+      if (!row) return null;
+      const messages = (selectMessages.all(id) as unknown as MessageRow[]).map(
+        (m): MessageRecord => ({
+          seq: m.seq,
+          role: m.role as MessageRecord['role'],
+          content: m.content,
+          tokens: m.tokens,
+          turnId: m.turn_id,
+          status: m.status as MessageStatus,
+          idempotencyKey: m.idempotency_key,
+          createdAt: m.created_at,
+        }),
+      );
+      const summary =
+        row.summary === null ? null : { text: row.summary, tokens: row.summary_tokens ?? 0, throughSeq: row.summary_through ?? -1 };
+      return {
+        conversation: {
+          id: row.id,
+          model: row.model,
+          system: row.system,
+          systemTokens: row.system_tokens,
+          strategy: row.strategy as Strategy,
+          createdAt: row.created_at,
+          summary,
+        },
+        messages,
+      };
+    },
+    async appendUser(id, message) {
+      exists(id);
+      insert(id, message, 'pending');
+    },
+    async completeTurn(id, turnId, reply) {
+      transaction(() => {
+        setTurnStatus.run('done', id, turnId);
+        insert(id, reply, 'done');
+      });
+    },
+    async failTurn(id, turnId, status, partial) {
+      transaction(() => {
+        setTurnStatus.run(status, id, turnId);
+        if (partial) insert(id, partial, status);
+      });
+    },
+    async saveSummary(id, summary) {
+      updateSummary.run(summary.text, summary.tokens, summary.throughSeq, id);
+    },
+    async delete(id) {
+      return Number(deleteConversation.run(id).changes) > 0;
+    },
+    async close() {
+      if (db.isOpen) db.close();
+    },
+  };
+}

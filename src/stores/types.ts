@@ -1,0 +1,56 @@
+// The conversation store: narrow enough for memory, SQLite and (next) Redis. Writes are write-ahead: the user
+// message is stored (pending) before the provider is called, the reply before the caller is answered.
+
+export type Strategy = 'sliding' | 'summarize';
+export type MessageStatus = 'pending' | 'done' | 'failed' | 'interrupted';
+
+export interface ConversationRecord {
+  id: string;
+  /** Logical model. */
+  model: string;
+  system: string | null;
+  systemTokens: number;
+  strategy: Strategy;
+  createdAt: number;
+  summary: SummaryRecord | null;
+}
+
+export interface SummaryRecord {
+  text: string;
+  tokens: number;
+  /** Messages up to this sequence number are folded into the summary. */
+  throughSeq: number;
+}
+
+export interface MessageRecord {
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  /** What the message adds to a prompt (framing included), counted once when it was added. */
+  tokens: number;
+  turnId: string;
+  /** A user message is pending until its reply is stored; failed or interrupted turns are kept, marked. */
+  status: MessageStatus;
+  idempotencyKey: string | null;
+  createdAt: number;
+}
+
+export interface StoredConversation {
+  conversation: ConversationRecord;
+  messages: MessageRecord[];
+}
+
+export interface ConversationStore {
+  /** Creates a conversation; rejects with `conversation_exists` when the id is taken. */
+  create(conversation: ConversationRecord): Promise<void>;
+  load(id: string): Promise<StoredConversation | null>;
+  /** Stores a user message as pending (write-ahead). */
+  appendUser(id: string, message: MessageRecord): Promise<void>;
+  /** Stores the reply and marks its user message done, atomically. */
+  completeTurn(id: string, turnId: string, reply: MessageRecord): Promise<void>;
+  /** Marks a turn failed or interrupted; a partial reply, when given, is kept with the same status. */
+  failTurn(id: string, turnId: string, status: 'failed' | 'interrupted', partial?: MessageRecord): Promise<void>;
+  saveSummary(id: string, summary: SummaryRecord): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
