@@ -54,6 +54,16 @@ export interface ConversationView {
   tokens: number;
 }
 
+export interface LiveConversation {
+  /** The machine's state: idle, checking, persistingUser, fitting, summarizing, awaitingReply, persistingReply… */
+  state: string;
+  queued: number;
+  /** Turns on which summarizing failed and the sliding window was used instead. */
+  summaryFailures: number;
+  summary: { text: string; tokens: number; throughSeq: number } | null;
+  messages: { seq: number; role: 'user' | 'assistant'; tokens: number; status: MessageRecord['status']; turnId: string }[];
+}
+
 interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
@@ -337,6 +347,27 @@ export function createConversations(options: {
 
     /** Conversation actors in memory now. */
     active: () => actors.size,
+
+    /** Loads a conversation's actor from the store (a no-op when it is in memory). */
+    async activate(id: string): Promise<void> {
+      await activate(id);
+      scheduleIdle(id);
+    },
+
+    /** The in-memory actor of a conversation, or null when it is passivated: its state, window and counters. */
+    live(id: string): LiveConversation | null {
+      const entry = actors.get(id);
+      if (!entry) return null;
+      const snapshot = entry.actor.getSnapshot();
+      const c = snapshot.context;
+      return {
+        state: String(snapshot.value),
+        queued: c.queue.length,
+        summaryFailures: c.summaryFailures,
+        summary: c.summary,
+        messages: c.messages.map(({ seq, role, tokens, status, turnId }) => ({ seq, role, tokens, status, turnId })),
+      };
+    },
 
     /** Stops every conversation actor; their state is in the store. */
     stop() {

@@ -67,6 +67,10 @@ export interface ConversationContext extends ConversationInput {
   turnModel: ModelWindow;
   /** Share of the budget in use: 1, then lower after the provider said the prompt was too long. */
   tighten: number;
+  /** The turn was re-fitted once after context_length_exceeded. */
+  refitted: boolean;
+  /** Real windows that providers stated, by model: smaller than configured. */
+  learnedWindows: Record<string, number>;
   summarizedThisTurn: boolean;
   fold: number[];
   prompt: number[];
@@ -88,8 +92,15 @@ export interface ChatMessage {
 
 const budgetFor = (c: ConversationContext, window: ModelWindow) => {
   const reserve = c.current?.maxTokens ?? c.reserveTokens;
-  return Math.floor((window.contextWindow - reserve) * c.tighten);
+  const learned = c.learnedWindows[window.model] ?? Number.POSITIVE_INFINITY;
+  return Math.floor((Math.min(window.contextWindow, learned) - reserve) * c.tighten);
 };
+
+/** The limit a provider states in its context_length_exceeded message ("maximum context length is 8192 tokens"). */
+export function statedLimit(message: string): number | null {
+  const match = /maximum context length is (\d+)/i.exec(message);
+  return match ? Number(match[1]) : null;
+}
 const budgetOf = (c: ConversationContext) => budgetFor(c, c.turnModel);
 /** The most any model of this conversation can take: its own, or its fallback's. */
 const largestBudget = (c: ConversationContext) => Math.max(budgetFor(c, c.model), c.fallback ? budgetFor(c, c.fallback) : 0);
@@ -172,7 +183,7 @@ export const conversationMachine = setup({
       context.strategy === 'summarize' && !context.summarizedThisTurn && planFold(fitInput(context), context.summaryMaxTokens).length > 0,
     fits: ({ context }) => fitSliding(fitInput(context)).ok,
     contextExceededFirstTime: ({ context, event }) =>
-      errorOf((event as { error?: unknown }).error).code === 'context_length_exceeded' && context.tighten === 1,
+      errorOf((event as { error?: unknown }).error).code === 'context_length_exceeded' && !context.refitted,
     contextExceededWithFallback: ({ context, event }) =>
       ['context_length_exceeded', 'context_overflow'].includes(errorOf((event as { error?: unknown }).error).code) &&
       context.fallback !== null &&
@@ -188,6 +199,8 @@ export const conversationMachine = setup({
     current: null,
     turnModel: input.model,
     tighten: 1,
+    refitted: false,
+    learnedWindows: {},
     summarizedThisTurn: false,
     fold: [],
     prompt: [],
@@ -209,6 +222,7 @@ export const conversationMachine = setup({
           queue: context.queue.slice(1),
           turnModel: context.model,
           tighten: 1,
+          refitted: false,
           summarizedThisTurn: false,
           reply: null,
           failure: null,
@@ -319,7 +333,18 @@ export const conversationMachine = setup({
         onDone: { target: 'persistingReply', actions: assign({ reply: ({ event }) => event.output }) },
         onError: [
           // The provider's real window is smaller than configured: fit tighter and try once more.
-          { guard: 'contextExceededFirstTime', target: 'fitting', actions: assign({ tighten: 0.75 }) },
+          {
+            guard: 'contextExceededFirstTime',
+            target: 'fitting',
+            // Learn the window the provider states; without one, fit to three quarters of the budget.
+            actions: assign(({ context, event }) => {
+              const limit = statedLimit(errorOf(event.error).message);
+              const model = context.turnModel.model;
+              return limit === null
+                ? { refitted: true, tighten: 0.75 }
+                : { refitted: true, learnedWindows: { ...context.learnedWindows, [model]: limit } };
+            }),
+          },
           {
             guard: 'contextExceededWithFallback',
             target: 'fitting',
