@@ -13,56 +13,19 @@ import {
   type ModelWindow,
   type Reply,
 } from '../machines/conversation.ts';
-import { promptTokens } from '../machines/fit.ts';
-import type { ConversationStore, MessageRecord, StoredConversation, Strategy } from '../stores/types.ts';
+import type { ConversationStore, MessageRecord, StoredConversation } from '../stores/types.ts';
+import {
+  type ConversationView,
+  type CreateConversation,
+  type LiveConversation,
+  type PostOptions,
+  type TurnResult,
+  viewOf,
+} from './conversation-types.ts';
 import type { Supervisor } from './supervisor.ts';
 import { countMessageTokens, type Encoding } from './tokens.ts';
 
-export interface CreateConversation {
-  model: string;
-  system?: string | null;
-  strategy?: Strategy;
-}
-
-export interface PostOptions {
-  idempotencyKey?: string | null;
-  maxTokens?: number | null;
-  signal?: AbortSignal;
-}
-
-export interface TurnResult {
-  turnId: string;
-  content: string;
-  finishReason: string;
-  usage: Reply['usage'];
-  deployments: string[];
-  /** True when an idempotent retry returned the stored reply of an earlier post. */
-  replayed: boolean;
-}
-
-export interface ConversationView {
-  id: string;
-  model: string;
-  system: string | null;
-  strategy: Strategy;
-  createdAt: number;
-  summary: { text: string; tokens: number; throughSeq: number } | null;
-  messages: { seq: number; role: 'user' | 'assistant'; content: string; tokens: number; status: MessageRecord['status']; turnId: string }[];
-  /** Turns whose user message is stored but that have no reply (a crash or a failure mid-turn). */
-  pending: { turnId: string; content: string }[];
-  /** Prompt tokens of the current window: system, summary and answered turns. */
-  tokens: number;
-}
-
-export interface LiveConversation {
-  /** The machine's state: idle, checking, persistingUser, fitting, summarizing, awaitingReply, persistingReply… */
-  state: string;
-  queued: number;
-  /** Turns on which summarizing failed and the sliding window was used instead. */
-  summaryFailures: number;
-  summary: { text: string; tokens: number; throughSeq: number } | null;
-  messages: { seq: number; role: 'user' | 'assistant'; tokens: number; status: MessageRecord['status']; turnId: string }[];
-}
+export type { ConversationView, CreateConversation, LiveConversation, PostOptions, TurnResult } from './conversation-types.ts';
 
 interface Deferred {
   resolve(result: TurnResult): void;
@@ -315,22 +278,7 @@ export function createConversations(options: {
     async get(id: string): Promise<ConversationView> {
       const stored = await store.load(id);
       if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
-      const c = stored.conversation;
-      const through = c.summary?.throughSeq ?? -1;
-      const answered = stored.messages.filter((m) => m.seq > through && m.status === 'done');
-      return {
-        id: c.id,
-        model: c.model,
-        system: c.system,
-        strategy: c.strategy,
-        createdAt: c.createdAt,
-        summary: c.summary,
-        messages: stored.messages.map(({ seq, role, content, tokens, status, turnId }) => ({ seq, role, content, tokens, status, turnId })),
-        pending: stored.messages
-          .filter((m) => m.role === 'user' && m.status === 'pending')
-          .map((m) => ({ turnId: m.turnId, content: m.content })),
-        tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
-      };
+      return viewOf(stored);
     },
 
     post,

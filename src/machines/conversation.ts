@@ -4,47 +4,25 @@
 // by src/actors/conversations.ts. Outcomes leave as emitted events (turn.completed, turn.failed).
 
 import { assign, emit, fromPromise, setup } from 'xstate';
-import { type FitMessage, fitSliding, planFold, promptTokens } from './fit.ts';
+import {
+  type ChatMessage,
+  type ConversationMessage,
+  errorOf,
+  fitInput,
+  largestBudget,
+  type ModelWindow,
+  promptMessages,
+  type Reply,
+  replyMessage,
+  type Summary,
+  statedLimit,
+  type Turn,
+  userMessage,
+} from './conversation-turn.ts';
+import { fitSliding, planFold, promptTokens } from './fit.ts';
 
-export interface ConversationMessage {
-  seq: number;
-  role: 'user' | 'assistant';
-  content: string;
-  tokens: number;
-  turnId: string;
-  status: 'pending' | 'done' | 'failed' | 'interrupted';
-  idempotencyKey: string | null;
-}
-
-export interface Turn {
-  turnId: string;
-  content: string;
-  /** Tokens of the user message, counted once by the caller. */
-  tokens: number;
-  maxTokens: number | null;
-  idempotencyKey: string | null;
-  /** The user message is already stored (a pending turn run again). */
-  resumed: boolean;
-}
-
-export interface Summary {
-  text: string;
-  tokens: number;
-  throughSeq: number;
-}
-
-export interface Reply {
-  content: string;
-  tokens: number;
-  finishReason: string;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
-  deployments: string[];
-}
-
-export interface ModelWindow {
-  model: string;
-  contextWindow: number;
-}
+export type { ChatMessage, ConversationMessage, ModelWindow, Reply, Summary, Turn } from './conversation-turn.ts';
+export { promptMessages, statedLimit } from './conversation-turn.ts';
 
 export interface ConversationInput {
   id: string;
@@ -84,55 +62,6 @@ export type ConversationEvent = { type: 'turn.requested'; turn: Turn };
 export type ConversationEmitted =
   | { type: 'turn.completed'; turnId: string; reply: Reply; seq: number }
   | { type: 'turn.failed'; turnId: string; code: string; message: string };
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-const budgetFor = (c: ConversationContext, window: ModelWindow) => {
-  const reserve = c.current?.maxTokens ?? c.reserveTokens;
-  const learned = c.learnedWindows[window.model] ?? Number.POSITIVE_INFINITY;
-  return Math.floor((Math.min(window.contextWindow, learned) - reserve) * c.tighten);
-};
-
-/** The limit a provider states in its context_length_exceeded message ("maximum context length is 8192 tokens"). */
-export function statedLimit(message: string): number | null {
-  const match = /maximum context length is (\d+)/i.exec(message);
-  return match ? Number(match[1]) : null;
-}
-const budgetOf = (c: ConversationContext) => budgetFor(c, c.turnModel);
-/** The most any model of this conversation can take: its own, or its fallback's. */
-const largestBudget = (c: ConversationContext) => Math.max(budgetFor(c, c.model), c.fallback ? budgetFor(c, c.fallback) : 0);
-
-/** The history that may enter a prompt: answered turns, and the turn being answered. */
-const promptable = (c: ConversationContext): FitMessage[] =>
-  c.messages.filter((m) => m.status === 'done' || m.turnId === c.current?.turnId);
-
-const fitInput = (c: ConversationContext) => ({
-  system: c.system?.tokens ?? 0,
-  summary: c.summary?.tokens ?? 0,
-  history: promptable(c),
-  budget: budgetOf(c),
-});
-
-/** The chat messages of the fitted prompt. */
-export function promptMessages(c: ConversationContext): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  if (c.system) out.push({ role: 'system', content: c.system.content });
-  if (c.summary) out.push({ role: 'system', content: `Summary of the conversation so far:\n${c.summary.text}` });
-  const keep = new Set(c.prompt);
-  for (const m of c.messages) if (keep.has(m.seq)) out.push({ role: m.role, content: m.content });
-  return out;
-}
-
-const errorOf = (error: unknown) => {
-  const e = error as { code?: unknown; message?: unknown };
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'internal_error',
-    message: typeof e?.message === 'string' ? e.message : String(error),
-  };
-};
 
 export const conversationMachine = setup({
   types: {
@@ -391,29 +320,3 @@ export const conversationMachine = setup({
     },
   },
 });
-
-function userMessage(c: ConversationContext): ConversationMessage {
-  const t = c.current as Turn;
-  return {
-    seq: c.nextSeq,
-    role: 'user',
-    content: t.content,
-    tokens: t.tokens,
-    turnId: t.turnId,
-    status: 'pending',
-    idempotencyKey: t.idempotencyKey,
-  };
-}
-
-function replyMessage(c: ConversationContext): ConversationMessage {
-  const r = c.reply as Reply;
-  return {
-    seq: c.nextSeq,
-    role: 'assistant',
-    content: r.content,
-    tokens: r.tokens,
-    turnId: c.current?.turnId ?? '',
-    status: 'done',
-    idempotencyKey: null,
-  };
-}
