@@ -1,5 +1,13 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
+export type {
+  ConversationView,
+  CreateConversation,
+  LiveConversation,
+  PostOptions,
+  TurnResult,
+} from './actors/conversation-types.ts';
+export { type ModelInfo, modelInfo } from './actors/models.ts';
 export type { AdapterOptions, ChatRequest, StreamEvent } from './actors/openai-adapter.ts';
 export {
   createProvider,
@@ -12,9 +20,10 @@ export {
 export type { RateLimiter } from './actors/rate-limit.ts';
 export type { RouteInfo } from './actors/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './actors/supervisor.ts';
-export { countChatTokens, countTokens, freeEncoders } from './actors/tokens.ts';
+export { countChatTokens, countMessageTokens, countTokens, type Encoding, freeEncoders } from './actors/tokens.ts';
 export {
   type Continuation,
+  type ConversationsConfig,
   loadConfigFile,
   type ProviderConfig,
   type RoutingConfig,
@@ -38,3 +47,7 @@ export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDef
 export type { FaultMode, MockFaults } from './mock/faults.ts';
 export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
 export { createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
+export { openStore } from './stores/index.ts';
+export { createMemoryStore } from './stores/memory.ts';
+export { createSqliteStore } from './stores/sqlite.ts';
+export type { ConversationRecord, ConversationStore, MessageRecord, StoredConversation, SummaryRecord } from './stores/types.ts';
