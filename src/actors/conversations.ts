@@ -157,7 +157,7 @@ export function createConversations(options: {
         if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
         const actor = createActor(logic, { input: inputOf(stored), ...(options.inspect ? { inspect: options.inspect } : {}) });
         actor.on('turn.completed', (e) => settle(id, e.turnId, { ok: true, reply: e.reply }));
-        actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message }));
+        actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message, status: e.status }));
         actor.start();
         const entry: Entry = { actor, idle: undefined, encoding: windowOf(stored.conversation.model).encoding };
         actors.set(id, entry);
@@ -168,7 +168,11 @@ export function createConversations(options: {
     return pending;
   }
 
-  function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; code: string; message: string }) {
+  function settle(
+    id: string,
+    turnId: string,
+    outcome: { ok: true; reply: Reply } | { ok: false; code: string; message: string; status?: number | undefined },
+  ) {
     const deferred = waiting.get(turnId);
     waiting.delete(turnId);
     signals.delete(turnId);
@@ -184,7 +188,11 @@ export function createConversations(options: {
           replayed: false,
         });
       } else {
-        deferred.reject(new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, { status: statusOf(outcome.code) }));
+        deferred.reject(
+          new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, {
+            status: outcome.status ?? statusOf(outcome.code),
+          }),
+        );
       }
     }
     scheduleIdle(id);
@@ -216,7 +224,7 @@ export function createConversations(options: {
       let turnId: string = randomUUID();
       let resumed = false;
       if (key !== null) {
-        const earlier = await findByKey(id, context.messages, key);
+        const earlier = await findByKey(id, context.messages, context.summary !== null, key);
         if (earlier?.reply) return earlier.reply;
         if (earlier) {
           turnId = earlier.turnId;
@@ -240,10 +248,11 @@ export function createConversations(options: {
   }
 
   /** An earlier post with this idempotency key: its reply when answered, or its turn id to run it again. */
-  async function findByKey(id: string, active: readonly ConversationMessage[], key: string) {
+  async function findByKey(id: string, active: readonly ConversationMessage[], folded: boolean, key: string) {
     let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
     let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
-    if (!user) {
+    // The actor holds every message after the summary: only folded ones need the store.
+    if (!user && folded) {
       messages = (await store.load(id))?.messages ?? [];
       user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
     }

@@ -86,9 +86,10 @@ export function promptMessages(c: ConversationContext): ChatMessage[] {
 }
 
 export const errorOf = (error: unknown) => {
-  const e = error as { code?: unknown; message?: unknown };
+  const e = error as { code?: unknown; message?: unknown; status?: unknown };
   return {
     code: typeof e?.code === 'string' ? e.code : 'internal_error',
+    ...(typeof e?.status === 'number' ? { status: e.status } : {}),
     message: typeof e?.message === 'string' ? e.message : String(error),
   };
 };

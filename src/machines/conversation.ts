@@ -53,7 +53,7 @@ export interface ConversationContext extends ConversationInput {
   fold: number[];
   prompt: number[];
   reply: Reply | null;
-  failure: { code: string; message: string } | null;
+  failure: { code: string; message: string; status?: number } | null;
   summaryFailures: number;
 }
 
@@ -61,7 +61,7 @@ export type ConversationEvent = { type: 'turn.requested'; turn: Turn };
 
 export type ConversationEmitted =
   | { type: 'turn.completed'; turnId: string; reply: Reply; seq: number }
-  | { type: 'turn.failed'; turnId: string; code: string; message: string };
+  | { type: 'turn.failed'; turnId: string; code: string; message: string; status?: number };
 
 export const conversationMachine = setup({
   types: {
@@ -97,6 +97,7 @@ export const conversationMachine = setup({
       turnId: context.current?.turnId ?? '',
       code: context.failure?.code ?? 'internal_error',
       message: context.failure?.message ?? 'the turn failed',
+      ...(context.failure?.status === undefined ? {} : { status: context.failure.status }),
     })),
     markFailed: assign(({ context }) => ({
       messages: context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status: 'failed' as const } : m)),

@@ -186,3 +186,14 @@ describe('conversations: lifecycle', () => {
     expect(runtime.conversations.active()).toBe(0);
   });
 });
+
+describe('conversations: errors', () => {
+  it("passes a provider's final error to the caller with its code and status, and marks the turn failed", async () => {
+    const { runtime } = await setup({ models: { chat: { contextWindow: 1000, mock: { faults: { mode: 'error', status: 400 } } } } });
+    const { id } = await runtime.conversations.create({ model: 'chat' });
+    expect(await failure(runtime.conversations.post(id, 'hi'))).toMatchObject({ code: 'provider_bad_request', status: 400 });
+    const view = await runtime.conversations.get(id);
+    expect(view.messages.map((m) => m.status)).toEqual(['failed']);
+    expect(view.pending).toEqual([]);
+  });
+});
