@@ -1,0 +1,30 @@
+// Bearer-key authentication, compared in constant time. Health endpoints stay open for load balancers.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { openAIError } from './errors.ts';
+
+const open = new Set(['/healthz', '/readyz']);
+const digest = (key: string) => createHash('sha256').update(key).digest();
+
+/** API keys from the option, else from SWITCHYARD_API_KEYS (comma-separated). */
+export function apiKeysFrom(option: string[] | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const keys = option ?? (env.SWITCHYARD_API_KEYS ?? '').split(',');
+  return keys.map((k) => k.trim()).filter((k) => k !== '');
+}
+
+export function bearerAuth(app: FastifyInstance, keys: string[]) {
+  // Hashing makes every comparison the same length, so timingSafeEqual applies and leaks nothing of the keys.
+  const digests = keys.map(digest);
+  app.addHook('onRequest', async (request, reply) => {
+    if (open.has(request.url.split('?')[0] ?? '')) return;
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    const given = digest(token);
+    let ok = false;
+    for (const d of digests) ok = timingSafeEqual(d, given) || ok;
+    if (!ok || token === '') {
+      return reply.code(401).send(openAIError(401, 'invalid_api_key', 'missing or invalid API key: send Authorization: Bearer <key>'));
+    }
+  });
+}

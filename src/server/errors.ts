@@ -1,0 +1,103 @@
+// Maps every failure to OpenAI's error body `{ error: { message, type, code, param } }` and an HTTP status, so
+// the openai SDK raises its usual typed errors. Routes throw; this is the one place that answers.
+
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { type ErrorCode, isSwitchyardError, type SwitchyardError } from '../errors.ts';
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+const statusByCode: Partial<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  invalid_config: 400,
+  provider_bad_request: 400,
+  context_length_exceeded: 400,
+  content_filtered: 400,
+  model_not_found: 404,
+  conversation_not_found: 404,
+  provider_not_found: 404,
+  conversation_exists: 409,
+  context_overflow: 413,
+  provider_rate_limited: 429,
+  provider_auth: 502,
+  provider_unavailable: 502,
+  stream_interrupted: 502,
+  provider_circuit_open: 503,
+  no_provider_available: 503,
+  provider_timeout: 504,
+  deadline_exceeded: 504,
+  internal_error: 500,
+};
+
+function typeOf(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+export function openAIError(status: number, code: string, message: string, param: string | null = null): OpenAIErrorBody {
+  return { error: { message, type: typeOf(status), code, param } };
+}
+
+/** A JSON pointer from a validation error (`/messages/0/role`) as a field path (`messages[0].role`). */
+function fieldOf(instancePath: string, missing: unknown): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (typeof missing === 'string') parts.push(missing);
+  return parts.reduce((path, p) => (/^\d+$/.test(p) ? `${path}[${p}]` : path ? `${path}.${p}` : p), '');
+}
+
+export function statusOfSwitchyard(err: SwitchyardError): number {
+  const status = err.status ?? statusByCode[err.code] ?? 500;
+  return status >= 400 && status < 600 ? status : (statusByCode[err.code] ?? 500);
+}
+
+/** The status, headers and body that answer `err`. */
+export function answerFor(err: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
+  if (isSwitchyardError(err)) {
+    const status = statusOfSwitchyard(err);
+    const headers: Record<string, string> = {};
+    if (err.retryAfterMs !== undefined && (status === 429 || status === 503))
+      headers['retry-after'] = String(Math.ceil(err.retryAfterMs / 1000));
+    if (err.attempts) headers['x-switchyard-attempts'] = String(err.attempts.length);
+    return { status, headers, body: openAIError(status, err.code, err.message, err.param ?? null) };
+  }
+  const e = err as FastifyError;
+  if (Array.isArray(e.validation) && e.validation.length > 0) {
+    const first = e.validation[0] as { instancePath?: string; message?: string; params?: { missingProperty?: unknown } };
+    const param = fieldOf(first.instancePath ?? '', first.params?.missingProperty);
+    return {
+      status: 400,
+      headers: {},
+      body: openAIError(400, 'invalid_request', `${param || 'body'}: ${first.message ?? 'is invalid'}`, param || null),
+    };
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, headers: {}, body: openAIError(413, 'request_too_large', 'the request body is larger than allowed') };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, headers: {}, body: openAIError(415, 'unsupported_media_type', 'send the body as application/json') };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, headers: {}, body: openAIError(400, 'invalid_request', 'the request body is empty', 'body') };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, headers: {}, body: openAIError(400, 'invalid_request', 'the content length does not match the body', 'body') };
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode, headers: {}, body: openAIError(e.statusCode, 'invalid_request', e.message) };
+  }
+  return { status: 500, headers: {}, body: openAIError(500, 'internal_error', 'internal error') };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const { status, body, headers } = answerFor(err);
+  if (status >= 500) request.log.error({ err }, 'request failed');
+  else request.log.info({ code: body.error.code, status }, 'request refused');
+  void reply.code(status).headers(headers).send(body);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  void reply.code(404).send(openAIError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+}

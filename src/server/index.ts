@@ -1,0 +1,95 @@
+// The HTTP layer: a fastify app over a runtime. Thin: it validates input, calls the runtime, and maps typed
+// errors to statuses and OpenAI error bodies; nothing here decides routing or health.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import { SwitchyardError } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import { apiKeysFrom, bearerAuth } from './auth.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { strictJson } from './json.ts';
+import { createMetrics } from './metrics.ts';
+import { chatRoutes } from './routes/chat.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { providerRoutes } from './routes/providers.ts';
+
+export interface ServerOptions {
+  /** Bearer keys; default SWITCHYARD_API_KEYS. With none, the server binds to loopback only. */
+  apiKeys?: string[];
+  /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
+  bodyLimit?: number;
+  /** pino logger options, or false for none. Authorization is always redacted; bodies are never logged unless logPrompts. */
+  logger?: boolean | { level?: string };
+  /** Log request bodies (prompts) at debug level. Off by default. */
+  logPrompts?: boolean;
+  /** Serve /metrics (default true). */
+  metrics?: boolean;
+}
+
+export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
+
+/** Builds the fastify app for `runtime`; call listen() yourself, or use startServer(). */
+export function buildServer(runtime: Runtime, options: ServerOptions = {}): FastifyInstance {
+  const logger =
+    options.logger === undefined || options.logger === false
+      ? false
+      : {
+          ...(typeof options.logger === 'object' ? options.logger : {}),
+          redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: options.bodyLimit ?? serverDefaults.bodyLimit,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  strictJson(app);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  const keys = apiKeysFrom(options.apiKeys);
+  if (keys.length > 0) bearerAuth(app, keys);
+  if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
+  const metrics = options.metrics === false ? undefined : createMetrics(runtime);
+  app.register(chatRoutes(runtime, metrics));
+  app.register(conversationRoutes(runtime));
+  app.register(providerRoutes(runtime, metrics));
+  return app;
+}
+
+const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export interface StartOptions extends ServerOptions {
+  port: number;
+  host: string;
+  /** How long in-flight requests and streams may take to finish on shutdown. */
+  drainMs?: number;
+}
+
+/** Builds and starts the server. Refuses to bind beyond loopback without API keys. */
+export async function startServer(runtime: Runtime, options: StartOptions) {
+  const keys = apiKeysFrom(options.apiKeys);
+  if (keys.length === 0 && !loopback.has(options.host)) {
+    throw new SwitchyardError(
+      'invalid_config',
+      `refusing to listen on ${options.host} without API keys: set SWITCHYARD_API_KEYS or bind to 127.0.0.1`,
+      { param: 'host' },
+    );
+  }
+  const app = buildServer(runtime, { ...options, apiKeys: keys });
+  await app.listen({ port: options.port, host: options.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    authenticated: keys.length > 0,
+    /** Stops accepting, lets in-flight requests and streams finish up to drainMs, then stops the runtime. */
+    async shutdown(drainMs = options.drainMs ?? 10_000) {
+      const force = setTimeout(() => app.server.closeAllConnections(), drainMs);
+      force.unref();
+      await app.close();
+      clearTimeout(force);
+      await runtime.stop();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
+
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../../runtime.ts';
+import { clientGone, writeSse } from './chat.ts';
+
+const createSchema = {
+  type: 'object',
+  required: ['model'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 256 },
+    system: { anyOf: [{ type: 'string', maxLength: 1_000_000 }, { type: 'null' }] },
+    strategy: { enum: ['sliding', 'summarize'] },
+  },
+} as const;
+
+const postSchema = {
+  type: 'object',
+  required: ['content'],
+  additionalProperties: false,
+  properties: {
+    content: { type: 'string', minLength: 1 },
+    stream: { type: 'boolean' },
+    max_tokens: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+
+export function conversationRoutes(runtime: Runtime) {
+  return async (app: FastifyInstance) => {
+    app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
+      const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
+      const created = await runtime.conversations.create(body);
+      return reply.code(201).send(created);
+    });
+
+    app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      return runtime.conversations.get(id);
+    });
+
+    app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as { content: string; stream?: boolean; max_tokens?: number };
+      const key = request.headers['idempotency-key'];
+      const turn = await runtime.conversations.post(id, body.content, {
+        idempotencyKey: typeof key === 'string' ? key : null,
+        maxTokens: body.max_tokens ?? null,
+        signal: clientGone(request, reply),
+      });
+      const answer = {
+        turn_id: turn.turnId,
+        role: 'assistant',
+        content: turn.content,
+        finish_reason: turn.finishReason,
+        usage: turn.usage,
+        deployments: turn.deployments,
+        replayed: turn.replayed,
+      };
+      if (!body.stream) return answer;
+      // The turn is stored whole before it is answered, then sent as one delta.
+      const model = (await runtime.conversations.get(id)).model;
+      await writeSse(
+        reply,
+        model,
+        (async function* () {
+          yield { type: 'delta' as const, content: turn.content, deployment: turn.deployments[0] ?? '' };
+          yield {
+            type: 'end' as const,
+            finishReason: turn.finishReason,
+            usage: turn.usage,
+            route: { model, deployments: turn.deployments, attempts: [], continued: false },
+          };
+        })(),
+        { includeUsage: true },
+      );
+      return reply;
+    });
+
+    app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const deleted = await runtime.conversations.delete(id);
+      if (!deleted)
+        return reply
+          .code(404)
+          .send({ error: { message: `no conversation "${id}"`, type: 'not_found_error', code: 'conversation_not_found', param: null } });
+      return { id, deleted: true };
+    });
+  };
+}

@@ -1,0 +1,43 @@
+// Deployments and health: GET /v1/providers, operator enable/disable, /healthz (alive), /readyz (every
+// logical model has a deployment that is not recovering), and /metrics.
+
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../../runtime.ts';
+import type { Metrics } from '../metrics.ts';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
+
+export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
+  return async (app: FastifyInstance) => {
+    app.get('/v1/providers', async () => ({ data: runtime.providers() }));
+
+    // Deployment ids contain a slash (`provider/model`): the id is URL-encoded in the path.
+    app.post('/v1/providers/:id/disable', { schema: { params: idParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      runtime.disable(id);
+      return runtime.providers().find((p) => p.id === id);
+    });
+    app.post('/v1/providers/:id/enable', { schema: { params: idParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      runtime.enable(id);
+      return runtime.providers().find((p) => p.id === id);
+    });
+
+    app.get('/healthz', async () => ({ status: 'ok' }));
+
+    app.get('/readyz', async (_request, reply) => {
+      const providers = runtime.providers();
+      const notReady = runtime
+        .models()
+        .filter((model) => !providers.some((p) => p.logicalModels.includes(model) && (p.health === 'healthy' || p.health === 'degraded')));
+      const body = { status: notReady.length === 0 ? 'ready' : 'not_ready', notReady };
+      return reply.code(notReady.length === 0 ? 200 : 503).send(body);
+    });
+
+    if (metrics) {
+      app.get('/metrics', async (_request, reply) =>
+        reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+      );
+    }
+  };
+}
