@@ -2,17 +2,28 @@
 // actor riding out an outage of that upstream. `serve` arrives with the HTTP layer.
 
 import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config.ts';
 import { runDemo } from './demo.ts';
 import { SwitchyardError } from './errors.ts';
 import type { ContinuationMode } from './mock/reply.ts';
 import { startMockUpstream } from './mock/server.ts';
+import { createRuntime } from './runtime.ts';
+import { startServer } from './server/index.ts';
 
 const help = `switchyard — a resilient actor-model runtime for LLM providers
 
 Usage:
+  switchyard serve --config F [options]   run the gateway: OpenAI-compatible /v1/chat/completions and more
   switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
-  switchyard demo [options]   run the mock and a provider actor in front of it, and break it live
+  switchyard demo [options]   three mock upstreams behind the supervisor; the primary breaks live
   switchyard --help           this text
+
+serve options:
+  --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
+  --port N              port (default $PORT or 8787)
+  --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
+  --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
+  --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
 
 mock options:
   --port N              port to listen on (default 8000; 0 picks a free one)
@@ -66,6 +77,9 @@ async function main(argv: string[]): Promise<void> {
       'api-key': { type: 'string' },
       continuation: { type: 'string' },
       once: { type: 'boolean' },
+      config: { type: 'string' },
+      store: { type: 'string' },
+      'drain-ms': { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -86,6 +100,31 @@ async function main(argv: string[]): Promise<void> {
     console.log(`switchyard mock upstream listening: ${mock.url}`);
     console.log(`faults: POST ${mock.url.replace(/\/v1$/, '')}/_mock/faults   stats: GET ${mock.url.replace(/\/v1$/, '')}/_mock/stats`);
     const stop = () => void mock.close().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+  if (command === 'serve') {
+    if (values.config === undefined)
+      throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
+    const runtime = createRuntime(loadConfigFile(values.config), { store: values.store ?? 'sqlite:./switchyard.db' });
+    const server = await startServer(runtime, {
+      port: integer('port', values.port ?? process.env.PORT, 8787),
+      host: values.host ?? process.env.HOST ?? '127.0.0.1',
+      drainMs: integer('drain-ms', values['drain-ms'], 10_000),
+      logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    }).catch(async (err: unknown) => {
+      await runtime.stop();
+      throw err;
+    });
+    console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
+    if (!server.authenticated) console.log('no API keys configured: bound to loopback only; set SWITCHYARD_API_KEYS to require keys');
+    const stop = () => {
+      void server.shutdown().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     return;

@@ -49,7 +49,7 @@ interface ChatBody extends ChatCompletionRequest {
 }
 
 /** An abort signal that fires when the client goes away before the answer is complete. */
-export function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away', { status: 499 }));
@@ -128,7 +128,7 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const body = request.body as ChatBody;
       const header = request.headers['x-conversation-id'];
       const conversationId = body.conversation_id ?? (typeof header === 'string' ? header : undefined);
-      const signal = clientGone(request, reply);
+      const signal = clientGone(reply);
       if (conversationId !== undefined) return conversationTurn(runtime, conversationId, body, request, reply, signal);
       const { stream, stream_options, conversation_id: _unused, ...chat } = body;
       const stop = metrics?.startTimer(body.model);
@@ -166,7 +166,7 @@ async function conversationTurn(
   signal: AbortSignal,
 ) {
   const last = body.messages.at(-1);
-  if (!last || last.role !== 'user' || typeof last.content !== 'string') {
+  if (last?.role !== 'user' || typeof last.content !== 'string') {
     throw new SwitchyardError('invalid_request', 'with conversation_id, the last message must be the new user message, as text', {
       status: 400,
       param: 'messages',

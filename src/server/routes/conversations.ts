@@ -48,7 +48,7 @@ export function conversationRoutes(runtime: Runtime) {
       const turn = await runtime.conversations.post(id, body.content, {
         idempotencyKey: typeof key === 'string' ? key : null,
         maxTokens: body.max_tokens ?? null,
-        signal: clientGone(request, reply),
+        signal: clientGone(reply),
       });
       const answer = {
         turn_id: turn.turnId,
