@@ -6,7 +6,8 @@ import { SwitchyardError } from '../errors.ts';
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function strictJson(app: FastifyInstance) {
-  app.removeContentTypeParser('application/json');
+  // JSON only: any other content type is answered 415.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     if (body.length === 0) {
       done(new SwitchyardError('invalid_request', 'the request body is empty', { status: 400, param: 'body' }), undefined);
