@@ -26,6 +26,8 @@ export interface TurnResult {
   replayed: boolean;
 }
 
+export type TurnStreamEvent = { type: 'delta'; content: string } | { type: 'end'; result: TurnResult };
+
 export interface ConversationView {
   id: string;
   model: string;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Actor, createActor, fromPromise, type InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
-import { SwitchyardError } from '../errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import {
   type ConversationInput,
   type ConversationMessage,
@@ -20,12 +20,21 @@ import {
   type LiveConversation,
   type PostOptions,
   type TurnResult,
+  type TurnStreamEvent,
   viewOf,
 } from './conversation-types.ts';
+import type { ChatCompletionRequest } from './request.ts';
 import type { Supervisor } from './supervisor.ts';
 import { countMessageTokens, type Encoding } from './tokens.ts';
 
-export type { ConversationView, CreateConversation, LiveConversation, PostOptions, TurnResult } from './conversation-types.ts';
+export type {
+  ConversationView,
+  CreateConversation,
+  LiveConversation,
+  PostOptions,
+  TurnResult,
+  TurnStreamEvent,
+} from './conversation-types.ts';
 
 interface Deferred {
   resolve(result: TurnResult): void;
@@ -75,6 +84,45 @@ export function createConversations(options: {
   const activating = new Map<string, Promise<Entry>>();
   const waiting = new Map<string, Deferred>();
   const signals = new Map<string, AbortSignal>();
+  /** Turns whose caller reads the reply as it streams: deltas go to these sinks. */
+  const sinks = new Map<string, (delta: string) => void>();
+
+  /** Streams a reply through the supervisor into `sink`; a failure carries the text that was delivered. */
+  async function streamReply(
+    request: ChatCompletionRequest,
+    encoding: Encoding,
+    sink: (delta: string) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
+    let content = '';
+    try {
+      for await (const event of supervisor.stream(request, signal ? { signal } : {})) {
+        if (event.type === 'delta') {
+          content += event.content;
+          sink(event.content);
+          continue;
+        }
+        // The streamed reply is counted once, at its end.
+        return {
+          content,
+          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+          finishReason: event.finishReason,
+          usage: event.usage && {
+            prompt_tokens: event.usage.prompt_tokens,
+            completion_tokens: event.usage.completion_tokens,
+            total_tokens: event.usage.total_tokens,
+          },
+          deployments: event.route.deployments,
+        };
+      }
+      throw new SwitchyardError('stream_interrupted', 'the reply stream ended without its end', { status: 502 });
+    } catch (err) {
+      throw Object.assign(asSwitchyardCopy(err), {
+        partial: content,
+        partialTokens: content ? countMessageTokens({ role: 'assistant', content }, encoding) : 0,
+      });
+    }
+  }
   const inflight = new Map<string, Promise<TurnResult>>();
 
   const logic = conversationMachine.provide({
@@ -82,19 +130,26 @@ export function createConversations(options: {
       persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
       persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
       persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
-      failTurn: fromPromise(async ({ input }) => store.failTurn(input.id, input.turnId, 'failed')),
+      failTurn: fromPromise(async ({ input }) =>
+        store.failTurn(input.id, input.turnId, input.status, input.partial ? record(input.partial) : undefined),
+      ),
       complete: fromPromise(async ({ input }) => {
         const signal = signals.get(input.turnId);
-        const { completion, route } = await supervisor.chat(
-          { model: input.model, messages: input.messages, ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }) },
-          signal ? { signal } : {},
-        );
+        const request = {
+          model: input.model,
+          messages: input.messages,
+          ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }),
+        };
+        const encoding = windowOf(input.model).encoding;
+        const sink = sinks.get(input.turnId);
+        if (sink) return streamReply(request, encoding, sink, signal);
+        const { completion, route } = await supervisor.chat(request, signal ? { signal } : {});
         const choice = completion.choices[0];
         const content = choice?.message.content ?? '';
         const usage = completion.usage ?? null;
         return {
           content,
-          tokens: countMessageTokens({ role: 'assistant', content }, windowOf(input.model).encoding),
+          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
           finishReason: choice?.finish_reason ?? 'stop',
           usage: usage && {
             prompt_tokens: usage.prompt_tokens,
@@ -176,6 +231,7 @@ export function createConversations(options: {
     const deferred = waiting.get(turnId);
     waiting.delete(turnId);
     signals.delete(turnId);
+    sinks.delete(turnId);
     if (deferred) {
       if (outcome.ok) {
         const r = outcome.reply;
@@ -212,7 +268,7 @@ export function createConversations(options: {
     entry.idle.unref();
   }
 
-  async function post(id: string, content: string, postOptions: PostOptions = {}): Promise<TurnResult> {
+  async function post(id: string, content: string, postOptions: PostOptions = {}, onDelta?: (delta: string) => void): Promise<TurnResult> {
     const key = postOptions.idempotencyKey ?? null;
     const inflightKey = key === null ? null : `${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
@@ -234,6 +290,7 @@ export function createConversations(options: {
       const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
       const result = new Promise<TurnResult>((resolve, reject) => waiting.set(turnId, { resolve, reject }));
       if (postOptions.signal) signals.set(turnId, postOptions.signal);
+      if (onDelta) sinks.set(turnId, onDelta);
       entry.actor.send({
         type: 'turn.requested',
         turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
@@ -290,7 +347,38 @@ export function createConversations(options: {
       return viewOf(stored);
     },
 
-    post,
+    post: (id: string, content: string, options: PostOptions = {}) => post(id, content, options),
+
+    /** Posts a turn and streams the reply as it arrives; the turn is stored before the end event. */
+    async *stream(id: string, content: string, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
+      const queue: string[] = [];
+      let notify = () => {};
+      let outcome: { ok: true; result: TurnResult } | { ok: false; error: unknown } | undefined;
+      post(id, content, options, (delta) => {
+        queue.push(delta);
+        notify();
+      }).then(
+        (result) => {
+          outcome = { ok: true, result };
+          notify();
+        },
+        (error: unknown) => {
+          outcome = { ok: false, error };
+          notify();
+        },
+      );
+      while (true) {
+        for (let delta = queue.shift(); delta !== undefined; delta = queue.shift()) yield { type: 'delta', content: delta };
+        if (outcome) break;
+        await new Promise<void>((resolve) => {
+          notify = resolve;
+        });
+      }
+      if (!outcome.ok) throw outcome.error;
+      // A replayed turn (an idempotent retry) streams its stored reply at once.
+      if (outcome.result.replayed) yield { type: 'delta', content: outcome.result.content };
+      yield { type: 'end', result: outcome.result };
+    },
 
     async delete(id: string): Promise<boolean> {
       const entry = actors.get(id);
@@ -345,4 +433,15 @@ function statusOf(code: string): number {
   if (code === 'deadline_exceeded') return 504;
   if (code === 'no_provider_available') return 503;
   return 502;
+}
+
+/** A copy of an error as a SwitchyardError, so that details can be added without touching the original. */
+function asSwitchyardCopy(err: unknown): SwitchyardError {
+  if (!isSwitchyardError(err)) return new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
+  return new SwitchyardError(err.code, err.message, {
+    ...(err.status === undefined ? {} : { status: err.status }),
+    retryable: err.retryable,
+    ...(err.attempts ? { attempts: err.attempts } : {}),
+    cause: err,
+  });
 }

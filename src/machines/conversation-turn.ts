@@ -86,10 +86,11 @@ export function promptMessages(c: ConversationContext): ChatMessage[] {
 }
 
 export const errorOf = (error: unknown) => {
-  const e = error as { code?: unknown; message?: unknown; status?: unknown };
+  const e = error as { code?: unknown; message?: unknown; status?: unknown; partial?: unknown; partialTokens?: unknown };
   return {
     code: typeof e?.code === 'string' ? e.code : 'internal_error',
     ...(typeof e?.status === 'number' ? { status: e.status } : {}),
+    ...(typeof e?.partial === 'string' && e.partial !== '' ? { partial: e.partial, partialTokens: Number(e.partialTokens) || 0 } : {}),
     message: typeof e?.message === 'string' ? e.message : String(error),
   };
 };

@@ -53,7 +53,8 @@ export interface ConversationContext extends ConversationInput {
   fold: number[];
   prompt: number[];
   reply: Reply | null;
-  failure: { code: string; message: string; status?: number } | null;
+  /** Why the turn failed; `partial` is the reply text a stream delivered before it broke or was abandoned. */
+  failure: { code: string; message: string; status?: number; partial?: string; partialTokens?: number } | null;
   summaryFailures: number;
 }
 
@@ -84,7 +85,9 @@ export const conversationMachine = setup({
     ),
     persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(async () => {}),
     persistSummary: fromPromise<void, { id: string; summary: Summary }>(async () => {}),
-    failTurn: fromPromise<void, { id: string; turnId: string }>(async () => {}),
+    failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(
+      async () => {},
+    ),
   },
   actions: {
     emitFailure: emit(({ context, event }) => ({
@@ -99,10 +102,18 @@ export const conversationMachine = setup({
       message: context.failure?.message ?? 'the turn failed',
       ...(context.failure?.status === undefined ? {} : { status: context.failure.status }),
     })),
-    markFailed: assign(({ context }) => ({
-      messages: context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status: 'failed' as const } : m)),
-      current: null,
-    })),
+    markFailed: assign(({ context }) => {
+      const status = failedStatus(context);
+      const partial = partialMessage(context);
+      return {
+        messages: [
+          ...context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status } : m)),
+          ...(partial ? [partial] : []),
+        ],
+        nextSeq: partial ? context.nextSeq + 1 : context.nextSeq,
+        current: null,
+      };
+    }),
     clearTurn: assign({ current: null }),
   },
   guards: {
@@ -314,10 +325,35 @@ export const conversationMachine = setup({
     failing: {
       invoke: {
         src: 'failTurn',
-        input: ({ context }) => ({ id: context.id, turnId: context.current?.turnId ?? '' }),
+        input: ({ context }) => ({
+          id: context.id,
+          turnId: context.current?.turnId ?? '',
+          status: failedStatus(context),
+          partial: partialMessage(context),
+        }),
         onDone: { target: 'idle', actions: ['emitStoredFailure', 'markFailed'] },
         onError: { target: 'idle', actions: ['emitStoredFailure', 'markFailed'] },
       },
     },
   },
 });
+
+/** A turn the caller abandoned mid-stream is interrupted; any other failure is failed. */
+function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
+  return c.failure?.code === 'aborted' ? 'interrupted' : 'failed';
+}
+
+/** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
+function partialMessage(c: ConversationContext): ConversationMessage | null {
+  const text = c.failure?.partial;
+  if (!text) return null;
+  return {
+    seq: c.nextSeq,
+    role: 'assistant',
+    content: text,
+    tokens: c.failure?.partialTokens ?? 0,
+    turnId: c.current?.turnId ?? '',
+    status: 'interrupted',
+    idempotencyKey: null,
+  };
+}

@@ -3,13 +3,14 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../src/mock/server.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { startServer } from '../../src/server/index.ts';
 import { type Gateway, startGateway } from '../helpers/gateway.ts';
 import { readSse } from '../helpers/sse.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { pollUntil, waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -111,4 +112,68 @@ describe('switchyard serve', () => {
     expect(output).not.toContain('PROMPT-CANARY');
     expect(output).not.toContain('sk-secret-canary');
   }, 30_000);
+});
+
+describe('streamed conversation turns', () => {
+  it('streams a turn token by token and stores the whole reply', async () => {
+    const g = await gateway({ mocks: [{ chunkDelayMs: 2 }] });
+    const { id } = (await (await g.post('/v1/conversations', { model: 'chat' })).json()) as { id: string };
+    // conversation_id is Switchyard's extension; the SDK sends extra fields as they are.
+    const params: ChatCompletionCreateParamsStreaming & { conversation_id: string } = {
+      model: 'chat',
+      messages: [{ role: 'user', content: 'stream me' }],
+      stream: true,
+      conversation_id: id,
+    };
+    const stream = await g.client.chat.completions.create(params);
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      const piece = chunk.choices[0]?.delta?.content ?? '';
+      if (piece) chunks++;
+      text += piece;
+    }
+    expect(chunks).toBeGreaterThan(5);
+    const view = (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as {
+      messages: { role: string; content: string; status: string }[];
+    };
+    expect(view.messages.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'done'],
+      ['assistant', 'done'],
+    ]);
+    expect(view.messages[1]?.content).toBe(text);
+  });
+
+  it('keeps the conversation consistent when the client disconnects mid-stream: the partial reply is stored as interrupted', async () => {
+    const g = await gateway({ mocks: [{ chunkDelayMs: 40 }] });
+    const { id } = (await (await g.post('/v1/conversations', { model: 'chat' })).json()) as { id: string };
+    const controller = new AbortController();
+    const res = await fetch(`${g.url}/v1/conversations/${id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'a long answer please', stream: true }),
+      signal: controller.signal,
+    });
+    const reader = res.body?.getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    while (!seen.includes('"content":" ')) seen += decoder.decode((await reader?.read())?.value);
+    controller.abort();
+    const mock = g.mocks[0];
+    await waitUntil(() => mock?.stats().aborted === 1);
+    type View = { pending: unknown[]; messages: { role: string; content: string; status: string }[] };
+    const view = await pollUntil(
+      async () => (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as View,
+      (v) => v.messages.length === 2,
+    );
+    expect(view.messages.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'interrupted'],
+      ['assistant', 'interrupted'],
+    ]);
+    expect(view.messages[1]?.content.length).toBeGreaterThan(0);
+    expect(view.pending).toEqual([]);
+    // The next turn runs normally, without the interrupted exchange.
+    const next = (await (await g.post(`/v1/conversations/${id}/messages`, { content: 'again' })).json()) as { content: string };
+    expect(next.content.length).toBeGreaterThan(0);
+  });
 });

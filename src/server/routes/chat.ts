@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TurnStreamEvent } from '../../actors/conversation-types.ts';
 import type { ChatCompletionRequest, ChatStreamEvent } from '../../actors/request.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
@@ -92,7 +93,7 @@ export async function writeSse(
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
-    'x-switchyard-deployment': deployment,
+    ...(deployment ? { 'x-switchyard-deployment': deployment } : {}),
     ...options.headers,
   });
   const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
@@ -173,12 +174,17 @@ async function conversationTurn(
     });
   }
   const key = request.headers['idempotency-key'];
-  const turn = await runtime.conversations.post(id, last.content, {
-    idempotencyKey: typeof key === 'string' ? key : null,
-    maxTokens: body.max_tokens ?? null,
-    signal,
-  });
-  const completion = {
+  const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, maxTokens: body.max_tokens ?? null, signal };
+  if (body.stream) {
+    await writeSse(reply, body.model, turnEvents(runtime.conversations.stream(id, last.content, postOptions), body.model), {
+      includeUsage: body.stream_options?.include_usage === true,
+      headers: { 'x-conversation-id': id },
+    });
+    return reply;
+  }
+  const turn = await runtime.conversations.post(id, last.content, postOptions);
+  void reply.header('x-switchyard-deployment', turn.deployments.join(',')).header('x-conversation-id', id);
+  return {
     id: `chatcmpl-${turn.turnId}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
@@ -189,21 +195,21 @@ async function conversationTurn(
     usage: turn.usage,
     switchyard: { conversation_id: id, turn_id: turn.turnId, deployments: turn.deployments, replayed: turn.replayed },
   };
-  void reply.header('x-switchyard-deployment', turn.deployments.join(',')).header('x-conversation-id', id);
-  if (!body.stream) return completion;
-  // A conversation turn is stored whole before it is answered: it is sent as one SSE delta.
-  async function* once(): AsyncGenerator<ChatStreamEvent> {
-    yield { type: 'delta', content: turn.content, deployment: turn.deployments[0] ?? '' };
+}
+
+/** A conversation turn's stream as the events writeSse sends. */
+export async function* turnEvents(events: AsyncGenerator<TurnStreamEvent>, model: string): AsyncGenerator<ChatStreamEvent> {
+  for await (const event of events) {
+    if (event.type === 'delta') {
+      yield { type: 'delta', content: event.content, deployment: '' };
+      continue;
+    }
+    const r = event.result;
     yield {
       type: 'end',
-      finishReason: turn.finishReason,
-      usage: turn.usage,
-      route: { model: body.model, deployments: turn.deployments, attempts: [], continued: false },
+      finishReason: r.finishReason,
+      usage: r.usage,
+      route: { model, deployments: r.deployments, attempts: [], continued: false },
     };
   }
-  await writeSse(reply, body.model, once(), {
-    includeUsage: body.stream_options?.include_usage === true,
-    headers: { 'x-conversation-id': id },
-  });
-  return reply;
 }

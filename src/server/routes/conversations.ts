@@ -2,7 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
-import { clientGone, writeSse } from './chat.ts';
+import { clientGone, turnEvents, writeSse } from './chat.ts';
 
 const createSchema = {
   type: 'object',
@@ -45,12 +45,20 @@ export function conversationRoutes(runtime: Runtime) {
       const { id } = request.params as { id: string };
       const body = request.body as { content: string; stream?: boolean; max_tokens?: number };
       const key = request.headers['idempotency-key'];
-      const turn = await runtime.conversations.post(id, body.content, {
+      const postOptions = {
         idempotencyKey: typeof key === 'string' ? key : null,
         maxTokens: body.max_tokens ?? null,
         signal: clientGone(reply),
-      });
-      const answer = {
+      };
+      if (body.stream) {
+        const model = (await runtime.conversations.get(id)).model;
+        await writeSse(reply, model, turnEvents(runtime.conversations.stream(id, body.content, postOptions), model), {
+          includeUsage: true,
+        });
+        return reply;
+      }
+      const turn = await runtime.conversations.post(id, body.content, postOptions);
+      return {
         turn_id: turn.turnId,
         role: 'assistant',
         content: turn.content,
@@ -59,24 +67,6 @@ export function conversationRoutes(runtime: Runtime) {
         deployments: turn.deployments,
         replayed: turn.replayed,
       };
-      if (!body.stream) return answer;
-      // The turn is stored whole before it is answered, then sent as one delta.
-      const model = (await runtime.conversations.get(id)).model;
-      await writeSse(
-        reply,
-        model,
-        (async function* () {
-          yield { type: 'delta' as const, content: turn.content, deployment: turn.deployments[0] ?? '' };
-          yield {
-            type: 'end' as const,
-            finishReason: turn.finishReason,
-            usage: turn.usage,
-            route: { model, deployments: turn.deployments, attempts: [], continued: false },
-          };
-        })(),
-        { includeUsage: true },
-      );
-      return reply;
     });
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
