@@ -15,7 +15,7 @@ const help = `switchyard — a resilient actor-model runtime for LLM providers
 Usage:
   switchyard serve --config F [options]   run the gateway: OpenAI-compatible /v1/chat/completions and more
   switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
-  switchyard demo [options]   three mock upstreams behind the supervisor; the primary breaks live
+  switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
 
 serve options:
@@ -35,9 +35,11 @@ mock options:
   --continuation M      how a request to continue a cut answer is met: exact | overlap | restart (default exact)
 
 demo options:
-  --port N              port of the demo's mock upstream (default $PORT or 8787)
+  --port N              port of the gateway (default $PORT or 8787)
   --host H              address to bind (default $HOST or 127.0.0.1)
-  --once                run the scenario once and exit instead of serving on
+  --store S             conversation store (default sqlite:./switchyard.db)
+  --once                run the outage scenario once and exit instead of serving on
+  With OPENAI_API_KEY set, OpenAI (gpt-4o-mini) serves "chat" first and the mocks are its fallbacks.
 
 Faults are switched at run time:
   curl -X POST http://127.0.0.1:8000/_mock/faults -d '{"mode":"error","status":503,"rate":0.5}'
@@ -133,7 +135,9 @@ async function main(argv: string[]): Promise<void> {
     await runDemo({
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',
+      store: values.store ?? 'sqlite:./switchyard.db',
       once: values.once === true,
+      openaiKey: process.env.OPENAI_API_KEY || undefined,
     });
     return;
   }

@@ -1,59 +1,106 @@
-// The demo behind `npm start`: three mock upstreams serving the logical model `chat` through the supervisor.
-// It sends a steady trickle of requests (calls and streams), takes the primary down for a few seconds, and
-// prints each deployment's state changes and who served what: the caller never sees the outage.
+// The main job behind `npm start`: the gateway on PORT/HOST (default 127.0.0.1:8787) serving the logical model
+// `chat` from three in-process mock upstreams (one flaky), with a SQLite store. Unless OPENAI_API_KEY puts
+// OpenAI in front, it then drives a short outage through the gateway with the openai SDK: the primary breaks,
+// every request is still answered, and each deployment's state changes are printed.
 
+import OpenAI from 'openai';
+import type { SwitchyardConfigInput } from './config.ts';
 import { isSwitchyardError } from './errors.ts';
 import { type MockUpstream, startMockUpstream } from './mock/server.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type Runtime } from './runtime.ts';
+import { startServer } from './server/index.ts';
 
 export interface DemoOptions {
-  /** Port of the primary mock upstream (0 picks a free one); the others take free ports. */
   port: number;
   host: string;
-  /** Run the outage scenario once, then exit. */
+  /** Conversation store spec: sqlite:<path> or memory. */
+  store: string;
+  /** Run the outage scenario once, then shut down. */
   once: boolean;
+  /** Puts OpenAI in front of the mocks when set. */
+  openaiKey?: string | undefined;
 }
 
 const tickMs = 200;
 const outage = { startTick: 6, endTick: 22, lastTick: 40 };
+const names = ['primary', 'backup', 'flaky'];
 
-/** Runs the demo; resolves when the scenario is over (and, unless `once`, leaves the mocks serving). */
+/** Starts the demo gateway; resolves when the scenario is over (and, unless `once`, leaves it serving). */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const mocks: MockUpstream[] = [
-    await startMockUpstream({ port: options.port, host: options.host, latencyMs: 20, chunkDelayMs: 5 }),
-    await startMockUpstream({ host: options.host, latencyMs: 40, chunkDelayMs: 5 }),
-    await startMockUpstream({ host: options.host, latencyMs: 30, chunkDelayMs: 5, faults: { mode: 'error', status: 502, rate: 0.15 } }),
+    await startMockUpstream({ latencyMs: 20, chunkDelayMs: 5 }),
+    await startMockUpstream({ latencyMs: 40, chunkDelayMs: 5 }),
+    await startMockUpstream({ latencyMs: 30, chunkDelayMs: 5, faults: { mode: 'error', status: 502, rate: 0.15 } }),
   ];
-  const names = ['primary', 'backup', 'flaky'];
-  const runtime = createRuntime({
-    providers: mocks.map((m, i) => ({ id: names[i] as string, baseURL: m.url, models: { chat: 'mock-model' }, timeoutMs: 2000 })),
-    routing: { strategy: 'priority', maxAttempts: 3, deadlineMs: 5000 },
-    // A short window, and an open threshold below the degraded one, so the outage trips the circuit within
-    // a few requests and the whole cycle shows in a few seconds.
-    health: {
-      windowMs: 3000,
-      minVolume: 3,
-      degradedErrorRate: 0.6,
-      openErrorRate: 0.5,
-      probeIdleMs: 300,
-      backoff: { initialMs: 500, maxMs: 2000 },
+  const providers: SwitchyardConfigInput['providers'] = mocks.map((m, i) => ({
+    id: names[i] as string,
+    baseURL: m.url,
+    models: { chat: 'mock-model' },
+    timeoutMs: 2000,
+  }));
+  if (options.openaiKey) {
+    providers.unshift({ id: 'openai', baseURL: 'https://api.openai.com/v1', apiKey: options.openaiKey, models: { chat: 'gpt-4o-mini' } });
+  }
+  const runtime = createRuntime(
+    {
+      providers,
+      routing: { strategy: 'priority', maxAttempts: 3, deadlineMs: 30_000 },
+      // A short window, and an open threshold below the degraded one, so an outage trips the circuit within a
+      // few requests and the whole cycle shows in seconds.
+      health: {
+        windowMs: 3000,
+        minVolume: 3,
+        degradedErrorRate: 0.6,
+        openErrorRate: 0.5,
+        probeIdleMs: 300,
+        backoff: { initialMs: 500, maxMs: 2000 },
+      },
     },
-  });
-  console.log('Switchyard demo: the logical model "chat" is served by three mock upstreams:');
-  for (const [i, m] of mocks.entries()) console.log(`  ${names[i]}: ${m.url}${i === 2 ? ' (fails 15% of requests)' : ''}`);
-  console.log('');
+    { store: options.store },
+  );
+  const server = await startServer(runtime, { port: options.port, host: options.host, apiKeys: [] });
+  const closeAll = async () => {
+    await server.shutdown(2000);
+    await Promise.all(mocks.map((m) => m.close()));
+  };
+  console.log(`Switchyard is serving the logical model "chat" at ${server.url}/v1/chat/completions`);
+  console.log(
+    options.openaiKey
+      ? '  from OpenAI (gpt-4o-mini), with three mock upstreams as fallbacks'
+      : '  from three mock upstreams (no API key needed):',
+  );
+  for (const [i, m] of mocks.entries()) console.log(`    ${names[i]}: ${m.url}${i === 2 ? ' (fails 15% of requests)' : ''}`);
+  console.log(`  providers: ${server.url}/v1/providers   health: ${server.url}/readyz   metrics: ${server.url}/metrics`);
+  console.log(`  try: curl ${server.url}/v1/chat/completions -H 'content-type: application/json' \\`);
+  console.log(`         -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}'\n`);
+
+  if (!options.openaiKey) await outageScenario(server.url, runtime, mocks);
+  if (options.once) {
+    await closeAll();
+    return;
+  }
+  console.log('\nStill serving. Break a mock yourself:');
+  console.log(`  curl -X POST ${mocks[0]?.url.replace(/\/v1$/, '')}/_mock/faults -d '{"mode":"error","status":429,"retryAfterSeconds":2}'`);
+  console.log('Stop with Ctrl-C.');
+  const stop = () => void closeAll().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** Sends a trickle of requests and streams through the gateway while the primary mock is down for a while. */
+async function outageScenario(url: string, runtime: Runtime, mocks: MockUpstream[]) {
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'demo', maxRetries: 0 });
   const last = new Map<string, string>();
   const showChanges = () => {
     for (const p of runtime.providers()) {
-      if (last.get(p.id) === p.health) continue;
-      if (last.has(p.id)) console.log(`  ${p.provider} → ${p.health}${p.health === 'coolingDown' ? ` (attempt ${p.attempt})` : ''}`);
+      if (last.get(p.id) !== p.health && last.has(p.id))
+        console.log(`  ${p.provider} → ${p.health}${p.health === 'coolingDown' ? ` (attempt ${p.attempt})` : ''}`);
       last.set(p.id, p.health);
     }
   };
   showChanges();
   const servedBy = new Map<string, number>();
   let failed = 0;
-  let retried = 0;
   for (let tick = 0; tick < outage.lastTick; tick++) {
     if (tick === outage.startTick) {
       console.log('  ! primary starts answering 503');
@@ -63,14 +110,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       console.log('  ! primary heals');
       mocks[0]?.heal();
     }
-    const request = { model: 'chat', messages: [{ role: 'user' as const, content: `request ${tick}` }] };
+    const messages = [{ role: 'user' as const, content: `request ${tick}` }];
     try {
-      let route: { deployments: string[]; attempts: unknown[] } | undefined;
-      if (tick % 2 === 0) route = (await runtime.chat(request)).route;
-      else for await (const event of runtime.stream(request)) if (event.type === 'end') route = event.route;
-      const by = route?.deployments.join(' + ') ?? '?';
-      servedBy.set(by, (servedBy.get(by) ?? 0) + 1);
-      if ((route?.attempts.length ?? 0) > 1) retried++;
+      let by = '';
+      if (tick % 2 === 0) {
+        const { response } = await client.chat.completions.create({ model: 'chat', messages }).withResponse();
+        by = response.headers.get('x-switchyard-deployment') ?? '';
+      } else {
+        const stream = await client.chat.completions.create({ model: 'chat', messages, stream: true });
+        for await (const chunk of stream) {
+          const route = (chunk as { switchyard?: { deployments: string[] } }).switchyard;
+          if (route) by = route.deployments.join(' + ');
+        }
+      }
+      const name = by.replaceAll('/mock-model', '');
+      servedBy.set(name, (servedBy.get(name) ?? 0) + 1);
     } catch (err) {
       failed++;
       console.log(`  request ${tick} failed: ${isSwitchyardError(err) ? err.code : String(err)}`);
@@ -78,8 +132,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     showChanges();
     await new Promise((r) => setTimeout(r, tickMs));
   }
-  const served = [...servedBy].map(([by, n]) => `${by.replaceAll('/mock-model', '')}: ${n}`).join(', ');
-  console.log(`\n${outage.lastTick} requests, ${outage.lastTick - failed} answered (${retried} after a retry), ${failed} failed.`);
+  const served = [...servedBy].map(([by, n]) => `${by}: ${n}`).join(', ');
+  console.log(`\n${outage.lastTick} requests through the gateway, ${outage.lastTick - failed} answered, ${failed} failed.`);
   console.log(`Served by ${served}.`);
   console.log(`The primary upstream received ${mocks[0]?.stats().requests} requests in all, probes and failed attempts included.`);
   console.log(
@@ -88,18 +142,4 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       .map((p) => `${p.provider} ${p.health}`)
       .join(', ')}.`,
   );
-  await runtime.stop();
-  if (options.once) {
-    await Promise.all(mocks.map((m) => m.close()));
-    return;
-  }
-  const primary = mocks[0] as MockUpstream;
-  console.log('\nThe mock upstreams keep serving. Try the primary:');
-  console.log(`  curl ${primary.url}/chat/completions -H 'content-type: application/json' \\`);
-  console.log(`    -d '{"model":"mock-model","messages":[{"role":"user","content":"hi"}]}'`);
-  console.log(`  curl -X POST ${primary.url.replace(/\/v1$/, '')}/_mock/faults -d '{"mode":"error","status":429,"retryAfterSeconds":2}'`);
-  console.log('Stop with Ctrl-C.');
-  const stop = () => void Promise.all(mocks.map((m) => m.close())).then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }

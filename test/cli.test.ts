@@ -25,6 +25,10 @@ describe('switchyard CLI', () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
     for (const flag of [
+      'serve',
+      '--config',
+      '--store',
+      '--drain-ms',
       'mock',
       'demo',
       '--port',
@@ -67,11 +71,12 @@ describe('switchyard CLI', () => {
     expect(code).toBe(0);
   });
 
-  it('runs the demo outage: the primary cools down, every request is answered, and the primary ends healthy', async () => {
-    const { code, stdout } = await run(['demo', '--once', '--port', '0']);
+  it('runs the main job: the gateway serves, the primary cools down during the outage, every request is answered', async () => {
+    const { code, stdout } = await run(['demo', '--once', '--port', '0', '--store', 'memory']);
     expect(code).toBe(0);
+    expect(stdout).toMatch(/serving the logical model "chat" at http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions/);
     expect(stdout).toContain('primary → coolingDown');
-    expect(stdout).toMatch(/40 requests, 40 answered \(\d+ after a retry\), 0 failed\./);
+    expect(stdout).toContain('40 requests through the gateway, 40 answered, 0 failed.');
     expect(stdout).toContain('Final states: primary healthy');
   }, 40_000);
 });
