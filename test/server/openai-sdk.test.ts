@@ -181,3 +181,16 @@ describe('raw SSE', () => {
     expect(frames.slice(0, -1).some((f) => 'usage' in JSON.parse(f))).toBe(false);
   });
 });
+
+describe('the conversation header', () => {
+  it('accepts x-conversation-id as a per-request header of the openai SDK', async () => {
+    const g = await start();
+    const { id } = (await (await g.post('/v1/conversations', { model: 'chat' })).json()) as { id: string };
+    await g.client.chat.completions.create(
+      { model: 'chat', messages: [{ role: 'user', content: 'hello' }] },
+      { headers: { 'x-conversation-id': id } },
+    );
+    const view = (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { messages: unknown[] };
+    expect(view.messages).toHaveLength(2);
+  });
+});
