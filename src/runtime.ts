@@ -12,6 +12,7 @@ import {
   type SupervisorOptions,
 } from './actors/supervisor.ts';
 import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+import { healthOf } from './machines/provider.ts';
 import { openStore } from './stores/index.ts';
 import type { ConversationStore } from './stores/types.ts';
 
@@ -21,6 +22,14 @@ export type RuntimeOptions = SupervisorOptions & {
   /** Where conversations live: a store, or `memory` (the default) or `sqlite:<path>`. */
   store?: ConversationStore | string;
 };
+
+/** A deployment's health changed. */
+export interface ProviderTransition {
+  deployment: string;
+  from: string;
+  to: string;
+  at: number;
+}
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
 export interface DeploymentView extends ProviderView {
@@ -41,6 +50,8 @@ export interface Runtime {
   decisions(): Decision[];
   disable(deployment: string): void;
   enable(deployment: string): void;
+  /** Calls `listener` on every change of a deployment's health; returns the unsubscribe function. */
+  subscribe(listener: (transition: ProviderTransition) => void): () => void;
   /** Stateful conversations: create, read, post turns, delete. */
   conversations: Omit<Conversations, 'stop'>;
   /** Stops every actor, and closes the store when the runtime opened it. */
@@ -68,7 +79,29 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       servedBy.set(route.deployment.id, entry);
     }
   }
+  // Provider actors are watched only once somebody listens: no cost per call otherwise.
+  const listeners = new Set<(transition: ProviderTransition) => void>();
+  let watching = false;
+  const watch = () => {
+    if (watching) return;
+    watching = true;
+    for (const d of supervisor.deployments()) {
+      let last = d.view().health;
+      d.actor.subscribe((snapshot) => {
+        const next = healthOf(snapshot);
+        if (next === last) return;
+        const transition = { deployment: d.id, from: last, to: next, at: Date.now() };
+        last = next;
+        for (const listener of listeners) listener(transition);
+      });
+    }
+  };
   return {
+    subscribe: (listener) => {
+      listeners.add(listener);
+      watch();
+      return () => listeners.delete(listener);
+    },
     chat: (request, callOptions) => supervisor.chat(request, callOptions),
     stream: (request, callOptions) => supervisor.stream(request, callOptions),
     models: () => supervisor.models(),

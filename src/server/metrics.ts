@@ -23,6 +23,20 @@ export function createMetrics(runtime: Runtime) {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
     registers: [registry],
   });
+  const firstToken = new Histogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: 'Time from the request to the first token of a stream',
+    labelNames: ['model'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  const transitions = new Counter({
+    name: 'switchyard_provider_transitions_total',
+    help: 'Changes of a deployment health state',
+    labelNames: ['deployment', 'from', 'to'],
+    registers: [registry],
+  });
+  runtime.subscribe((t) => transitions.inc({ deployment: t.deployment, from: t.from, to: t.to }));
   const attempts = new Counter({
     name: 'switchyard_attempts_total',
     help: 'Attempts made, by deployment and outcome',
@@ -77,6 +91,7 @@ export function createMetrics(runtime: Runtime) {
   return {
     registry,
     startTimer: (model: string) => latency.startTimer({ model }),
+    observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model }, seconds),
     observeRoute(model: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
       requests.inc({ model, deployment: route.deployments.at(-1) ?? 'none', outcome });
       for (const a of route.attempts) attempts.inc({ deployment: a.deployment, outcome: a.outcome });

@@ -68,6 +68,18 @@ describe('operations endpoints', () => {
     expect(text).toContain('switchyard_conversations_active 0');
   });
 
+  it('counts deployment state transitions and times first tokens', async () => {
+    const g = await gateway({ mocks: [{ faults: { mode: 'error', status: 500 } }, {}], config: { health: { minVolume: 1 } } });
+    await g.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    const stream = await g.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    for await (const _chunk of stream) {
+      // drain
+    }
+    const text = await (await fetch(`${g.url}/metrics`)).text();
+    expect(text).toContain('switchyard_provider_transitions_total{deployment="p0/mock-model",from="healthy",to="coolingDown"} 1');
+    expect(text).toContain('switchyard_time_to_first_token_seconds_count{model="chat"} 1');
+  });
+
   it('refuses to listen beyond loopback without API keys', async () => {
     const mock = await startMockUpstream();
     cleanup.push(() => mock.close());

@@ -85,7 +85,9 @@ export async function writeSse(
 ) {
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
+  const startedAt = performance.now();
   const first = await events.next(); // throws before any byte is written: the error handler answers
+  options.metrics?.observeFirstToken(model, (performance.now() - startedAt) / 1000);
   reply.hijack();
   const raw = reply.raw;
   const deployment = first.done ? '' : first.value.type === 'delta' ? first.value.deployment : (first.value.route.deployments[0] ?? '');
