@@ -4,7 +4,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { openAIError } from './errors.ts';
 
-const open = new Set(['/healthz', '/readyz']);
+// Health endpoints stay open, also under a prefix when mounted as a plugin.
+const isOpen = (url: string) => {
+  const path = url.split('?')[0] ?? '';
+  return path.endsWith('/healthz') || path.endsWith('/readyz');
+};
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
 /** API keys from the option, else from SWITCHYARD_API_KEYS (comma-separated). */
@@ -17,7 +21,7 @@ export function bearerAuth(app: FastifyInstance, keys: string[]) {
   // Hashing makes every comparison the same length, so timingSafeEqual applies and leaks nothing of the keys.
   const digests = keys.map(digest);
   app.addHook('onRequest', async (request, reply) => {
-    if (open.has(request.url.split('?')[0] ?? '')) return;
+    if (isOpen(request.url)) return;
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     const given = digest(token);

@@ -27,6 +27,32 @@ export interface ServerOptions {
 
 export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
 
+export interface PluginOptions {
+  runtime: Runtime;
+  /** Serve /metrics (default true). */
+  metrics?: boolean;
+  /** Bearer keys for these routes; none for no authentication. */
+  apiKeys?: string[];
+  logPrompts?: boolean;
+}
+
+/**
+ * Switchyard's routes as a fastify plugin, for an existing app:
+ * `app.register(switchyardPlugin, { runtime, prefix: '/llm' })`. Its JSON parsing, errors and auth stay inside it.
+ */
+export async function switchyardPlugin(app: FastifyInstance, options: PluginOptions) {
+  const { runtime } = options;
+  strictJson(app);
+  app.setErrorHandler(errorHandler);
+  const keys = options.apiKeys ?? [];
+  if (keys.length > 0) bearerAuth(app, keys);
+  if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
+  const metrics = options.metrics === false ? undefined : createMetrics(runtime);
+  await app.register(chatRoutes(runtime, metrics));
+  await app.register(conversationRoutes(runtime));
+  await app.register(providerRoutes(runtime, metrics));
+}
+
 /** Builds the fastify app for `runtime`; call listen() yourself, or use startServer(). */
 export function buildServer(runtime: Runtime, options: ServerOptions = {}): FastifyInstance {
   const logger =
@@ -42,16 +68,16 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
   });
+  // Outside the plugin too: unknown routes and bodies that are not JSON get the same error shape.
   strictJson(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  const keys = apiKeysFrom(options.apiKeys);
-  if (keys.length > 0) bearerAuth(app, keys);
-  if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
-  const metrics = options.metrics === false ? undefined : createMetrics(runtime);
-  app.register(chatRoutes(runtime, metrics));
-  app.register(conversationRoutes(runtime));
-  app.register(providerRoutes(runtime, metrics));
+  app.register(switchyardPlugin, {
+    runtime,
+    apiKeys: apiKeysFrom(options.apiKeys),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
+  });
   return app;
 }
 

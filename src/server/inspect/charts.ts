@@ -55,7 +55,7 @@ export function chartOf(machine: AnyStateMachine): ChartNode {
 }
 
 /** Every machine of Switchyard, by the name its actors are known by. */
-export function allCharts(): Record<string, ChartNode> {
+export function allCharts(): { provider: ChartNode; supervisor: ChartNode; conversation: ChartNode } {
   return { provider: chartOf(providerMachine), supervisor: chartOf(supervisorMachine), conversation: chartOf(conversationMachine) };
 }
 
