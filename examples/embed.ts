@@ -13,7 +13,9 @@ const runtime = createRuntime({
   ],
   health: { minVolume: 2 },
 });
-const unsubscribe = runtime.subscribe((t) => console.log(`  ${t.deployment}: ${t.from} → ${t.to}`));
+const unsubscribe = runtime.subscribe((r) => {
+  if (r.machine === 'provider') console.log(`  ${r.actor}: ${r.from} → ${r.state}`);
+});
 
 const ask = (content: string) => ({ model: 'chat', messages: [{ role: 'user' as const, content }] });
 const show = async (label: string) => {

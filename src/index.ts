@@ -7,6 +7,7 @@ export type {
   PostOptions,
   TurnResult,
 } from './actors/conversation-types.ts';
+export type { InspectionRecord } from './actors/inspection.ts';
 export { type ModelInfo, modelInfo } from './actors/models.ts';
 export type { AdapterOptions, ChatRequest, StreamEvent } from './actors/openai-adapter.ts';
 export {
@@ -46,7 +47,7 @@ export {
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './machines/provider-options.ts';
 export type { FaultMode, MockFaults } from './mock/faults.ts';
 export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
-export { createRuntime, type DeploymentView, type ProviderTransition, type Runtime, type RuntimeOptions } from './runtime.ts';
+export { createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';

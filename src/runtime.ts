@@ -1,7 +1,9 @@
 // createRuntime(config): the one entry point for embedding Switchyard. It validates the config and builds the
 // actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
+import type { InspectionEvent } from 'xstate';
 import { type Conversations, createConversations } from './actors/conversations.ts';
+import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
 import type { ProviderView } from './actors/provider.ts';
 import {
   type ChatCompletionRequest,
@@ -12,7 +14,6 @@ import {
   type SupervisorOptions,
 } from './actors/supervisor.ts';
 import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
-import { healthOf } from './machines/provider.ts';
 import { openStore } from './stores/index.ts';
 import type { ConversationStore } from './stores/types.ts';
 
@@ -22,14 +23,6 @@ export type RuntimeOptions = SupervisorOptions & {
   /** Where conversations live: a store, or `memory` (the default) or `sqlite:<path>`. */
   store?: ConversationStore | string;
 };
-
-/** A deployment's health changed. */
-export interface ProviderTransition {
-  deployment: string;
-  from: string;
-  to: string;
-  at: number;
-}
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
 export interface DeploymentView extends ProviderView {
@@ -50,8 +43,11 @@ export interface Runtime {
   decisions(): Decision[];
   disable(deployment: string): void;
   enable(deployment: string): void;
-  /** Calls `listener` on every change of a deployment's health; returns the unsubscribe function. */
-  subscribe(listener: (transition: ProviderTransition) => void): () => void;
+  /**
+   * The inspection stream: `listener` gets a record for every state change of every actor (providers,
+   * supervisor, conversations), without payloads. Returns the unsubscribe function.
+   */
+  subscribe(listener: (record: InspectionRecord) => void): () => void;
   /** Stateful conversations: create, read, post turns, delete. */
   conversations: Omit<Conversations, 'stop'>;
   /** Stops every actor, and closes the store when the runtime opened it. */
@@ -64,13 +60,17 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const resolved = resolveConfig(config, env);
   const ownsStore = typeof storeOption !== 'object';
   const store = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
-  const supervisor = createSupervisor(resolved, supervisorOptions);
-  const conversations = createConversations({
-    store,
-    supervisor,
-    config: resolved,
-    ...(supervisorOptions.inspect ? { inspect: supervisorOptions.inspect } : {}),
-  });
+  // Every actor reports to the inspection stream, and to the caller's own observer when given.
+  const inspection = createInspection();
+  const userInspect = supervisorOptions.inspect;
+  const inspect = userInspect
+    ? (event: InspectionEvent) => {
+        inspection.observer(event);
+        userInspect(event);
+      }
+    : inspection.observer;
+  const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect });
+  const conversations = createConversations({ store, supervisor, config: resolved, inspect });
   const servedBy = new Map<string, { provider: string; models: string[] }>();
   for (const model of supervisor.models()) {
     for (const route of supervisor.routesOf(model)) {
@@ -79,28 +79,12 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       servedBy.set(route.deployment.id, entry);
     }
   }
-  // Provider actors are watched only once somebody listens: no cost per call otherwise.
-  const listeners = new Set<(transition: ProviderTransition) => void>();
-  let watching = false;
-  const watch = () => {
-    if (watching) return;
-    watching = true;
-    for (const d of supervisor.deployments()) {
-      let last = d.view().health;
-      d.actor.subscribe((snapshot) => {
-        const next = healthOf(snapshot);
-        if (next === last) return;
-        const transition = { deployment: d.id, from: last, to: next, at: Date.now() };
-        last = next;
-        for (const listener of listeners) listener(transition);
-      });
-    }
-  };
   return {
     subscribe: (listener) => {
-      listeners.add(listener);
-      watch();
-      return () => listeners.delete(listener);
+      // The first change of each provider then reports where it came from.
+      for (const d of supervisor.deployments()) inspection.seed(d.id, statePath(d.actor.getSnapshot().value));
+      const unsubscribe = inspection.subscribe(listener);
+      return unsubscribe;
     },
     chat: (request, callOptions) => supervisor.chat(request, callOptions),
     stream: (request, callOptions) => supervisor.stream(request, callOptions),

@@ -210,7 +210,11 @@ export function createConversations(options: {
       pending = (async () => {
         const stored = await store.load(id);
         if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
-        const actor = createActor(logic, { input: inputOf(stored), ...(options.inspect ? { inspect: options.inspect } : {}) });
+        const actor = createActor(logic, {
+          id: `conversation:${id}`,
+          input: inputOf(stored),
+          ...(options.inspect ? { inspect: options.inspect } : {}),
+        });
         actor.on('turn.completed', (e) => settle(id, e.turnId, { ok: true, reply: e.reply }));
         actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message, status: e.status }));
         actor.start();

@@ -85,6 +85,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
 
   const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => deployments.get(id)) } });
   const actor: Actor<typeof logic> = createActor(logic, {
+    id: 'supervisor',
     input: { deployments: [...deployments.values()].map((d) => ({ id: d.id, input: d.input })) },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),

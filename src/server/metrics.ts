@@ -8,6 +8,9 @@ import type { Runtime } from '../runtime.ts';
 
 const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled'] as const;
 
+/** `recovering.probing.waiting` → `probing`: the health word of a provider state path. */
+const healthName = (path: string) => (path.startsWith('recovering.') ? (path.split('.')[1] ?? path) : path);
+
 export function createMetrics(runtime: Runtime) {
   const registry = new Registry();
   const requests = new Counter({
@@ -36,7 +39,10 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['deployment', 'from', 'to'],
     registers: [registry],
   });
-  runtime.subscribe((t) => transitions.inc({ deployment: t.deployment, from: t.from, to: t.to }));
+  runtime.subscribe((r) => {
+    if (r.machine === 'provider' && r.from !== null)
+      transitions.inc({ deployment: r.actor, from: healthName(r.from), to: healthName(r.state) });
+  });
   const attempts = new Counter({
     name: 'switchyard_attempts_total',
     help: 'Attempts made, by deployment and outcome',
