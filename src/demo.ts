@@ -58,7 +58,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
     { store: options.store },
   );
-  const server = await startServer(runtime, { port: options.port, host: options.host, apiKeys: [] });
+  const demo = mocks.map((m, i) => ({
+    name: names[i] as string,
+    break: () => m.setFaults({ mode: 'error', status: 503 }),
+    heal: () => m.heal(),
+  }));
+  const server = await startServer(runtime, { port: options.port, host: options.host, apiKeys: [], demo });
   const closeAll = async () => {
     await server.shutdown(2000);
     await Promise.all(mocks.map((m) => m.close()));
@@ -70,6 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       : '  from three mock upstreams (no API key needed):',
   );
   for (const [i, m] of mocks.entries()) console.log(`    ${names[i]}: ${m.url}${i === 2 ? ' (fails 15% of requests)' : ''}`);
+  console.log(`  inspector: ${server.url}/inspect   (watch the actors; break and heal the mocks)`);
   console.log(`  providers: ${server.url}/v1/providers   health: ${server.url}/readyz   metrics: ${server.url}/metrics`);
   console.log(`  try: curl ${server.url}/v1/chat/completions -H 'content-type: application/json' \\`);
   console.log(`         -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}'\n`);

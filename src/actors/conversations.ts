@@ -403,6 +403,14 @@ export function createConversations(options: {
       scheduleIdle(id);
     },
 
+    /** Every conversation actor in memory, with its state: for the inspector. */
+    list(): (LiveConversation & { id: string })[] {
+      return [...actors.keys()].flatMap((id) => {
+        const live = this.live(id);
+        return live ? [{ id, ...live }] : [];
+      });
+    },
+
     /** The in-memory actor of a conversation, or null when it is passivated: its state, window and counters. */
     live(id: string): LiveConversation | null {
       const entry = actors.get(id);

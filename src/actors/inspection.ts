@@ -18,6 +18,15 @@ export interface InspectionRecord {
   at: number;
 }
 
+/** A readable name for an event: `after backoff`, `done`, `error`, `always`, or the event type itself. */
+export function eventName(type: string): string {
+  const after = /^xstate\.after\.([^.]+)\./.exec(type);
+  if (after) return `after ${after[1]}`;
+  if (type.startsWith('xstate.done.actor')) return 'done';
+  if (type.startsWith('xstate.error.actor')) return 'error';
+  return type === '' ? 'always' : type;
+}
+
 /** `{ recovering: 'coolingDown' }` → `recovering.coolingDown`. */
 export function statePath(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -43,7 +52,7 @@ export function createInspection(now: () => number = Date.now) {
       const from = last.get(actor) ?? null;
       if (from === state) return;
       last.set(actor, state);
-      const record = { actor, machine: snapshot.machine?.id ?? 'unknown', state, from, event: event.event.type, at: now() };
+      const record = { actor, machine: snapshot.machine?.id ?? 'unknown', state, from, event: eventName(event.event.type), at: now() };
       for (const listener of listeners) listener(record);
     },
     /** Adds a listener; returns the function that removes it. */

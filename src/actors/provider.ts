@@ -18,6 +18,7 @@ import {
 import { latencyP95, type ProviderMetrics } from '../machines/provider-metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from '../machines/provider-options.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
+import { statePath } from './inspection.ts';
 import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from './openai-adapter.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -55,6 +56,8 @@ export interface ProviderView {
   id: string;
   model: string;
   health: ProviderHealth;
+  /** The full state path, e.g. `recovering.probing.waiting`. */
+  state: string;
   attempt: number;
   nextProbeAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
@@ -330,6 +333,7 @@ export function viewOf(snapshot: ProviderSnapshot): ProviderView {
     id: c.id,
     model: c.model,
     health: healthOf(snapshot),
+    state: statePath(snapshot.value),
     attempt: c.attempt,
     nextProbeAt: c.nextProbeAt,
     lastError: c.lastError,

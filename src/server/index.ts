@@ -6,6 +6,7 @@ import { SwitchyardError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { apiKeysFrom, bearerAuth } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
 import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -23,12 +24,19 @@ export interface ServerOptions {
   logPrompts?: boolean;
   /** Serve /metrics (default true). */
   metrics?: boolean;
+  /** Serve the inspector at /inspect (default true). */
+  inspector?: boolean;
+  /** Mock upstreams the inspector may break and heal (the demo). */
+  demo?: DemoTarget[];
 }
 
 export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
 
 export interface PluginOptions {
   runtime: Runtime;
+  /** Serve the inspector at /inspect (default true); `demo` adds break/heal buttons for mock upstreams. */
+  inspector?: boolean;
+  demo?: DemoTarget[];
   /** Serve /metrics (default true). */
   metrics?: boolean;
   /** Bearer keys for these routes; none for no authentication. */
@@ -51,6 +59,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(chatRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime));
   await app.register(providerRoutes(runtime, metrics));
+  if (options.inspector !== false) await app.register(inspectRoutes(runtime, options.demo));
 }
 
 /** Builds the fastify app for `runtime`; call listen() yourself, or use startServer(). */
@@ -77,6 +86,8 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     apiKeys: apiKeysFrom(options.apiKeys),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
+    ...(options.inspector === undefined ? {} : { inspector: options.inspector }),
+    ...(options.demo === undefined ? {} : { demo: options.demo }),
   });
   return app;
 }

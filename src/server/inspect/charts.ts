@@ -3,6 +3,7 @@
 
 import type { AnyStateMachine } from 'xstate';
 import { toDirectedGraph } from 'xstate/graph';
+import { eventName } from '../../actors/inspection.ts';
 import { conversationMachine } from '../../machines/conversation.ts';
 import { providerMachine } from '../../machines/provider.ts';
 import { supervisorMachine } from '../../machines/supervisor.ts';
@@ -24,15 +25,6 @@ export interface ChartNode {
 
 type GraphNode = ReturnType<typeof toDirectedGraph>;
 
-/** A readable name for an event: `after backoff`, `done`, `error`, `always`, or the event type. */
-function eventName(type: string): string {
-  const after = /^xstate\.after\.([^.]+)\./.exec(type);
-  if (after) return `after ${after[1]}`;
-  if (type.startsWith('xstate.done.actor')) return 'done';
-  if (type.startsWith('xstate.error.actor')) return 'error';
-  return type === '' ? 'always' : type;
-}
-
 function nodeOf(graph: GraphNode): ChartNode {
   const state = graph.stateNode;
   const seen = new Set<string>();
@@ -45,6 +37,13 @@ function nodeOf(graph: GraphNode): ChartNode {
     if (seen.has(key)) continue;
     seen.add(key);
     edges.push({ event, target: edge.target.id });
+  }
+  // Eventless transitions are not graph edges: read them from the state node, with their guards.
+  for (const t of state.always ?? []) {
+    const target = t.target?.[0];
+    if (!target) continue;
+    const guard = typeof t.guard === 'string' ? t.guard : ((t.guard as { type?: string } | undefined)?.type ?? '');
+    edges.push({ event: guard ? `always [${guard}]` : 'always', target: target.id });
   }
   const initial = state.initial?.target[0]?.key ?? null;
   return { id: state.id, key: state.key, initial, final: state.type === 'final', children: graph.children.map(nodeOf), edges };
