@@ -38,9 +38,10 @@ let streamed = '';
 for await (const event of runtime.stream(ask('stream please'))) if (event.type === 'delta') streamed += event.content;
 console.log(`stream: ${streamed.split(' ').length} words`);
 const { id } = await runtime.conversations.create({ model: 'chat', system: 'Be brief.' });
-await runtime.conversations.post(id, 'first');
-await runtime.conversations.post(id, 'second');
-console.log(`conversation: ${(await runtime.conversations.get(id)).messages.length} messages stored`);
+const conversation = runtime.conversation(id);
+await conversation.post('first');
+await conversation.post('second');
+console.log(`conversation: ${(await conversation.get()).messages.length} messages stored`);
 
 unsubscribe();
 await runtime.stop();

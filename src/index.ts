@@ -6,6 +6,7 @@ export type {
   LiveConversation,
   PostOptions,
   TurnResult,
+  TurnStreamEvent,
 } from './actors/conversation-types.ts';
 export type { InspectionRecord } from './actors/inspection.ts';
 export { type ModelInfo, modelInfo } from './actors/models.ts';
@@ -47,7 +48,7 @@ export {
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './machines/provider-options.ts';
 export type { FaultMode, MockFaults } from './mock/faults.ts';
 export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
-export { createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
+export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';

@@ -2,7 +2,14 @@
 // actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
 import type { InspectionEvent } from 'xstate';
-import { type Conversations, createConversations } from './actors/conversations.ts';
+import {
+  type Conversations,
+  type ConversationView,
+  createConversations,
+  type PostOptions,
+  type TurnResult,
+  type TurnStreamEvent,
+} from './actors/conversations.ts';
 import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
 import type { ProviderView } from './actors/provider.ts';
 import {
@@ -30,6 +37,14 @@ export interface DeploymentView extends ProviderView {
   logicalModels: string[];
 }
 
+export interface ConversationHandle {
+  readonly id: string;
+  post(content: string, options?: PostOptions): Promise<TurnResult>;
+  stream(content: string, options?: PostOptions): AsyncGenerator<TurnStreamEvent>;
+  get(): Promise<ConversationView>;
+  delete(): Promise<boolean>;
+}
+
 export interface Runtime {
   /** A completion from the first deployment of `request.model` that can serve it, within the deadline. */
   chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
@@ -50,6 +65,8 @@ export interface Runtime {
   subscribe(listener: (record: InspectionRecord) => void): () => void;
   /** Stateful conversations: create, read, post turns, delete. */
   conversations: Omit<Conversations, 'stop'>;
+  /** A handle on one conversation: its turns, its view and its deletion. */
+  conversation(id: string): ConversationHandle;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
@@ -98,6 +115,13 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     disable: (id) => supervisor.disable(id),
     enable: (id) => supervisor.enable(id),
     conversations,
+    conversation: (id) => ({
+      id,
+      post: (content, postOptions) => conversations.post(id, content, postOptions),
+      stream: (content, postOptions) => conversations.stream(id, content, postOptions),
+      get: () => conversations.get(id),
+      delete: () => conversations.delete(id),
+    }),
     stop: async () => {
       conversations.stop();
       supervisor.stop();
