@@ -7,6 +7,8 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNon
 import type { CompletionUsage } from 'openai/resources/completions';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError } from './classify.ts';
+import { createPoolFetch } from './pool-fetch.ts';
+import { type Linked, linkedController } from './signals.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
@@ -37,11 +39,13 @@ export interface AttemptOptions {
 export interface OpenAIAdapter {
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
   stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
+  /** Releases the adapter's connections. */
+  close?(): Promise<void>;
 }
 
 /** The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). */
 class AttemptSignal {
-  readonly controller = new AbortController();
+  readonly #link: Linked;
   readonly signal: AbortSignal;
   timedOut = false;
   #timer: NodeJS.Timeout | undefined;
@@ -52,7 +56,8 @@ class AttemptSignal {
   constructor(provider: string, caller: AbortSignal | undefined, timeoutMs: number) {
     this.provider = provider;
     this.caller = caller;
-    this.signal = caller ? AbortSignal.any([caller, this.controller.signal]) : this.controller.signal;
+    this.#link = linkedController(caller);
+    this.signal = this.#link.signal;
     this.arm(timeoutMs);
   }
 
@@ -61,17 +66,21 @@ class AttemptSignal {
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       const message = `${this.provider}: no answer within ${ms} ms`;
-      this.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }));
+      this.#link.controller.abort(
+        new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }),
+      );
     }, ms);
   }
 
   dispose() {
     clearTimeout(this.#timer);
+    this.#link.release();
   }
 }
 
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
+  const pool = createPoolFetch();
   const client = new OpenAI({
     baseURL: options.baseURL,
     // OpenAI-compatible servers often need no key, but the SDK insists on one.
@@ -80,6 +89,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     // Our own timers decide; this only keeps the SDK's default (10 minutes) out of the way.
     timeout: Math.max(options.timeoutMs, options.streamIdleTimeoutMs) + 60_000,
     defaultHeaders: options.headers,
+    fetch: pool.fetch,
   });
 
   const classify = (err: unknown, attempt: AttemptSignal) =>
@@ -91,6 +101,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     });
 
   return {
+    close: () => pool.close(),
+
     async complete(request, { signal } = {}) {
       const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
       try {

@@ -240,7 +240,8 @@ export function createDeployment(
       throw error;
     } finally {
       // Not settled: the consumer stopped reading, which says nothing about the deployment.
-      await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
+      if (!settled)
+        await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
     }
   }
 
@@ -276,7 +277,10 @@ export function createDeployment(
     breakerState: () => circuit.state(),
     disable: () => actor().send({ type: 'operator.disable', at: now() }),
     enable: () => actor().send({ type: 'operator.enable', at: now() }),
-    stop: () => circuit.shutdown(),
+    stop: () => {
+      circuit.shutdown();
+      void adapter.close?.();
+    },
   };
 }
 

@@ -42,10 +42,12 @@ export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; 
       settled = true;
       clearTimeout(timer);
     };
-    const abortOthers = (reason: SwitchyardError) => {
+    const abortOthers = (reason: () => SwitchyardError) => {
+      if (live.size === 0) return;
+      const error = reason();
       for (const other of live) {
         other.abort();
-        options.lost(other, reason);
+        options.lost(other, error);
       }
       live.clear();
     };
@@ -61,7 +63,7 @@ export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; 
             return;
           }
           settle();
-          abortOthers(lostRace(running));
+          abortOthers(() => lostRace(running));
           resolve({ winner: running, value });
         },
         (err: unknown) => {
@@ -71,7 +73,7 @@ export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; 
           lastError = error;
           if (!error.retryable) {
             settle();
-            abortOthers(error);
+            abortOthers(() => error);
             reject(error);
           } else if (live.size === 0 && !hedging) {
             settle();

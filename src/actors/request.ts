@@ -8,6 +8,7 @@ import { type AttemptRecord, isSwitchyardError, SwitchyardError } from '../error
 import type { ChatRequest } from './openai-adapter.ts';
 import type { Running } from './race.ts';
 import type { Route } from './router.ts';
+import { type Linked, linkedController } from './signals.ts';
 
 /** A chat request as clients send it: the logical model plus OpenAI's parameters. */
 export type ChatCompletionRequest = ChatRequest & { model: string };
@@ -63,7 +64,8 @@ export class RequestState {
   continued = false;
   lastError: SwitchyardError | undefined;
   readonly #caller: AbortSignal | undefined;
-  readonly #deadline = new AbortController();
+  readonly #deadline: Linked;
+  #deadlineHit = false;
   readonly #timer: NodeJS.Timeout;
   readonly #now: () => number;
 
@@ -74,8 +76,12 @@ export class RequestState {
     this.deadlineAt = this.startedAt + options.deadlineMs;
     this.tokens = options.tokens;
     this.#caller = options.signal;
-    this.#timer = setTimeout(() => this.#deadline.abort(), options.deadlineMs);
-    this.signal = options.signal ? AbortSignal.any([options.signal, this.#deadline.signal]) : this.#deadline.signal;
+    this.#deadline = linkedController(options.signal);
+    this.#timer = setTimeout(() => {
+      this.#deadlineHit = true;
+      this.#deadline.controller.abort();
+    }, options.deadlineMs);
+    this.signal = this.#deadline.signal;
   }
 
   /** Counts an attempt as started on `deployment`. */
@@ -101,7 +107,7 @@ export class RequestState {
   /** The error the caller gets: the deadline or its own abort when those ended it, else `err`, with the attempts. */
   failure(err: unknown): SwitchyardError {
     const attempts = [...this.attempts];
-    if (this.#deadline.signal.aborted && !this.#caller?.aborted) {
+    if (this.#deadlineHit && !this.#caller?.aborted) {
       return new SwitchyardError('deadline_exceeded', `no answer within the ${this.deadlineAt - this.startedAt} ms deadline`, {
         status: 504,
         attempts,
@@ -124,5 +130,6 @@ export class RequestState {
 
   dispose() {
     clearTimeout(this.#timer);
+    this.#deadline.release();
   }
 }

@@ -13,6 +13,7 @@ import { createDeployment, type Deployment, nowOf, providerLogic } from './provi
 import { createLocalRateLimiter, estimateTokens, type RateLimiter } from './rate-limit.ts';
 import { type ChatCompletionRequest, type RequestKit, RequestState, type RouteInfo } from './request.ts';
 import { createRouter, type Route } from './router.ts';
+import { linkedController } from './signals.ts';
 import { streamWithFailover } from './stream.ts';
 
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent } from './request.ts';
@@ -146,8 +147,9 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       const id = route.deployment.id;
       state.begin(id);
       limiter.consume(id, state.tokens);
-      const controller = new AbortController();
-      return { controller, signal: AbortSignal.any([state.signal, controller.signal]) };
+      // Linked to the request's signal, which lives only as long as the request: nothing to release.
+      const { controller, signal } = linkedController(state.signal);
+      return { controller, signal };
     },
     settleTokens: (id, estimate, usage) => {
       if (usage) limiter.adjust(id, usage.total_tokens - estimate);

@@ -1,0 +1,286 @@
+// `npm run bench [-- --quick]`: figures, not pass/fail. Everything runs on 127.0.0.1, each server in its own
+// process; comparisons are made side by side in one run so that a noisy machine affects all sides alike.
+// Writes bench/results/latest.json and bench/results/latest.md.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { request } from 'undici';
+import { countChatTokens, countMessageTokens } from '../src/actors/tokens.ts';
+import { createRuntime } from '../src/runtime.ts';
+import { seedConversations } from './seed.ts';
+
+const quick = process.argv.includes('--quick');
+const seconds = quick ? 3 : 10;
+const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
+const gatewayBody = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
+const children: ChildProcess[] = [];
+
+function server(kind: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [new URL('./servers.ts', import.meta.url).pathname, kind, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start`)), 20_000);
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      if (!line.startsWith('ready ')) return;
+      clearTimeout(timer);
+      resolve({ url: line.slice('ready '.length), proc });
+    });
+  });
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, payload: string, connections: number): Promise<Load> {
+  const result = await autocannon({
+    url: `${url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: payload,
+    connections,
+    duration: seconds,
+  });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
+};
+
+/** Concurrent streaming requests for `ms`: time to the first content chunk, and errors. */
+async function streamLoad(url: string, payload: string, concurrency: number, ms: number) {
+  const ttft: number[] = [];
+  let errors = 0;
+  const until = performance.now() + ms;
+  const streamBody = JSON.stringify({ ...JSON.parse(payload), stream: true });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const started = performance.now();
+        try {
+          const res = await request(`${url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: streamBody,
+          });
+          let first = true;
+          for await (const chunk of res.body) {
+            if (first && /"content":"\S/.test(chunk.toString())) {
+              ttft.push(performance.now() - started);
+              first = false;
+            }
+          }
+          if (res.statusCode !== 200) errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { requests: ttft.length, ttftP50: round(percentile(ttft, 0.5)), ttftP99: round(percentile(ttft, 0.99)), errors };
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function overhead() {
+  const mock = await server('mock');
+  const proxy = await server('proxy', [`${mock.url}/v1`]);
+  const gateway = await server('gateway', [mock.url]);
+  const rows = [];
+  for (const connections of quick ? [1, 64] : [1, 64, 256]) {
+    const direct = await load(mock.url, body, connections);
+    const bare = await load(proxy.url, body, connections);
+    const through = await load(gateway.url, gatewayBody, connections);
+    rows.push({ connections, direct, bare, through, addedP50: round(through.p50 - direct.p50), addedP99: round(through.p99 - direct.p99) });
+  }
+  const streams = [];
+  for (const concurrency of quick ? [1, 16] : [1, 64]) {
+    const direct = await streamLoad(mock.url, body, concurrency, seconds * 1000);
+    const through = await streamLoad(gateway.url, gatewayBody, concurrency, seconds * 1000);
+    streams.push({ concurrency, direct, through, addedTtftP50: round(through.ttftP50 - direct.ttftP50) });
+  }
+  for (const s of [mock, proxy, gateway]) s.proc.kill('SIGTERM');
+  return { rows, streams };
+}
+
+async function failover() {
+  const a = await server('mock');
+  const b = await server('mock');
+  const gateway = await server('gateway', [a.url, b.url]);
+  const outcomes: { at: number; ok: boolean }[] = [];
+  const ms = quick ? 4000 : 10_000;
+  const start = performance.now();
+  const faultAt = ms / 4;
+  let faulted = 0;
+  let requestsBefore = 0;
+  setTimeout(async () => {
+    requestsBefore = ((await (await fetch(`${a.url}/_mock/stats`)).json()) as { requests: number }).requests;
+    await fetch(`${a.url}/_mock/faults`, { method: 'POST', body: JSON.stringify({ mode: 'error', status: 503 }) });
+    faulted = performance.now() - start;
+  }, faultAt);
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (performance.now() - start < ms) {
+        const res = await request(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: gatewayBody,
+        }).catch(() => null);
+        await res?.body.dump();
+        outcomes.push({ at: performance.now() - start, ok: res?.statusCode === 200 });
+      }
+    }),
+  );
+  const reachedAfter = ((await (await fetch(`${a.url}/_mock/stats`)).json()) as { requests: number }).requests - requestsBefore;
+  const failures = outcomes.filter((o) => !o.ok);
+  const lastFailure = failures.length ? Math.max(...failures.map((f) => f.at)) : faulted;
+  for (const s of [a, b, gateway]) s.proc.kill('SIGTERM');
+  return {
+    requests: outcomes.length,
+    failedClientRequests: failures.length,
+    msUntilAllSucceed: round(Math.max(0, lastFailure - faulted)),
+    requestsToDownDeployment: reachedAfter,
+  };
+}
+
+const heap = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+};
+
+async function conversations(count: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+  const db = join(dir, 'bench.db');
+  const ids = seedConversations(db, count);
+  const runtime = createRuntime(
+    { providers: [{ id: 'p', baseURL: 'http://127.0.0.1:9/v1', models: { chat: 'mock-model' } }], conversations: { idleMs: 200 } },
+    { store: `sqlite:${db}` },
+  );
+  const base = heap();
+  for (const id of ids) await runtime.conversations.activate(id);
+  const active = heap();
+  const perActive = (active - base) / count;
+  const deadline = Date.now() + 30_000;
+  while (runtime.conversations.active() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const perPassivated = (heap() - base) / count;
+  const samples: number[] = [];
+  for (const id of ids.slice(0, 200)) {
+    const started = performance.now();
+    await runtime.conversations.activate(id);
+    samples.push(performance.now() - started);
+  }
+  await runtime.stop();
+  return {
+    conversations: count,
+    bytesPerActive: Math.round(perActive),
+    bytesPerPassivated: Math.round(perPassivated),
+    restoreMsP50: round(percentile(samples, 0.5), 3),
+  };
+}
+
+function tokens() {
+  const message = (i: number) => ({
+    role: i % 2 ? 'assistant' : 'user',
+    content: `Turn ${i}: ${'a resilient gateway keeps every chat alive while providers fail '.repeat(5)}`,
+  });
+  const rows = [];
+  countChatTokens([message(0)], 'o200k_base'); // warm the encoder up: it is created once per process
+  for (const turns of [10, 100, 1000]) {
+    const history = Array.from({ length: turns }, (_, i) => message(i));
+    const reps = Math.max(5, Math.floor(2000 / turns));
+    let started = performance.now();
+    for (let r = 0; r < reps; r++) countMessageTokens(message(turns), 'o200k_base');
+    const incremental = (performance.now() - started) / reps;
+    started = performance.now();
+    for (let r = 0; r < reps; r++) countChatTokens(history, 'o200k_base');
+    const recount = (performance.now() - started) / reps;
+    rows.push({ turns, incrementalMs: round(incremental, 4), recountMs: round(recount, 3) });
+  }
+  return rows;
+}
+
+function markdown(results: Record<string, unknown> & { machine: Record<string, unknown> }) {
+  const o = results.overhead as Awaited<ReturnType<typeof overhead>>;
+  const f = results.failover as Awaited<ReturnType<typeof failover>>;
+  const c = results.conversations as Awaited<ReturnType<typeof conversations>>[];
+  const t = results.tokens as ReturnType<typeof tokens>;
+  const lines = [
+    `Measured ${results.date} on ${results.machine.cpus} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}${quick ? ' (--quick)' : ''}.`,
+    '',
+    '| non-streaming, connections | direct req/s | bare proxy req/s | Switchyard req/s | vs bare proxy | direct p50/p99 ms | Switchyard p50/p99 ms | added p50/p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...o.rows.map(
+      (r) =>
+        `| ${r.connections} | ${r.direct.rps} | ${r.bare.rps} | ${r.through.rps} | ${Math.round((100 * r.through.rps) / Math.max(1, r.bare.rps))}% | ${r.direct.p50}/${r.direct.p99} | ${r.through.p50}/${r.through.p99} | ${r.addedP50}/${r.addedP99} |`,
+    ),
+    '',
+    '| streaming, concurrency | direct TTFT p50/p99 ms | Switchyard TTFT p50/p99 ms | added TTFT p50 ms | errors |',
+    '| --- | --- | --- | --- | --- |',
+    ...o.streams.map(
+      (s) =>
+        `| ${s.concurrency} | ${s.direct.ttftP50}/${s.direct.ttftP99} | ${s.through.ttftP50}/${s.through.ttftP99} | ${s.addedTtftP50} | ${s.through.errors} |`,
+    ),
+    '',
+    `Failover (one of two deployments starts answering 503 under 16 concurrent clients): ${f.requests} requests, ${f.failedClientRequests} failed client requests, all succeeding again ${f.msUntilAllSucceed} ms after the fault, ${f.requestsToDownDeployment} requests reached the down deployment (the first failures and the probes).`,
+    '',
+    '| conversations | heap per active actor | heap per passivated | restore from SQLite p50 |',
+    '| --- | --- | --- | --- |',
+    ...c.map(
+      (r) =>
+        `| ${r.conversations} | ${(r.bytesPerActive / 1024).toFixed(1)} KB | ${(r.bytesPerPassivated / 1024).toFixed(2)} KB | ${r.restoreMsP50} ms |`,
+    ),
+    '',
+    '| history (turns) | count the new message | re-count the whole history |',
+    '| --- | --- | --- |',
+    ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function main() {
+  const results = {
+    date: new Date().toISOString(),
+    quick,
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    overhead: await overhead(),
+    failover: await failover(),
+    conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
+    tokens: tokens(),
+  };
+  const out = new URL('./results/', import.meta.url);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(new URL('latest.json', out), `${JSON.stringify(results, null, 2)}\n`);
+  const md = markdown(results);
+  writeFileSync(new URL('latest.md', out), md);
+  console.log(md);
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+}
