@@ -28,6 +28,8 @@ export interface MockUpstreamOptions {
   continuation?: ContinuationMode;
   /** Random source for fault `rate`; defaults to Math.random. */
   random?: () => number;
+  /** Called as each chat completion request arrives (chaos tests match arrivals against provider states). */
+  onRequest?: (at: number) => void;
 }
 
 export type MockOutcome = 'ok' | 'error' | 'hang' | 'reset' | 'cut' | 'rejected';
@@ -131,6 +133,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
 
   async function chat(req: IncomingMessage, res: ServerResponse, gone: AbortSignal) {
     stats.requests++;
+    options.onRequest?.(Date.now());
     const count = (outcome: MockOutcome) => {
       stats.outcomes[outcome]++;
     };

@@ -66,3 +66,31 @@ describe('crash safety on SQLite', () => {
     expect(after.messages.filter((m) => m.role === 'user')).toHaveLength(acked.length + 1);
   }, 30_000);
 });
+
+describe('crash safety under load', () => {
+  it('keeps every acknowledged turn of many concurrent conversations when the process is killed with SIGKILL', async () => {
+    const mock: MockUpstream = await startMockUpstream({ latencyMs: 20 });
+    cleanup.push(() => mock.close());
+    const db = join(mkdtempSync(join(tmpdir(), 'switchyard-load-')), 'load.db');
+    const script = new URL('../fixtures/load-child.ts', import.meta.url).pathname;
+    const proc: ChildProcess = spawn(process.execPath, [script, mock.url, db, '12'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanup.push(() => proc.kill('SIGKILL'));
+    const lines: string[] = [];
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
+    await waitUntil(() => lines.length >= 60, 20_000);
+    proc.kill('SIGKILL');
+    await new Promise((resolve) => proc.once('exit', resolve));
+
+    const store = createSqliteStore(db);
+    const acked = lines.filter((l) => l.startsWith('ack ')).map((l) => l.split(' '));
+    for (const [, id, ...content] of acked) {
+      const messages = (await store.load(id ?? ''))?.messages ?? [];
+      const user = messages.filter((m) => m.role === 'user' && m.content === content.join(' '));
+      expect(user).toHaveLength(1);
+      expect(user[0]?.status).toBe('done');
+      expect(messages.some((m) => m.role === 'assistant' && m.turnId === user[0]?.turnId)).toBe(true);
+    }
+    await store.close();
+    expect(acked.length).toBeGreaterThanOrEqual(60);
+  }, 40_000);
+});
