@@ -181,6 +181,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (first && last)
     console.log(`memory: heap ${first.heapMiB} → ${last.heapMiB} MiB, rss ${first.rssMiB} → ${last.rssMiB} MiB over ${last.atMs} ms`);
   // In soak mode, a sample at each tenth of the run shows whether memory stays flat.
-  if (soak) for (let i = 0; i < memory.length; i += Math.max(1, Math.floor(memory.length / 10))) console.log(`  ${JSON.stringify(memory[i])}`);
+  if (soak)
+    for (let i = 0; i < memory.length; i += Math.max(1, Math.floor(memory.length / 10))) console.log(`  ${JSON.stringify(memory[i])}`);
   process.exit(report.violations.length === 0 ? 0 : 1);
 }
