@@ -50,7 +50,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const inspect = (e: InspectionEvent) => {
     if (e.type !== '@xstate.event' || e.event.type !== 'call.started') return;
     const actor = (e.actorRef as { id?: string }).id ?? '';
-    (admitted[actor] ??= []).push((e.event as unknown as { at: number }).at);
+    const list = admitted[actor] ?? [];
+    admitted[actor] = list;
+    list.push((e.event as unknown as { at: number }).at);
   };
   const runtime = createRuntime(
     {
@@ -65,7 +67,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cooling: Record<string, [number, number][]> = {};
   const unsubscribe = runtime.subscribe((r) => {
     if (r.machine !== 'provider') return;
-    const list = (cooling[r.actor] ??= []);
+    const list = cooling[r.actor] ?? [];
+    cooling[r.actor] = list;
     if (r.state === 'recovering.coolingDown') list.push([r.at, Number.POSITIVE_INFINITY]);
     else if (r.from === 'recovering.coolingDown') {
       const open = list.at(-1);
