@@ -3,27 +3,23 @@
 // machine's store writes, completions and summaries, and makes retried posts idempotent.
 
 import { randomUUID } from 'node:crypto';
-import { type Actor, createActor, fromPromise, type InspectionEvent } from 'xstate';
+import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import {
-  type ConversationInput,
-  type ConversationMessage,
-  conversationMachine,
-  type ModelWindow,
-  type Reply,
-} from '../machines/conversation.ts';
-import type { ConversationStore, MessageRecord, StoredConversation } from '../stores/types.ts';
+import { SwitchyardError } from '../errors.ts';
+import type { ConversationInput, ConversationMessage, conversationMachine, ModelWindow, Reply } from '../machines/conversation.ts';
+import type { ConversationStore, StoredConversation } from '../stores/types.ts';
+import { conversationLogic } from './conversation-logic.ts';
 import {
   type ConversationView,
   type CreateConversation,
   type LiveConversation,
   type PostOptions,
+  statusOfTurnError,
   type TurnResult,
   type TurnStreamEvent,
   viewOf,
 } from './conversation-types.ts';
-import type { ChatCompletionRequest } from './request.ts';
+import { logicalModelWindows } from './models.ts';
 import type { Supervisor } from './supervisor.ts';
 import { countMessageTokens, type Encoding } from './tokens.ts';
 
@@ -40,9 +36,6 @@ interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
 }
-
-const summaryPrompt =
-  'Summarize the conversation below for your own later use: keep facts, decisions, names, numbers and open questions; drop pleasantries. Write plain prose.';
 
 type ConversationActor = Actor<ReturnType<typeof conversationMachine.provide>>;
 
@@ -63,17 +56,7 @@ export function createConversations(options: {
   const settings: ConversationsConfig = options.config.conversations;
   const now = options.now ?? Date.now;
 
-  // A logical model's window is the smallest of its deployments'; its encoding that of the first.
-  const windows = new Map<string, { contextWindow: number; encoding: Encoding }>();
-  for (const provider of options.config.providers) {
-    for (const [logical, upstream] of Object.entries(provider.models)) {
-      const known = windows.get(logical);
-      windows.set(logical, {
-        contextWindow: Math.min(known?.contextWindow ?? Number.POSITIVE_INFINITY, upstream.contextWindow),
-        encoding: known?.encoding ?? upstream.encoding,
-      });
-    }
-  }
+  const windows = logicalModelWindows(options.config);
   const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
     const w = windows.get(model);
     if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { status: 404, param: 'model' });
@@ -87,102 +70,18 @@ export function createConversations(options: {
   /** Turns whose caller reads the reply as it streams: deltas go to these sinks. */
   const sinks = new Map<string, (delta: string) => void>();
 
-  /** Streams a reply through the supervisor into `sink`; a failure carries the text that was delivered. */
-  async function streamReply(
-    request: ChatCompletionRequest,
-    encoding: Encoding,
-    sink: (delta: string) => void,
-    signal: AbortSignal | undefined,
-  ): Promise<Reply> {
-    let content = '';
-    try {
-      for await (const event of supervisor.stream(request, signal ? { signal } : {})) {
-        if (event.type === 'delta') {
-          content += event.content;
-          sink(event.content);
-          continue;
-        }
-        // The streamed reply is counted once, at its end.
-        return {
-          content,
-          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
-          finishReason: event.finishReason,
-          usage: event.usage && {
-            prompt_tokens: event.usage.prompt_tokens,
-            completion_tokens: event.usage.completion_tokens,
-            total_tokens: event.usage.total_tokens,
-          },
-          deployments: event.route.deployments,
-        };
-      }
-      throw new SwitchyardError('stream_interrupted', 'the reply stream ended without its end', { status: 502 });
-    } catch (err) {
-      throw Object.assign(asSwitchyardCopy(err), {
-        partial: content,
-        partialTokens: content ? countMessageTokens({ role: 'assistant', content }, encoding) : 0,
-      });
-    }
-  }
-  const inflight = new Map<string, Promise<TurnResult>>();
-
-  const logic = conversationMachine.provide({
-    actors: {
-      persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
-      persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
-      persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
-      failTurn: fromPromise(async ({ input }) =>
-        store.failTurn(input.id, input.turnId, input.status, input.partial ? record(input.partial) : undefined),
-      ),
-      complete: fromPromise(async ({ input }) => {
-        const signal = signals.get(input.turnId);
-        const request = {
-          model: input.model,
-          messages: input.messages,
-          ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }),
-        };
-        const encoding = windowOf(input.model).encoding;
-        const sink = sinks.get(input.turnId);
-        if (sink) return streamReply(request, encoding, sink, signal);
-        const { completion, route } = await supervisor.chat(request, signal ? { signal } : {});
-        const choice = completion.choices[0];
-        const content = choice?.message.content ?? '';
-        const usage = completion.usage ?? null;
-        return {
-          content,
-          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
-          finishReason: choice?.finish_reason ?? 'stop',
-          usage: usage && {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: usage.total_tokens,
-          },
-          deployments: route.deployments,
-        };
-      }),
-      summarize: fromPromise(async ({ input }) => {
-        const entry = actors.get(input.id);
-        const model = settings.summarizerModel ?? entry?.actor.getSnapshot().context.model.model ?? '';
-        const transcript = input.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
-        const previous = input.previous ? `Summary so far:\n${input.previous.text}\n\nThen:\n` : '';
-        const { completion } = await supervisor.chat({
-          model,
-          messages: [
-            { role: 'system', content: summaryPrompt },
-            { role: 'user', content: `${previous}${transcript}` },
-          ],
-          max_tokens: settings.summaryMaxTokens,
-        });
-        const text = completion.choices[0]?.message.content ?? '';
-        if (text.trim() === '') throw new SwitchyardError('internal_error', 'the summarizer returned nothing');
-        const encoding = entry?.encoding ?? 'o200k_base';
-        return { text, tokens: countMessageTokens({ role: 'system', content: `Summary of the conversation so far:\n${text}` }, encoding) };
-      }),
-    },
+  const logic = conversationLogic({
+    store,
+    supervisor,
+    settings,
+    now,
+    encodingOf: (model) => windowOf(model).encoding,
+    modelOf: (id) => actors.get(id)?.actor.getSnapshot().context.model.model,
+    signals,
+    sinks,
   });
 
-  function record(m: ConversationMessage): MessageRecord {
-    return { ...m, createdAt: now() };
-  }
+  const inflight = new Map<string, Promise<TurnResult>>();
 
   function inputOf(stored: StoredConversation): ConversationInput {
     const c = stored.conversation;
@@ -250,7 +149,7 @@ export function createConversations(options: {
       } else {
         deferred.reject(
           new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, {
-            status: outcome.status ?? statusOf(outcome.code),
+            status: outcome.status ?? statusOfTurnError(outcome.code),
           }),
         );
       }
@@ -438,22 +337,3 @@ export function createConversations(options: {
 }
 
 export type Conversations = ReturnType<typeof createConversations>;
-
-function statusOf(code: string): number {
-  if (code === 'context_overflow') return 413;
-  if (code === 'conversation_not_found' || code === 'model_not_found') return 404;
-  if (code === 'deadline_exceeded') return 504;
-  if (code === 'no_provider_available') return 503;
-  return 502;
-}
-
-/** A copy of an error as a SwitchyardError, so that details can be added without touching the original. */
-function asSwitchyardCopy(err: unknown): SwitchyardError {
-  if (!isSwitchyardError(err)) return new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
-  return new SwitchyardError(err.code, err.message, {
-    ...(err.status === undefined ? {} : { status: err.status }),
-    retryable: err.retryable,
-    ...(err.attempts ? { attempts: err.attempts } : {}),
-    cause: err,
-  });
-}

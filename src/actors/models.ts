@@ -1,6 +1,7 @@
 // What Switchyard knows of OpenAI's models: context window, maximum output and tokenizer encoding. Servers
 // that are only OpenAI-compatible set `contextWindow` (and `encoding`) on the provider's model in the config.
 
+import type { SwitchyardConfig } from '../config.ts';
 import type { Encoding } from './tokens.ts';
 
 export interface ModelInfo {
@@ -36,4 +37,19 @@ export function modelInfo(model: string, overrides: Partial<ModelInfo> = {}): Mo
     }
   }
   return { ...(best ?? unknownModel), ...overrides };
+}
+
+/** Each logical model's window (the smallest of its deployments') and encoding (that of the first). */
+export function logicalModelWindows(config: SwitchyardConfig): Map<string, { contextWindow: number; encoding: Encoding }> {
+  const windows = new Map<string, { contextWindow: number; encoding: Encoding }>();
+  for (const provider of config.providers) {
+    for (const [logical, upstream] of Object.entries(provider.models)) {
+      const known = windows.get(logical);
+      windows.set(logical, {
+        contextWindow: Math.min(known?.contextWindow ?? Number.POSITIVE_INFINITY, upstream.contextWindow),
+        encoding: known?.encoding ?? upstream.encoding,
+      });
+    }
+  }
+  return windows;
 }

@@ -120,3 +120,23 @@ export function replyMessage(c: ConversationContext): ConversationMessage {
     idempotencyKey: null,
   };
 }
+
+/** A turn the caller abandoned mid-stream is interrupted; any other failure is failed. */
+export function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
+  return c.failure?.code === 'aborted' ? 'interrupted' : 'failed';
+}
+
+/** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
+export function partialMessage(c: ConversationContext): ConversationMessage | null {
+  const text = c.failure?.partial;
+  if (!text) return null;
+  return {
+    seq: c.nextSeq,
+    role: 'assistant',
+    content: text,
+    tokens: c.failure?.partialTokens ?? 0,
+    turnId: c.current?.turnId ?? '',
+    status: 'interrupted',
+    idempotencyKey: null,
+  };
+}

@@ -8,9 +8,11 @@ import {
   type ChatMessage,
   type ConversationMessage,
   errorOf,
+  failedStatus,
   fitInput,
   largestBudget,
   type ModelWindow,
+  partialMessage,
   promptMessages,
   type Reply,
   replyMessage,
@@ -337,23 +339,3 @@ export const conversationMachine = setup({
     },
   },
 });
-
-/** A turn the caller abandoned mid-stream is interrupted; any other failure is failed. */
-function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
-  return c.failure?.code === 'aborted' ? 'interrupted' : 'failed';
-}
-
-/** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
-function partialMessage(c: ConversationContext): ConversationMessage | null {
-  const text = c.failure?.partial;
-  if (!text) return null;
-  return {
-    seq: c.nextSeq,
-    role: 'assistant',
-    content: text,
-    tokens: c.failure?.partialTokens ?? 0,
-    turnId: c.current?.turnId ?? '',
-    status: 'interrupted',
-    idempotencyKey: null,
-  };
-}

@@ -6,7 +6,7 @@ import { SwitchyardError } from '../errors.ts';
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function strictJson(app: FastifyInstance) {
-  // JSON only: any other content type is answered 415.
+  // Only JSON is parsed; every other content type is answered 415.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     if (body.length === 0) {

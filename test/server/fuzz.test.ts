@@ -52,7 +52,14 @@ describe('HTTP fuzz', () => {
         expect(res.status >= 200 && res.status < 500).toBe(true);
         if (res.status >= 400) expect(JSON.parse(text)).toMatchObject({ error: { message: expect.any(String), code: expect.any(String) } });
       }),
-      { numRuns: 1000 },
+      // Valid bodies always run too, so that the success path is part of every run.
+      {
+        numRuns: 1000,
+        examples: [
+          [{ path: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: 'hi' }] } }],
+          [{ path: '/v1/conversations/CONV/messages', body: { content: 'hello' } }],
+        ],
+      },
     );
     expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
     expect([...statuses.keys()].some((s) => s >= 200 && s < 300)).toBe(true);
