@@ -2,14 +2,8 @@
 // actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
 import type { InspectionEvent } from 'xstate';
-import {
-  type Conversations,
-  type ConversationView,
-  createConversations,
-  type PostOptions,
-  type TurnResult,
-  type TurnStreamEvent,
-} from './actors/conversations.ts';
+import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './actors/conversation-types.ts';
+import { type Conversations, createConversations } from './actors/conversations.ts';
 import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
 import type { ProviderView } from './actors/provider.ts';
 import {

@@ -23,15 +23,6 @@ import { logicalModelWindows } from './models.ts';
 import type { Supervisor } from './supervisor.ts';
 import { countMessageTokens, type Encoding } from './tokens.ts';
 
-export type {
-  ConversationView,
-  CreateConversation,
-  LiveConversation,
-  PostOptions,
-  TurnResult,
-  TurnStreamEvent,
-} from './conversation-types.ts';
-
 interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
