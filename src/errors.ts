@@ -79,3 +79,31 @@ export class SwitchyardError extends Error {
 export function isSwitchyardError(value: unknown, code?: ErrorCode): value is SwitchyardError {
   return value instanceof SwitchyardError && (code === undefined || value.code === code);
 }
+
+/** The HTTP status an error code answers with when the error carries none of its own. */
+const statusByCode: Partial<Record<ErrorCode, number>> = {
+  aborted: 499,
+  invalid_request: 400,
+  invalid_config: 400,
+  provider_bad_request: 400,
+  context_length_exceeded: 400,
+  content_filtered: 400,
+  model_not_found: 404,
+  conversation_not_found: 404,
+  provider_not_found: 404,
+  conversation_exists: 409,
+  context_overflow: 413,
+  provider_rate_limited: 429,
+  provider_auth: 502,
+  provider_unavailable: 502,
+  stream_interrupted: 502,
+  provider_circuit_open: 503,
+  no_provider_available: 503,
+  provider_timeout: 504,
+  deadline_exceeded: 504,
+  internal_error: 500,
+};
+
+export function defaultStatus(code: string): number {
+  return statusByCode[code as ErrorCode] ?? 500;
+}

@@ -71,12 +71,3 @@ export function viewOf(stored: StoredConversation): ConversationView {
     tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
   };
 }
-
-/** The HTTP status of a failed turn's error code, when the error did not carry one. */
-export function statusOfTurnError(code: string): number {
-  if (code === 'context_overflow') return 413;
-  if (code === 'conversation_not_found' || code === 'model_not_found') return 404;
-  if (code === 'deadline_exceeded') return 504;
-  if (code === 'no_provider_available') return 503;
-  return 502;
-}

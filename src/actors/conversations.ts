@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Actor, createActor, type InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
-import { SwitchyardError } from '../errors.ts';
+import { defaultStatus, SwitchyardError } from '../errors.ts';
 import type { ConversationInput, ConversationMessage, conversationMachine, ModelWindow, Reply } from '../machines/conversation.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { conversationLogic } from './conversation-logic.ts';
@@ -14,7 +14,6 @@ import {
   type CreateConversation,
   type LiveConversation,
   type PostOptions,
-  statusOfTurnError,
   type TurnResult,
   type TurnStreamEvent,
   viewOf,
@@ -140,7 +139,7 @@ export function createConversations(options: {
       } else {
         deferred.reject(
           new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, {
-            status: outcome.status ?? statusOfTurnError(outcome.code),
+            status: outcome.status ?? defaultStatus(outcome.code),
           }),
         );
       }

@@ -2,33 +2,11 @@
 // the openai SDK raises its usual typed errors. Routes throw; this is the one place that answers.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, isSwitchyardError, type SwitchyardError } from '../errors.ts';
+import { defaultStatus, isSwitchyardError, type SwitchyardError } from '../errors.ts';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
 }
-
-const statusByCode: Partial<Record<ErrorCode, number>> = {
-  invalid_request: 400,
-  invalid_config: 400,
-  provider_bad_request: 400,
-  context_length_exceeded: 400,
-  content_filtered: 400,
-  model_not_found: 404,
-  conversation_not_found: 404,
-  provider_not_found: 404,
-  conversation_exists: 409,
-  context_overflow: 413,
-  provider_rate_limited: 429,
-  provider_auth: 502,
-  provider_unavailable: 502,
-  stream_interrupted: 502,
-  provider_circuit_open: 503,
-  no_provider_available: 503,
-  provider_timeout: 504,
-  deadline_exceeded: 504,
-  internal_error: 500,
-};
 
 function typeOf(status: number): string {
   if (status === 401) return 'authentication_error';
@@ -50,9 +28,9 @@ function fieldOf(instancePath: string, missing: unknown): string {
   return parts.reduce((path, p) => (/^\d+$/.test(p) ? `${path}[${p}]` : path ? `${path}.${p}` : p), '');
 }
 
-export function statusOfSwitchyard(err: SwitchyardError): number {
-  const status = err.status ?? statusByCode[err.code] ?? 500;
-  return status >= 400 && status < 600 ? status : (statusByCode[err.code] ?? 500);
+function statusOfSwitchyard(err: SwitchyardError): number {
+  const status = err.status ?? defaultStatus(err.code);
+  return status >= 400 && status < 600 ? status : defaultStatus(err.code);
 }
 
 /** The status, headers and body that answer `err`. */
