@@ -1,8 +1,9 @@
 // The one place where an upstream failure becomes a typed SwitchyardError and is judged retryable or final.
 // Retryable: 429, 408, 409, 5xx, timeouts, refused/reset connections, broken streams.
 // Final: 400, 401, 403, 404, 422, content policy. context_length_exceeded is the conversation's business.
+// The adapter (src/actors/openai-adapter.ts) raises UpstreamError for error answers; everything else it can
+// throw is a connection error (undici / errno codes), a SyntaxError from a malformed body, or an abort.
 
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { type ErrorCode, SwitchyardError } from '../errors.ts';
 
 export interface ClassifyContext {
@@ -13,6 +14,22 @@ export interface ClassifyContext {
   callerAborted: boolean;
   /** Milliseconds since the epoch, to turn an HTTP-date Retry-After into a delay. */
   now: number;
+}
+
+/** An error answer from an upstream: its HTTP status (none for an error event inside a stream) and body. */
+export class UpstreamError extends Error {
+  readonly status: number | undefined;
+  /** The upstream's own `error.code`, e.g. `context_length_exceeded`. */
+  readonly code: string | undefined;
+  readonly headers: { get(name: string): string | null };
+
+  constructor(status: number | undefined, message: string, code: string | undefined, headers: { get(name: string): string | null }) {
+    super(status === undefined ? message : `${status} ${message}`);
+    this.name = 'UpstreamError';
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
 }
 
 const connectionCodes = new Set([
@@ -45,7 +62,7 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function fromStatus(err: APIError, ctx: ClassifyContext): SwitchyardError {
+function fromStatus(err: UpstreamError, ctx: ClassifyContext): SwitchyardError {
   const status = err.status ?? 0;
   const upstreamCode = err.code ?? '';
   const base = { provider: ctx.provider, cause: err, status };
@@ -98,7 +115,7 @@ export function classifyError(err: unknown, ctx: ClassifyContext): SwitchyardErr
       status,
       cause: err,
     });
-  // Our own timer aborts look like user aborts to the SDK: tell them apart by who fired.
+  // An abort looks the same whoever fired it: tell our timers from the caller by the flags.
   if (ctx.timedOut) return retryable('provider_timeout', 'attempt timed out', 504);
   if (ctx.callerAborted) {
     return new SwitchyardError('aborted', `${ctx.provider}: the caller aborted the request`, {
@@ -107,17 +124,13 @@ export function classifyError(err: unknown, ctx: ClassifyContext): SwitchyardErr
       cause: err,
     });
   }
-  if (err instanceof APIConnectionTimeoutError) return retryable('provider_timeout', 'connection timed out', 504);
-  if (err instanceof APIUserAbortError) return retryable('provider_unavailable', 'request aborted');
-  if (err instanceof APIConnectionError) {
-    const code = errnoCode(err);
-    return retryable('provider_unavailable', `connection failed${code ? ` (${code})` : ''}`);
-  }
-  if (err instanceof APIError) {
+  if (err instanceof UpstreamError) {
     if (err.status === undefined) return retryable('stream_interrupted', `stream failed: ${err.message}`);
     return fromStatus(err, ctx);
   }
   const code = errnoCode(err);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
+    return retryable('provider_timeout', `connection timed out (${code})`, 504);
   if (code) return retryable('provider_unavailable', `connection failed (${code})`);
   if (err instanceof SyntaxError) return retryable('stream_interrupted', `malformed response: ${err.message}`);
   const message = err instanceof Error ? err.message : String(err);

@@ -1,14 +1,17 @@
-// Calls one OpenAI-compatible deployment through the official `openai` SDK. Switchyard owns retries
-// (maxRetries: 0) and timing: each attempt gets its own signal, a per-attempt timer and, for streams, an idle
-// timer between chunks. Every failure leaves here classified (src/actors/classify.ts).
+// Calls one OpenAI-compatible deployment's `/chat/completions` over an undici connection pool. The request and
+// the answer are OpenAI's wire format (the `openai` SDK's types); the SDK itself is not on this path because
+// its per-call machinery (headers, web streams, logging) cost more CPU than the rest of the gateway together
+// (docs/operations.md, "Where the time goes"). Switchyard owns retries and timing: each attempt gets its own
+// signal, a per-attempt timer and, for streams, an idle timer between chunks. Every failure leaves here
+// classified (src/actors/classify.ts).
 
-import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
+import { type Dispatcher, Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
-import { classifyError } from './classify.ts';
-import { createPoolFetch } from './pool-fetch.ts';
+import { classifyError, UpstreamError } from './classify.ts';
 import { type Linked, linkedController } from './signals.ts';
+import { readSse } from './sse-reader.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
@@ -78,19 +81,53 @@ class AttemptSignal {
   }
 }
 
+type ResponseData = Dispatcher.ResponseData;
+
+const headerReader = (headers: ResponseData['headers']) => ({
+  get(name: string): string | null {
+    const value = headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  },
+});
+
+/** The longest error body read from an upstream; the rest is dropped. */
+const maxErrorBodyChars = 64 * 1024;
+
+/** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
+async function upstreamError(res: ResponseData): Promise<UpstreamError> {
+  const text = (await res.body.text().catch(() => '')).slice(0, maxErrorBodyChars);
+  let message = text.trim().slice(0, 500) || 'no body';
+  let code: string | undefined;
+  try {
+    const error = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string } | null)?.error;
+    if (typeof error === 'string') message = error;
+    else if (error && typeof error === 'object') {
+      if (typeof error.message === 'string') message = error.message;
+      if (typeof error.code === 'string') code = error.code;
+    }
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
+}
+
+const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
+
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
-  const pool = createPoolFetch();
-  const client = new OpenAI({
-    baseURL: options.baseURL,
-    // OpenAI-compatible servers often need no key, but the SDK insists on one.
-    apiKey: options.apiKey ?? 'switchyard-no-key',
-    maxRetries: 0,
-    // Our own timers decide; this only keeps the SDK's default (10 minutes) out of the way.
-    timeout: Math.max(options.timeoutMs, options.streamIdleTimeoutMs) + 60_000,
-    defaultHeaders: options.headers,
-    fetch: pool.fetch,
-  });
+  const base = new URL(options.baseURL);
+  const path = `${base.pathname.replace(/\/+$/, '')}/chat/completions${base.search}`;
+  // Our timers decide how long an attempt may take; undici's own would only race them.
+  const pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'switchyard',
+    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    ...options.headers,
+  };
+  const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
+  const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
 
   const classify = (err: unknown, attempt: AttemptSignal) =>
     classifyError(err, {
@@ -100,13 +137,20 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       now: Date.now(),
     });
 
+  const post = (body: string, stream: boolean, signal: AbortSignal) =>
+    pool.request({ method: 'POST', path, headers: stream ? streamHeaders : jsonHeaders, body, signal });
+
   return {
-    close: () => pool.close(),
+    close: () => pool.close().catch(() => {}),
 
     async complete(request, { signal } = {}) {
       const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
       try {
-        return await client.chat.completions.create({ ...request, model: options.model, stream: false }, { signal: attempt.signal });
+        const res = await post(JSON.stringify({ ...request, model: options.model, stream: false }), false, attempt.signal);
+        if (res.statusCode >= 300) throw await upstreamError(res);
+        const completion = (await res.body.json()) as ChatCompletion | null;
+        if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
+        return completion;
       } catch (err) {
         throw classify(err, attempt);
       } finally {
@@ -118,19 +162,29 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
+      let body: ResponseData['body'] | undefined;
       try {
-        const upstream = await client.chat.completions.create(
-          { ...request, model: options.model, stream: true, stream_options: { include_usage: true } },
-          { signal: attempt.signal },
+        const res = await post(
+          JSON.stringify({ ...request, model: options.model, stream: true, stream_options: { include_usage: true } }),
+          true,
+          attempt.signal,
         );
-        for await (const chunk of upstream) {
+        if (res.statusCode >= 300) throw await upstreamError(res);
+        body = res.body;
+        body.setEncoding('utf8');
+        for await (const event of readSse(body as AsyncIterable<string>)) {
           attempt.arm(options.streamIdleTimeoutMs);
+          if (event.data === '[DONE]') break;
+          const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
+          if (chunk.error) {
+            const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
+            throw new UpstreamError(undefined, message, chunk.error.code, headerReader(res.headers));
+          }
           if (chunk.usage) usage = chunk.usage;
-          const choice = chunk.choices[0];
+          const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (choice) yield { type: 'delta', content: choice.delta?.content ?? '', chunk };
         }
-        // The SDK ends an aborted or broken stream silently: look at why it ended.
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (finishReason === null) {
           throw new SwitchyardError('stream_interrupted', `${options.id}: the stream ended before its end marker`, {
@@ -146,6 +200,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         throw classify(err, attempt);
       } finally {
         attempt.dispose();
+        // A consumer that stopped early, or a failure: release the socket rather than read the rest.
+        if (body && !body.readableEnded) body.destroy();
       }
     },
   };

@@ -1,12 +1,11 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { classifyError, parseRetryAfter } from '../../src/actors/classify.ts';
+import { classifyError, parseRetryAfter, UpstreamError } from '../../src/actors/classify.ts';
 import { SwitchyardError } from '../../src/errors.ts';
 
 const now = Date.UTC(2026, 10, 25, 12, 0, 0);
 const ctx = { provider: 'p', timedOut: false, callerAborted: false, now };
-const apiError = (status: number, code: string | null = null, headers: Record<string, string> = {}) =>
-  APIError.generate(status, { error: { message: 'upstream said no', code } }, undefined, new Headers(headers));
+const apiError = (status: number, code: string | undefined = undefined, headers: Record<string, string> = {}) =>
+  new UpstreamError(status, 'upstream said no', code, new Headers(headers));
 
 describe('classifyError', () => {
   it.each([
@@ -40,8 +39,20 @@ describe('classifyError', () => {
 
   it('treats connection failures as retryable', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    expect(classifyError(new APIConnectionError({ cause: refused }), ctx)).toMatchObject({ code: 'provider_unavailable', retryable: true });
-    expect(classifyError(new APIConnectionTimeoutError(), ctx)).toMatchObject({ code: 'provider_timeout', retryable: true });
+    expect(classifyError(new TypeError('fetch failed', { cause: refused }), ctx)).toMatchObject({
+      code: 'provider_unavailable',
+      retryable: true,
+    });
+    const connectTimeout = Object.assign(new Error('Connect Timeout Error'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
+    expect(classifyError(connectTimeout, ctx)).toMatchObject({ code: 'provider_timeout', retryable: true });
+  });
+
+  it('treats an error event inside a stream and a malformed body as a broken stream', () => {
+    expect(classifyError(new UpstreamError(undefined, 'overloaded', undefined, new Headers()), ctx)).toMatchObject({
+      code: 'stream_interrupted',
+      retryable: true,
+    });
+    expect(classifyError(new SyntaxError('Unexpected token'), ctx)).toMatchObject({ code: 'stream_interrupted', retryable: true });
   });
 
   it('keeps an error that is already classified', () => {
@@ -66,6 +77,6 @@ describe('parseRetryAfter', () => {
   });
 
   it('carries the Retry-After of a 429 into the error', () => {
-    expect(classifyError(apiError(429, null, { 'retry-after': '3' }), ctx).retryAfterMs).toBe(3000);
+    expect(classifyError(apiError(429, undefined, { 'retry-after': '3' }), ctx).retryAfterMs).toBe(3000);
   });
 });

@@ -33,7 +33,7 @@ async function collect(provider: Provider, signal?: AbortSignal) {
   return { text, end };
 }
 
-describe('provider through the openai SDK: success', () => {
+describe('provider over HTTP to the mock upstream: success', () => {
   it('completes a chat and records tokens and latency', async () => {
     const { provider, mock } = await setup();
     const completion = await provider.complete(ask);
@@ -55,7 +55,7 @@ describe('provider through the openai SDK: success', () => {
   });
 });
 
-describe('provider through the openai SDK: stream bookkeeping', () => {
+describe('provider over HTTP to the mock upstream: stream bookkeeping', () => {
   it('reports a stream as a success as soon as its end event is handed over, even if nobody pulls after it', async () => {
     const { provider } = await setup();
     for await (const event of provider.stream(ask)) if (event.type === 'end') break;
@@ -64,7 +64,7 @@ describe('provider through the openai SDK: stream bookkeeping', () => {
   });
 });
 
-describe('provider through the openai SDK: faults', () => {
+describe('provider over HTTP to the mock upstream: faults', () => {
   it('classifies a 5xx as retryable provider_unavailable', async () => {
     const { provider, mock } = await setup({ faults: { mode: 'error', status: 503 } });
     const err = await failure(provider.complete(ask));
@@ -149,7 +149,7 @@ describe('provider through the openai SDK: faults', () => {
   });
 });
 
-describe('provider through the openai SDK: recovery', () => {
+describe('provider over HTTP to the mock upstream: recovery', () => {
   it('trips, sends nothing upstream while cooling down, then probes and closes once the upstream heals', async () => {
     const clock = new SimulatedClock();
     const health = { minVolume: 3, probeIdleMs: 60_000, backoff: { initialMs: 1000, jitter: 'none' as const } };
