@@ -45,14 +45,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     startMockUpstream({ chunkDelayMs: 1, faults: { mode: 'cut', rate: 0.2, afterChunks: 3 }, onRequest: (at) => arrivals[2]?.push(at) }),
   ]);
   const db = join(mkdtempSync(join(tmpdir(), 'switchyard-chaos-')), 'chaos.db');
-  // Admissions, from the provider actors' own call.started events (the time the call was let through).
+  // Admissions, from the provider actors' own outcome events: a call settles as one event whose
+  // `at - latencyMs` is the time it was let through.
   const admitted: Record<string, number[]> = {};
   const inspect = (e: InspectionEvent) => {
-    if (e.type !== '@xstate.event' || e.event.type !== 'call.started') return;
+    if (e.type !== '@xstate.event' || !e.event.type.startsWith('call.')) return;
     const actor = (e.actorRef as { id?: string }).id ?? '';
     const list = admitted[actor] ?? [];
     admitted[actor] = list;
-    list.push((e.event as unknown as { at: number }).at);
+    const { at, latencyMs } = e.event as unknown as { at: number; latencyMs: number };
+    list.push(at - latencyMs);
   };
   const runtime = createRuntime(
     {
@@ -155,6 +157,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (reached) report.arrivalsWhileCooling[deployment] = (report.arrivalsWhileCooling[deployment] ?? 0) + reached;
     }
   }
+  // The check above reads the actors' outcome events: it proves nothing if it saw fewer calls than answers.
+  const seen = Object.values(admitted).reduce((n, list) => n + list.length, 0);
+  if (seen < report.succeeded) report.violations.push(`saw ${seen} settled calls for ${report.succeeded} answered turns`);
   report.ms = Date.now() - started;
   return report;
 }

@@ -17,8 +17,12 @@ export interface Circuit {
   close(): void;
   /** Forgets the rolling window, so failures from before a recovery cannot trip the breaker again. */
   resetWindow(): void;
-  /** Counts a call that took `latencyMs` toward the slow-call share. */
-  recordLatency(latencyMs: number): void;
+  /**
+   * Counts a settled call in the window the provider machine judges by: its latency toward the slow-call share,
+   * and whether it failed in a way that counts against the deployment (a retryable error).
+   */
+  record(latencyMs: number, failed: boolean): void;
+  /** The window's counts; O(1), read once per call. */
   windowStats(): WindowStats;
   state(): 'closed' | 'open' | 'halfOpen';
   /** Called when opossum trips on its own (not when open() was called). */
@@ -44,10 +48,19 @@ export function createCircuit(name: string, options: ProviderHealthOptions): Cir
     // Final errors (400, 401, …) and caller aborts say nothing about the deployment's health.
     errorFilter: (err: unknown) => !(isSwitchyardError(err) && err.retryable),
   });
+  // The machine's window: per-bucket counts beside opossum's (whose `stats` getter re-sums every bucket on each
+  // read), with running totals. Same calls as opossum's successes + failures, less the abandoned ones.
+  const calls = new Array<number>(buckets).fill(0);
+  const failures = new Array<number>(buckets).fill(0);
   const slow = new Array<number>(buckets).fill(0);
+  const totals = { calls: 0, failures: 0, slowCalls: 0 };
   const rotate = () => {
     rotator.emit('rotate');
-    slow.pop();
+    totals.calls -= calls.pop() ?? 0;
+    totals.failures -= failures.pop() ?? 0;
+    totals.slowCalls -= slow.pop() ?? 0;
+    calls.unshift(0);
+    failures.unshift(0);
     slow.unshift(0);
   };
   const rotation = setInterval(rotate, options.windowMs / buckets);
@@ -83,13 +96,19 @@ export function createCircuit(name: string, options: ProviderHealthOptions): Cir
     resetWindow: () => {
       for (let i = 0; i < buckets; i++) rotate();
     },
-    recordLatency: (latencyMs) => {
-      if (latencyMs >= options.slowCallMs) slow[0] = (slow[0] ?? 0) + 1;
+    record: (latencyMs, failed) => {
+      calls[0] = (calls[0] ?? 0) + 1;
+      totals.calls++;
+      if (failed) {
+        failures[0] = (failures[0] ?? 0) + 1;
+        totals.failures++;
+      }
+      if (latencyMs >= options.slowCallMs) {
+        slow[0] = (slow[0] ?? 0) + 1;
+        totals.slowCalls++;
+      }
     },
-    windowStats: () => {
-      const s = breaker.stats;
-      return { calls: s.successes + s.failures, failures: s.failures, slowCalls: slow.reduce((a, b) => a + b, 0) };
-    },
+    windowStats: () => ({ ...totals }),
     state: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),
     onTrip: (listener) => {
       tripListeners.push(listener);

@@ -61,7 +61,8 @@ export interface ProviderView {
   attempt: number;
   nextProbeAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
-  metrics: Omit<ProviderMetrics, 'latencySamples'> & { latencyP95Ms: number | null };
+  /** `requests` counts calls started: settled ones and the `inFlight` ones. */
+  metrics: Omit<ProviderMetrics, 'latencySamples'> & { inFlight: number; latencyP95Ms: number | null };
 }
 
 export interface Provider {
@@ -71,6 +72,8 @@ export interface Provider {
   readonly actor: ProviderRef;
   /** Whether a call would be admitted now (`probe`: as one of the bounded probes of a recovering deployment). */
   admission(): 'normal' | 'probe' | null;
+  /** Calls admitted and not settled yet (counted here: the machine hears of a call once, when it settles). */
+  inFlight(): number;
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
   stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
   view(): ProviderView;
@@ -129,10 +132,20 @@ export function createDeployment(
   };
   circuit.onTrip(() => actor().send({ type: 'circuit.tripped', at: now() }));
 
+  let inFlight = 0;
+
   function begin(kind: 'normal' | 'probe'): Started {
     const at = now();
-    actor().send({ type: 'call.started', at, probe: kind === 'probe' });
+    inFlight++;
+    if (kind === 'probe') actor().send({ type: 'probe.started', at });
     return { probe: kind === 'probe', startedAt: at };
+  }
+
+  /** A call admitted but never run (the breaker refused it): it leaves flight without a verdict. */
+  function refused(started: Started): never {
+    inFlight--;
+    actor().send({ type: 'call.abandoned', at: started.startedAt, probe: started.probe, latencyMs: 0 });
+    throw circuitOpen(id);
   }
 
   function admit(): Started {
@@ -153,8 +166,9 @@ export function createDeployment(
   function report(started: Started, outcome: Outcome) {
     const at = now();
     const latencyMs = at - started.startedAt;
-    circuit.recordLatency(latencyMs);
+    inFlight--;
     if (outcome.ok) {
+      circuit.record(latencyMs, false);
       actor().send({
         type: 'call.succeeded',
         at,
@@ -169,22 +183,20 @@ export function createDeployment(
     }
     const err = outcome.error;
     if (isSwitchyardError(err, 'aborted')) {
-      actor().send({ type: 'call.abandoned', at, probe: started.probe });
+      actor().send({ type: 'call.abandoned', at, probe: started.probe, latencyMs });
       return;
     }
     const fault: ProviderFault = isSwitchyardError(err)
       ? { code: err.code, retryable: err.retryable, message: err.message, retryAfterMs: err.retryAfterMs }
       : { code: 'provider_unavailable', retryable: true, message: String(err) };
+    circuit.record(latencyMs, fault.retryable);
     actor().send({ type: 'call.failed', at, probe: started.probe, latencyMs, error: fault, window: circuit.windowStats() });
   }
 
   /** Runs `task` through the circuit and reports its outcome to the actor once opossum has counted it. */
   async function measured<T>(started: Started, task: () => Promise<T>, usageOf: (value: T) => Usage): Promise<T> {
     const { admitted, result } = circuit.fire(task);
-    if (!admitted) {
-      actor().send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw circuitOpen(id);
-    }
+    if (!admitted) refused(started);
     try {
       const value = await result;
       report(started, { ok: true, usage: usageOf(value) });
@@ -204,10 +216,7 @@ export function createDeployment(
     });
     const { admitted, result } = circuit.fire(() => done);
     result.catch(() => {});
-    if (!admitted) {
-      actor().send({ type: 'call.abandoned', at: now(), probe: started.probe });
-      throw circuitOpen(id);
-    }
+    if (!admitted) refused(started);
     let ttftMs: number | undefined;
     let settled = false;
     // Reports the outcome once: before the end event is passed on (a consumer may stop pulling after it),
@@ -258,6 +267,7 @@ export function createDeployment(
       ref = next;
     },
     admission: () => admission(actor().getSnapshot()),
+    inFlight: () => inFlight,
     complete: async (request, attempt = {}) =>
       measured(
         admit(),
@@ -273,7 +283,7 @@ export function createDeployment(
         (c) => c.usage,
       ).catch(() => {});
     },
-    view: () => viewOf(actor().getSnapshot()),
+    view: () => viewOf(actor().getSnapshot(), inFlight),
     breakerState: () => circuit.state(),
     disable: () => actor().send({ type: 'operator.disable', at: now() }),
     enable: () => actor().send({ type: 'operator.enable', at: now() }),
@@ -329,8 +339,8 @@ export function createProvider(deployment: ProviderDeployment, runtime: Provider
   };
 }
 
-/** The serializable view of a provider actor's snapshot. */
-export function viewOf(snapshot: ProviderSnapshot): ProviderView {
+/** The serializable view of a provider actor's snapshot, with the deployment's calls in flight. */
+export function viewOf(snapshot: ProviderSnapshot, inFlight: number): ProviderView {
   const c = snapshot.context;
   const { latencySamples: _samples, ...metrics } = c.metrics;
   return {
@@ -341,6 +351,6 @@ export function viewOf(snapshot: ProviderSnapshot): ProviderView {
     attempt: c.attempt,
     nextProbeAt: c.nextProbeAt,
     lastError: c.lastError,
-    metrics: { ...metrics, latencyP95Ms: latencyP95(c.metrics) },
+    metrics: { ...metrics, requests: metrics.requests + inFlight, inFlight, latencyP95Ms: latencyP95(c.metrics) },
   };
 }

@@ -44,15 +44,15 @@ const maxWaits = 64;
 
 export function candidateOf(route: Route, limiter: RateLimiter, tokens: number): Candidate {
   const snapshot = route.deployment.actor.getSnapshot();
-  const { metrics } = snapshot.context;
+
   return {
     id: route.deployment.id,
     priority: route.priority,
     health: healthOf(snapshot),
     admission: admission(snapshot),
     weight: route.provider.weight,
-    latencyEwmaMs: metrics.latencyEwmaMs,
-    inFlight: metrics.inFlight,
+    latencyEwmaMs: snapshot.context.metrics.latencyEwmaMs,
+    inFlight: route.deployment.inFlight(),
     overBudget: !limiter.hasBudget(route.deployment.id, tokens),
   };
 }

@@ -1,6 +1,9 @@
 // Pure bookkeeping for a provider actor's metrics: counts, tokens, latency EWMA and a sample ring for p95.
+// The machine hears of a call once, when it settles; calls in flight are counted by the deployment
+// (src/actors/provider.ts), which adds them to its view.
 
 export interface ProviderMetrics {
+  /** Calls settled: succeeded, failed or abandoned. */
   requests: number;
   successes: number;
   failures: number;
@@ -11,7 +14,6 @@ export interface ProviderMetrics {
   ttftEwmaMs: number | null;
   /** The most recent latencies, oldest first, at most `latencySampleSize` of them. */
   latencySamples: number[];
-  inFlight: number;
   consecutiveFailures: number;
 }
 
@@ -28,7 +30,6 @@ export const emptyMetrics = (): ProviderMetrics => ({
   latencyEwmaMs: null,
   ttftEwmaMs: null,
   latencySamples: [],
-  inFlight: 0,
   consecutiveFailures: 0,
 });
 
@@ -38,10 +39,6 @@ function pushSample(samples: number[], value: number): number[] {
   const next = samples.length >= latencySampleSize ? samples.slice(1) : samples.slice();
   next.push(value);
   return next;
-}
-
-export function recordStart(m: ProviderMetrics): ProviderMetrics {
-  return { ...m, requests: m.requests + 1, inFlight: m.inFlight + 1 };
 }
 
 export interface SuccessSample {
@@ -54,8 +51,8 @@ export interface SuccessSample {
 export function recordSuccess(m: ProviderMetrics, s: SuccessSample): ProviderMetrics {
   return {
     ...m,
+    requests: m.requests + 1,
     successes: m.successes + 1,
-    inFlight: Math.max(0, m.inFlight - 1),
     consecutiveFailures: 0,
     tokensIn: m.tokensIn + (s.tokensIn ?? 0),
     tokensOut: m.tokensOut + (s.tokensOut ?? 0),
@@ -69,16 +66,16 @@ export function recordSuccess(m: ProviderMetrics, s: SuccessSample): ProviderMet
 export function recordFailure(m: ProviderMetrics, code: string, retryable: boolean): ProviderMetrics {
   return {
     ...m,
+    requests: m.requests + 1,
     failures: m.failures + 1,
     failuresByCode: { ...m.failuresByCode, [code]: (m.failuresByCode[code] ?? 0) + 1 },
-    inFlight: Math.max(0, m.inFlight - 1),
     consecutiveFailures: retryable ? m.consecutiveFailures + 1 : m.consecutiveFailures,
   };
 }
 
 /** A call the caller gave up on: it leaves flight without a verdict on the provider. */
 export function recordAbandoned(m: ProviderMetrics): ProviderMetrics {
-  return { ...m, inFlight: Math.max(0, m.inFlight - 1) };
+  return { ...m, requests: m.requests + 1 };
 }
 
 /** The 95th percentile of the recent latency samples (nearest rank), or null with no samples. */

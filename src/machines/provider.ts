@@ -4,7 +4,7 @@
 
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
-import { emptyMetrics, type ProviderMetrics, recordAbandoned, recordFailure, recordStart, recordSuccess } from './provider-metrics.ts';
+import { emptyMetrics, type ProviderMetrics, recordAbandoned, recordFailure, recordSuccess } from './provider-metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './provider-options.ts';
 
 /** Counts over the rolling window, as measured by the deployment's circuit breaker. */
@@ -22,8 +22,10 @@ export interface ProviderFault {
   retryAfterMs?: number | undefined;
 }
 
+// A call is one event, its outcome (call.*), sent when it settles: `at - latencyMs` is when it was admitted,
+// and `probe` says whether it was one of the bounded probes of a recovering deployment. A probe also announces itself (probe.started) because it takes a probe slot.
 export type ProviderEvent =
-  | { type: 'call.started'; at: number; probe: boolean }
+  | { type: 'probe.started'; at: number }
   | {
       type: 'call.succeeded';
       at: number;
@@ -35,7 +37,7 @@ export type ProviderEvent =
       window: WindowStats;
     }
   | { type: 'call.failed'; at: number; probe: boolean; latencyMs: number; error: ProviderFault; window: WindowStats }
-  | { type: 'call.abandoned'; at: number; probe: boolean }
+  | { type: 'call.abandoned'; at: number; probe: boolean; latencyMs: number }
   | { type: 'circuit.tripped'; at: number }
   | { type: 'operator.disable'; at: number }
   | { type: 'operator.enable'; at: number };
@@ -85,13 +87,9 @@ export const providerMachine = setup({
     openCircuit: () => {},
     closeCircuit: () => {},
     resetWindow: () => {},
-    recordStart: assign(({ context, event }: Ctx) => ({
-      metrics: recordStart(context.metrics),
-      probesInFlight: event.type === 'call.started' && event.probe ? context.probesInFlight + 1 : context.probesInFlight,
-    })),
+    takeProbeSlot: assign(({ context }: Ctx) => ({ probesInFlight: context.probesInFlight + 1 })),
     recordOutcome: assign(({ context, event }: Ctx) => {
-      const probesInFlight =
-        'probe' in event && event.probe && event.type !== 'call.started' ? Math.max(0, context.probesInFlight - 1) : context.probesInFlight;
+      const probesInFlight = 'probe' in event && event.probe ? Math.max(0, context.probesInFlight - 1) : context.probesInFlight;
       if (event.type === 'call.succeeded') return { probesInFlight, metrics: recordSuccess(context.metrics, event) };
       if (event.type === 'call.abandoned') return { probesInFlight, metrics: recordAbandoned(context.metrics) };
       if (event.type !== 'call.failed') return {};
@@ -167,7 +165,7 @@ export const providerMachine = setup({
   initial: 'healthy',
   // Outcomes of calls still in flight are recorded in every state; states below add their verdicts.
   on: {
-    'call.started': { actions: 'recordStart' },
+    'probe.started': { actions: 'takeProbeSlot' },
     'call.succeeded': { actions: 'recordOutcome' },
     'call.failed': { actions: 'recordOutcome' },
     'call.abandoned': { actions: 'recordOutcome' },

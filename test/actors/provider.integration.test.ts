@@ -135,6 +135,9 @@ describe('provider over HTTP to the mock upstream: faults', () => {
     const controller = new AbortController();
     const pending = failure(provider.complete(ask, { signal: controller.signal }));
     await waitUntil(() => mock.stats().inFlight === 1);
+    // The machine hears of a call when it settles; the deployment counts it while it is in flight.
+    expect(provider.view().metrics).toMatchObject({ inFlight: 1, requests: 1, successes: 0 });
+    expect(provider.inFlight()).toBe(1);
     controller.abort();
     expect(await pending).toMatchObject({ code: 'aborted', retryable: false });
     await waitUntil(() => mock.stats().aborted === 1 && mock.stats().inFlight === 0);

@@ -32,7 +32,8 @@ export function startProvider(health: ProviderHealthInput = noJitter, seed = 1) 
     circuit,
     syntheticProbes: () => syntheticProbes,
     state: () => actor.getSnapshot(),
-    start: (probe = false) => actor.send({ type: 'call.started', at: at(), probe }),
+    /** A probe takes its slot when it starts; other calls are heard of once, by their outcome. */
+    startProbe: () => actor.send({ type: 'probe.started', at: at() }),
     succeed: (w: WindowStats = window(1, 0), probe = false) =>
       actor.send({ type: 'call.succeeded', at: at(), probe, latencyMs: 10, window: w }),
     fail: (error: Partial<ProviderFault> = {}, w: WindowStats = window(1, 1), probe = false) =>

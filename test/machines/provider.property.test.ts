@@ -37,7 +37,7 @@ describe('provider machine: properties', () => {
             else if (s.kind === 'enable') p.actor.send({ type: 'operator.enable', at: p.clock.now() });
             else if (granted !== null) {
               const probe = granted === 'probe';
-              p.start(probe);
+              if (probe) p.startProbe();
               if (s.kind === 'succeed') p.succeed(p.window(5, 0), probe);
               else if (s.kind === 'fail') p.fail({}, p.window(5, 3), probe);
               else if (s.kind === 'finalFail') p.fail({ code: 'provider_bad_request', retryable: false }, p.window(5, 0), probe);

@@ -12,10 +12,8 @@ describe('provider machine: serving', () => {
 
   it('degrades when the window error rate reaches the degraded threshold with enough volume', () => {
     const p = startProvider({ ...noJitter, minVolume: 5, degradedErrorRate: 0.2 });
-    p.start();
     p.fail({}, p.window(4, 1));
     expect(healthOf(p.state())).toBe('healthy'); // below the minimum volume
-    p.start();
     p.fail({}, p.window(5, 1));
     expect(healthOf(p.state())).toBe('degraded');
     expect(admission(p.state())).toBe('normal');
@@ -23,32 +21,26 @@ describe('provider machine: serving', () => {
 
   it('degrades when too many calls in the window are slow', () => {
     const p = startProvider({ ...noJitter, minVolume: 4, slowCallRate: 0.5 });
-    p.start();
     p.succeed(p.window(4, 0, 2));
     expect(healthOf(p.state())).toBe('degraded');
   });
 
   it('returns to healthy once the window is clean again', () => {
     const p = startProvider({ ...noJitter, minVolume: 2 });
-    p.start();
     p.fail({}, p.window(2, 1));
     expect(healthOf(p.state())).toBe('degraded');
-    p.start();
     p.succeed(p.window(10, 1));
     expect(healthOf(p.state())).toBe('healthy');
   });
 
   it('holds a 429 without Retry-After as degraded for rateLimitHoldMs', () => {
     const p = startProvider({ ...noJitter, rateLimitHoldMs: 5000 });
-    p.start();
     p.fail({ code: 'provider_rate_limited' });
     expect(healthOf(p.state())).toBe('degraded');
     p.clock.increment(4000);
-    p.start();
     p.succeed(p.window(10, 0));
     expect(healthOf(p.state())).toBe('degraded');
     p.clock.increment(1000);
-    p.start();
     p.succeed(p.window(10, 0));
     expect(healthOf(p.state())).toBe('healthy');
   });
@@ -56,7 +48,6 @@ describe('provider machine: serving', () => {
   it('never lets final errors degrade or open the provider', () => {
     const p = startProvider({ ...noJitter, minVolume: 1 });
     for (const code of ['provider_bad_request', 'provider_auth', 'context_length_exceeded']) {
-      p.start();
       // opossum counts filtered final errors as successes, so the window shows no failure.
       p.fail({ code, retryable: false }, p.window(10, 0));
     }
@@ -69,11 +60,8 @@ describe('provider machine: serving', () => {
     expect(p.state().context.metrics.consecutiveFailures).toBe(0);
   });
 
-  it('keeps metrics: requests, successes, tokens, in-flight and latency EWMA', () => {
+  it('keeps metrics: requests, successes, tokens and latency EWMA', () => {
     const p = startProvider();
-    p.start();
-    p.start();
-    expect(p.state().context.metrics.inFlight).toBe(2);
     p.actor.send({
       type: 'call.succeeded',
       at: 0,
@@ -86,7 +74,7 @@ describe('provider machine: serving', () => {
     });
     p.actor.send({ type: 'call.succeeded', at: 0, probe: false, latencyMs: 200, tokensIn: 1, tokensOut: 2, window: p.window(2, 0) });
     const m = p.state().context.metrics;
-    expect(m).toMatchObject({ requests: 2, successes: 2, inFlight: 0, tokensIn: 8, tokensOut: 5, ttftEwmaMs: 40 });
+    expect(m).toMatchObject({ requests: 2, successes: 2, tokensIn: 8, tokensOut: 5, ttftEwmaMs: 40 });
     expect(m.latencyEwmaMs).toBeCloseTo(120);
     expect(m.latencySamples).toEqual([100, 200]);
   });
@@ -118,11 +106,11 @@ describe('provider machine: recovering', () => {
     const p = startProvider({ ...noJitter, probeCount: 2 });
     p.trip();
     p.clock.increment(1000);
-    p.start(true);
+    p.startProbe();
     expect(admission(p.state())).toBe('probe');
-    p.start(true);
+    p.startProbe();
     expect(admission(p.state())).toBeNull();
-    p.actor.send({ type: 'call.abandoned', at: 0, probe: true });
+    p.actor.send({ type: 'call.abandoned', at: 0, probe: true, latencyMs: 0 });
     expect(admission(p.state())).toBe('probe');
   });
 
@@ -130,7 +118,7 @@ describe('provider machine: recovering', () => {
     const p = startProvider();
     p.trip();
     p.clock.increment(1000);
-    p.start(true);
+    p.startProbe();
     p.succeed(p.window(1, 0), true);
     expect(healthOf(p.state())).toBe('healthy');
     expect(p.state().context).toMatchObject({ attempt: 0, backoffDelayMs: null, nextProbeAt: null });
@@ -141,7 +129,7 @@ describe('provider machine: recovering', () => {
     const p = startProvider();
     p.trip();
     p.clock.increment(1000);
-    p.start(true);
+    p.startProbe();
     p.fail({}, p.window(1, 1), true);
     expect(healthOf(p.state())).toBe('coolingDown');
     expect(p.state().context).toMatchObject({ attempt: 2, backoffDelayMs: 2000 });
@@ -155,7 +143,7 @@ describe('provider machine: recovering', () => {
     for (let i = 0; i < 6; i++) {
       delays.push(p.state().context.backoffDelayMs ?? -1);
       p.clock.increment(p.state().context.backoffDelayMs ?? 0);
-      p.start(true);
+      p.startProbe();
       p.fail({}, p.window(1, 1), true);
     }
     expect(delays).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
@@ -163,7 +151,6 @@ describe('provider machine: recovering', () => {
 
   it('honours a Retry-After above the backoff as the floor of the delay', () => {
     const p = startProvider();
-    p.start();
     p.fail({ code: 'provider_rate_limited', retryAfterMs: 30_000 });
     expect(healthOf(p.state())).toBe('coolingDown');
     expect(p.state().context.backoffDelayMs).toBe(30_000);
@@ -177,7 +164,7 @@ describe('provider machine: recovering', () => {
     const p = startProvider();
     p.trip();
     p.clock.increment(1000);
-    p.start(true);
+    p.startProbe();
     p.fail({ code: 'provider_bad_request', retryable: false }, p.window(1, 0), true);
     expect(healthOf(p.state())).toBe('probing');
     expect(admission(p.state())).toBe('probe');
@@ -198,7 +185,7 @@ describe('provider machine: recovering', () => {
     const p = startProvider({ ...noJitter, probeIdleMs: 500 });
     p.trip();
     p.clock.increment(1000);
-    p.start(true);
+    p.startProbe();
     p.clock.increment(5000);
     expect(p.syntheticProbes()).toBe(0);
   });
@@ -233,7 +220,7 @@ describe('provider machine: operator', () => {
     p.actor.send({ type: 'operator.disable', at: 0 });
     p.actor.send({ type: 'operator.enable', at: 0 });
     expect(healthOf(p.state())).toBe('probing');
-    p.start(true);
+    p.startProbe();
     p.succeed(p.window(1, 0), true);
     expect(healthOf(p.state())).toBe('healthy');
   });
@@ -242,7 +229,6 @@ describe('provider machine: operator', () => {
 describe('provider machine: degraded expires', () => {
   it('returns to healthy one window after it last looked unhealthy, even with no traffic', () => {
     const p = startProvider({ ...noJitter, minVolume: 2, windowMs: 10_000 });
-    p.start();
     p.fail({}, p.window(2, 1));
     expect(healthOf(p.state())).toBe('degraded');
     p.clock.increment(9_999);
@@ -253,10 +239,8 @@ describe('provider machine: degraded expires', () => {
 
   it('restarts the hold on every new unhealthy outcome', () => {
     const p = startProvider({ ...noJitter, minVolume: 2, windowMs: 10_000 });
-    p.start();
     p.fail({}, p.window(2, 1));
     p.clock.increment(8000);
-    p.start();
     p.fail({}, p.window(3, 2));
     p.clock.increment(8000);
     expect(healthOf(p.state())).toBe('degraded');
@@ -266,7 +250,6 @@ describe('provider machine: degraded expires', () => {
 
   it('holds a 429 for its hold time when the window is otherwise clean', () => {
     const p = startProvider({ ...noJitter, rateLimitHoldMs: 3000 });
-    p.start();
     p.fail({ code: 'provider_rate_limited' }, p.window(1, 1));
     p.clock.increment(2999);
     expect(healthOf(p.state())).toBe('degraded');
