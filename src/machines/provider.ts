@@ -263,10 +263,12 @@ export type ProviderRef = ActorRefFrom<typeof providerMachine>;
 export type ProviderHealth = 'healthy' | 'degraded' | 'coolingDown' | 'probing' | 'disabled';
 
 export function healthOf(snapshot: ProviderSnapshot): ProviderHealth {
-  if (snapshot.matches('healthy')) return 'healthy';
-  if (snapshot.matches('degraded')) return 'degraded';
-  if (snapshot.matches({ recovering: 'coolingDown' })) return 'coolingDown';
-  if (snapshot.matches({ recovering: 'probing' })) return 'probing';
+  // Read from the state value directly: this runs for every deployment on every request's ranking.
+  const value: unknown = snapshot.value;
+  if (value === 'healthy' || value === 'degraded' || value === 'disabled') return value;
+  const recovering = typeof value === 'object' && value !== null ? (value as { recovering?: unknown }).recovering : undefined;
+  if (recovering === 'coolingDown') return 'coolingDown';
+  if (recovering !== undefined) return 'probing';
   return 'disabled';
 }
 

@@ -1,5 +1,6 @@
-// Prometheus metrics (prom-client) on a registry of their own. Per request: a few counter and histogram
-// updates; provider states are read from the runtime only when /metrics is scraped.
+// Prometheus metrics (prom-client) on a registry of their own. Per request: a few tallies (a Map update each;
+// prom-client's own labelled inc hashes and validates the labels every time) and one histogram observation.
+// Tallies reach their prom-client counters, and provider states are read, only when /metrics is scraped.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RouteInfo } from '../actors/request.ts';
@@ -11,14 +12,39 @@ const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled
 /** `recovering.probing.waiting` → `probing`: the health word of a provider state path. */
 const healthName = (path: string) => (path.startsWith('recovering.') ? (path.split('.')[1] ?? path) : path);
 
+/** A counter counted in a Map on the hot path and handed to prom-client when scraped. Label values in order. */
+function tally(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
+  const pending = new Map<string, { values: readonly string[]; n: number }>();
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const entry of pending.values()) {
+        if (entry.n === 0) continue;
+        const labels: Record<string, string> = {};
+        for (const [i, label] of labelNames.entries()) labels[label] = entry.values[i] ?? '';
+        this.inc(labels, entry.n);
+        entry.n = 0;
+      }
+    },
+  });
+  return (values: readonly string[], n = 1) => {
+    const key = values.length === 1 ? (values[0] ?? '') : values.join('\u0000');
+    const entry = pending.get(key);
+    if (entry) entry.n += n;
+    else pending.set(key, { values, n });
+  };
+}
+
 export function createMetrics(runtime: Runtime) {
   const registry = new Registry();
-  const requests = new Counter({
-    name: 'switchyard_requests_total',
-    help: 'Chat requests by logical model, serving deployment and outcome',
-    labelNames: ['model', 'deployment', 'outcome'],
-    registers: [registry],
-  });
+  const requests = tally(registry, 'switchyard_requests_total', 'Chat requests by logical model, serving deployment and outcome', [
+    'model',
+    'deployment',
+    'outcome',
+  ]);
   const latency = new Histogram({
     name: 'switchyard_request_duration_seconds',
     help: 'Time to the whole answer (non-streaming) or to the end of the stream',
@@ -33,40 +59,18 @@ export function createMetrics(runtime: Runtime) {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers: [registry],
   });
-  const transitions = new Counter({
-    name: 'switchyard_provider_transitions_total',
-    help: 'Changes of a deployment health state',
-    labelNames: ['deployment', 'from', 'to'],
-    registers: [registry],
-  });
+  const transitions = tally(registry, 'switchyard_provider_transitions_total', 'Changes of a deployment health state', [
+    'deployment',
+    'from',
+    'to',
+  ]);
   runtime.subscribe((r) => {
-    if (r.machine === 'provider' && r.from !== null)
-      transitions.inc({ deployment: r.actor, from: healthName(r.from), to: healthName(r.state) });
+    if (r.machine === 'provider' && r.from !== null) transitions([r.actor, healthName(r.from), healthName(r.state)]);
   });
-  const attempts = new Counter({
-    name: 'switchyard_attempts_total',
-    help: 'Attempts made, by deployment and outcome',
-    labelNames: ['deployment', 'outcome'],
-    registers: [registry],
-  });
-  const failovers = new Counter({
-    name: 'switchyard_failovers_total',
-    help: 'Requests answered after more than one attempt',
-    labelNames: ['model'],
-    registers: [registry],
-  });
-  const continued = new Counter({
-    name: 'switchyard_stream_continuations_total',
-    help: 'Streams continued on another deployment',
-    labelNames: ['model'],
-    registers: [registry],
-  });
-  const tokens = new Counter({
-    name: 'switchyard_tokens_total',
-    help: 'Tokens in and out',
-    labelNames: ['model', 'direction'],
-    registers: [registry],
-  });
+  const attempts = tally(registry, 'switchyard_attempts_total', 'Attempts made, by deployment and outcome', ['deployment', 'outcome']);
+  const failovers = tally(registry, 'switchyard_failovers_total', 'Requests answered after more than one attempt', ['model']);
+  const continued = tally(registry, 'switchyard_stream_continuations_total', 'Streams continued on another deployment', ['model']);
+  const tokens = tally(registry, 'switchyard_tokens_total', 'Tokens in and out', ['model', 'direction']);
   new Gauge({
     name: 'switchyard_provider_state',
     help: 'Health state of each deployment (1 for its current state)',
@@ -94,24 +98,28 @@ export function createMetrics(runtime: Runtime) {
     },
   });
 
+  // A model nobody serves is the client's own string: one label for all of them keeps the series bounded.
+  const served = new Set(runtime.models());
+  const modelLabel = (model: string) => (served.has(model) ? model : '(unknown)');
+
   return {
     registry,
-    startTimer: (model: string) => latency.startTimer({ model }),
-    observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model }, seconds),
+    startTimer: (model: string) => latency.startTimer({ model: modelLabel(model) }),
+    observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model: modelLabel(model) }, seconds),
     observeRoute(model: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
-      requests.inc({ model, deployment: route.deployments.at(-1) ?? 'none', outcome });
-      for (const a of route.attempts) attempts.inc({ deployment: a.deployment, outcome: a.outcome });
-      if (route.attempts.length > 1) failovers.inc({ model });
-      if (route.continued) continued.inc({ model });
+      requests([model, route.deployments.at(-1) ?? 'none', outcome]);
+      for (const a of route.attempts) attempts([a.deployment, a.outcome]);
+      if (route.attempts.length > 1) failovers([model]);
+      if (route.continued) continued([model]);
       if (usage) {
-        tokens.inc({ model, direction: 'in' }, usage.prompt_tokens);
-        tokens.inc({ model, direction: 'out' }, usage.completion_tokens);
+        tokens([model, 'in'], usage.prompt_tokens);
+        tokens([model, 'out'], usage.completion_tokens);
       }
     },
     observeError(model: string, err: unknown) {
       const code = isSwitchyardError(err) ? err.code : 'internal_error';
-      requests.inc({ model, deployment: 'none', outcome: code });
-      if (isSwitchyardError(err)) for (const a of err.attempts ?? []) attempts.inc({ deployment: a.deployment, outcome: a.outcome });
+      requests([modelLabel(model), 'none', code]);
+      if (isSwitchyardError(err)) for (const a of err.attempts ?? []) attempts([a.deployment, a.outcome]);
     },
   };
 }

@@ -45,6 +45,17 @@ describe('provider machine: properties', () => {
             }
             const snap = p.state();
             const health = healthOf(snap);
+            // healthOf reads the state value directly; it must agree with XState's own matching.
+            const matched = snap.matches('healthy')
+              ? 'healthy'
+              : snap.matches('degraded')
+                ? 'degraded'
+                : snap.matches({ recovering: 'coolingDown' })
+                  ? 'coolingDown'
+                  : snap.matches({ recovering: 'probing' })
+                    ? 'probing'
+                    : 'disabled';
+            expect(health).toBe(matched);
             if (health === 'coolingDown' || health === 'disabled') expect(admission(snap)).toBeNull();
             const delay = snap.context.backoffDelayMs;
             if (delay !== null) {

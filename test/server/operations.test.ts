@@ -66,6 +66,16 @@ describe('operations endpoints', () => {
     expect(text).toMatch(/switchyard_tokens_total\{model="chat",direction="in"\} \d+/);
     expect(text).toContain('switchyard_provider_state{deployment="p1/mock-model",state="healthy"} 1');
     expect(text).toContain('switchyard_conversations_active 0');
+    // Counts accumulate across scrapes (each scrape hands over what came since the last one).
+    await g.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    for (const model of ['nope-1', 'nope-2']) {
+      await g.client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }).catch(() => {});
+    }
+    const again = await (await fetch(`${g.url}/metrics`)).text();
+    expect(again).toContain('switchyard_requests_total{model="chat",deployment="p1/mock-model",outcome="ok"} 2');
+    // Unknown model names are the client's strings: they share one label instead of growing the series.
+    expect(again).toContain('switchyard_requests_total{model="(unknown)",deployment="none",outcome="model_not_found"} 2');
+    expect(again).not.toContain('nope-1');
   });
 
   it('counts deployment state transitions and times first tokens', async () => {
