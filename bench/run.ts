@@ -14,7 +14,7 @@ import { createRuntime } from '../src/runtime.ts';
 import { seedConversations } from './seed.ts';
 
 const quick = process.argv.includes('--quick');
-const seconds = quick ? 3 : 10;
+const seconds = quick ? 3 : 5;
 const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
 const gatewayBody = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
 const children: ChildProcess[] = [];
@@ -43,14 +43,14 @@ interface Load {
   errors: number;
 }
 
-async function load(url: string, payload: string, connections: number): Promise<Load> {
+async function load(url: string, payload: string, connections: number, duration = seconds): Promise<Load> {
   const result = await autocannon({
     url: `${url}/v1/chat/completions`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: payload,
     connections,
-    duration: seconds,
+    duration,
   });
   return {
     rps: Math.round(result.requests.average),
@@ -101,17 +101,76 @@ async function streamLoad(url: string, payload: string, concurrency: number, ms:
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** The median of each figure over several rounds (rounds alternate between the targets, so drift hits all). */
+function medianLoad(runs: Load[]): Load {
+  const mid = (pick: (l: Load) => number) => percentile(runs.map(pick), 0.5);
+  return {
+    rps: mid((l) => l.rps),
+    p50: mid((l) => l.p50),
+    p90: mid((l) => l.p90),
+    p99: mid((l) => l.p99),
+    errors: runs.reduce((n, l) => n + l.errors, 0),
+  };
+}
+
+/** One connection, one request after another, timed in microseconds (autocannon's percentiles are whole ms). */
+async function sequential(url: string, payload: string, count: number) {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: payload,
+    });
+    await res.body.dump();
+    if (res.statusCode === 200) samples.push(performance.now() - started);
+  }
+  return { requests: samples.length, p50: round(percentile(samples, 0.5), 3), p99: round(percentile(samples, 0.99), 3) };
+}
+
 async function overhead() {
   const mock = await server('mock');
   const proxy = await server('proxy', [`${mock.url}/v1`]);
   const gateway = await server('gateway', [mock.url]);
+  const targets = [
+    { url: mock.url, payload: body },
+    { url: proxy.url, payload: body },
+    { url: gateway.url, payload: gatewayBody },
+  ];
+  // Warm-up, not measured: JIT, connection pools and the mock's own caches reach their steady state.
+  for (const t of targets) await load(t.url, t.payload, 64, quick ? 1 : 3);
+  const rounds = quick ? 1 : 3;
   const rows = [];
   for (const connections of quick ? [1, 64] : [1, 64, 256]) {
-    const direct = await load(mock.url, body, connections);
-    const bare = await load(proxy.url, body, connections);
-    const through = await load(gateway.url, gatewayBody, connections);
-    rows.push({ connections, direct, bare, through, addedP50: round(through.p50 - direct.p50), addedP99: round(through.p99 - direct.p99) });
+    const runs: Load[][] = [[], [], []];
+    for (let r = 0; r < rounds; r++) for (const [i, t] of targets.entries()) runs[i]?.push(await load(t.url, t.payload, connections));
+    const [direct, bare, through] = runs.map(medianLoad) as [Load, Load, Load];
+    rows.push({
+      connections,
+      direct,
+      bare,
+      through,
+      addedP50: round(through.p50 - direct.p50),
+      addedP99: round(through.p99 - direct.p99),
+      bareAddedP50: round(bare.p50 - direct.p50),
+      bareAddedP99: round(bare.p99 - direct.p99),
+    });
   }
+  const count = quick ? 500 : 2000;
+  const [seqDirect, seqBare, seqThrough] = [
+    await sequential(mock.url, body, count),
+    await sequential(proxy.url, body, count),
+    await sequential(gateway.url, gatewayBody, count),
+  ];
+  const latency = {
+    requests: count,
+    direct: seqDirect,
+    bare: seqBare,
+    through: seqThrough,
+    addedP50: round(seqThrough.p50 - seqDirect.p50, 3),
+    addedP99: round(seqThrough.p99 - seqDirect.p99, 3),
+  };
   const streams = [];
   for (const concurrency of quick ? [1, 16] : [1, 64]) {
     const direct = await streamLoad(mock.url, body, concurrency, seconds * 1000);
@@ -119,7 +178,7 @@ async function overhead() {
     streams.push({ concurrency, direct, through, addedTtftP50: round(through.ttftP50 - direct.ttftP50) });
   }
   for (const s of [mock, proxy, gateway]) s.proc.kill('SIGTERM');
-  return { rows, streams };
+  return { rounds, rows, latency, streams };
 }
 
 async function failover() {
@@ -226,12 +285,16 @@ function markdown(results: Record<string, unknown> & { machine: Record<string, u
   const lines = [
     `Measured ${results.date} on ${results.machine.cpus} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}${quick ? ' (--quick)' : ''}.`,
     '',
-    '| non-streaming, connections | direct req/s | bare proxy req/s | Switchyard req/s | vs bare proxy | direct p50/p99 ms | Switchyard p50/p99 ms | added p50/p99 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `Non-streaming, autocannon for ${seconds} s per run, median of ${o.rounds} alternating run(s) after a warm-up; latencies in whole ms.`,
+    '',
+    '| connections | direct req/s | bare proxy req/s | Switchyard req/s | vs bare proxy | direct p50/p99 ms | Switchyard p50/p99 ms | added p50/p99 ms | bare proxy added p50/p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...o.rows.map(
       (r) =>
-        `| ${r.connections} | ${r.direct.rps} | ${r.bare.rps} | ${r.through.rps} | ${Math.round((100 * r.through.rps) / Math.max(1, r.bare.rps))}% | ${r.direct.p50}/${r.direct.p99} | ${r.through.p50}/${r.through.p99} | ${r.addedP50}/${r.addedP99} |`,
+        `| ${r.connections} | ${r.direct.rps} | ${r.bare.rps} | ${r.through.rps} | ${Math.round((100 * r.through.rps) / Math.max(1, r.bare.rps))}% | ${r.direct.p50}/${r.direct.p99} | ${r.through.p50}/${r.through.p99} | ${r.addedP50}/${r.addedP99} | ${r.bareAddedP50}/${r.bareAddedP99} |`,
     ),
+    '',
+    `One connection, ${o.latency.requests} requests one after another, timed in µs: direct p50/p99 ${o.latency.direct.p50}/${o.latency.direct.p99} ms, bare proxy ${o.latency.bare.p50}/${o.latency.bare.p99} ms, Switchyard ${o.latency.through.p50}/${o.latency.through.p99} ms: **added p50 ${o.latency.addedP50} ms, p99 ${o.latency.addedP99} ms**.`,
     '',
     '| streaming, concurrency | direct TTFT p50/p99 ms | Switchyard TTFT p50/p99 ms | added TTFT p50 ms | errors |',
     '| --- | --- | --- | --- | --- |',
