@@ -14,6 +14,11 @@ export interface ProviderHealthOptions {
   degradedErrorRate: number;
   /** Error rate (0..1) in the window at which the circuit opens (opossum's trip decision). */
   openErrorRate: number;
+  /**
+   * Retryable failures in a row (429s aside) that open the circuit whatever the window's rate: a deployment
+   * that goes hard down under heavy traffic is ejected at once instead of after its rate catches up. 0: off.
+   */
+  tripConsecutiveFailures: number;
   /** A call slower than this counts as slow. */
   slowCallMs: number;
   /** Share of slow calls (0..1) in the window at which the provider becomes `degraded`. */
@@ -33,6 +38,7 @@ export const providerHealthDefaults: ProviderHealthOptions = {
   minVolume: 5,
   degradedErrorRate: 0.2,
   openErrorRate: 0.5,
+  tripConsecutiveFailures: 5,
   slowCallMs: 30_000,
   slowCallRate: 0.5,
   probeCount: 1,
@@ -73,6 +79,7 @@ export function resolveProviderHealthOptions(input: ProviderHealthInput = {}, pr
   check(`${prefix}.minVolume`, o.minVolume, 1, Number.POSITIVE_INFINITY, true);
   check(`${prefix}.degradedErrorRate`, o.degradedErrorRate, 0, 1);
   check(`${prefix}.openErrorRate`, o.openErrorRate, 0, 1);
+  check(`${prefix}.tripConsecutiveFailures`, o.tripConsecutiveFailures, 0, 1_000_000, true);
   check(`${prefix}.slowCallMs`, o.slowCallMs, 1);
   check(`${prefix}.slowCallRate`, o.slowCallRate, 0, 1);
   check(`${prefix}.probeCount`, o.probeCount, 1, 1000, true);

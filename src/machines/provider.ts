@@ -138,6 +138,14 @@ export const providerMachine = setup({
       !windowUnhealthy(context.options, event.window) &&
       (context.rateLimitedUntil === null || event.at >= context.rateLimitedUntil),
     retryableFailure: ({ event }: Ctx) => faultOf(event)?.retryable === true,
+    // This failure completes a run of tripConsecutiveFailures retryable ones (429s have rules of their own).
+    consecutiveFailures: ({ context, event }: Ctx) => {
+      const fault = faultOf(event);
+      const limit = context.options.tripConsecutiveFailures;
+      return (
+        limit > 0 && fault?.retryable === true && fault.code !== 'provider_rate_limited' && context.metrics.consecutiveFailures + 1 >= limit
+      );
+    },
     noProbeInFlight: ({ context }: Ctx) => context.probesInFlight === 0,
   },
   delays: {
@@ -181,6 +189,7 @@ export const providerMachine = setup({
         ],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
+          { guard: 'consecutiveFailures', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
           { guard: 'rateLimited', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
           { guard: 'windowUnhealthy', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },
@@ -200,6 +209,7 @@ export const providerMachine = setup({
         ],
         'call.failed': [
           { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
+          { guard: 'consecutiveFailures', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
           { guard: 'rateLimited', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
           { guard: 'windowUnhealthy', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },

@@ -80,6 +80,43 @@ describe('provider machine: serving', () => {
   });
 });
 
+describe('provider machine: consecutive failures', () => {
+  // A window diluted by earlier traffic (1000 calls, few failures) never reaches a rate threshold quickly.
+  const diluted = (failures: number) => ({ calls: 1000 + failures, failures, slowCalls: 0 });
+
+  it('opens after tripConsecutiveFailures retryable failures in a row, whatever the window says', () => {
+    const p = startProvider({ ...noJitter, tripConsecutiveFailures: 3 });
+    p.fail({}, diluted(1));
+    p.fail({}, diluted(2));
+    expect(healthOf(p.state())).toBe('healthy');
+    p.fail({}, diluted(3));
+    expect(healthOf(p.state())).toBe('coolingDown');
+    expect(p.circuit.at(-1)).toBe('open');
+  });
+
+  it('restarts the run on a success, and ignores final errors and 429s for it', () => {
+    const p = startProvider({ ...noJitter, tripConsecutiveFailures: 3 });
+    p.fail({}, diluted(1));
+    p.fail({}, diluted(2));
+    p.succeed(diluted(2));
+    p.fail({}, diluted(3));
+    p.fail({ code: 'provider_bad_request', retryable: false }, diluted(3));
+    p.fail({}, diluted(4));
+    expect(healthOf(p.state())).toBe('healthy');
+    p.fail({ code: 'provider_rate_limited' }, diluted(5));
+    // The 429 has its own rule (degraded without Retry-After), not the consecutive trip.
+    expect(healthOf(p.state())).toBe('degraded');
+    p.fail({}, diluted(6));
+    expect(healthOf(p.state())).toBe('coolingDown');
+  });
+
+  it('is off at 0', () => {
+    const p = startProvider({ ...noJitter, tripConsecutiveFailures: 0 });
+    for (let i = 1; i <= 20; i++) p.fail({}, diluted(i));
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+});
+
 describe('provider machine: recovering', () => {
   it('opens on a trip: cools down for the first backoff delay and admits nothing', () => {
     const p = startProvider();
