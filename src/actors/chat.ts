@@ -32,8 +32,7 @@ export async function chatWithFailover(kit: RequestKit, request: ChatCompletionR
         });
         state.record(winner, 'ok');
         state.served.push(winner.route.deployment.id);
-        kit.decide(state, 'ok');
-        return { completion: value, route: state.info() };
+        return { completion: value, route: kit.decide(state, 'ok') };
       } catch (err) {
         const error = asSwitchyard(err);
         if (!error.retryable) throw error;

@@ -37,8 +37,8 @@ export interface RequestKit {
   begin(state: RequestState, route: Route): { controller: AbortController; signal: AbortSignal };
   /** Corrects the token budget once the real usage is known. */
   settleTokens(deployment: string, estimate: number, usage: CompletionUsage | null | undefined): void;
-  /** Records the request's outcome in the decision ring. */
-  decide(state: RequestState, outcome: string): void;
+  /** Records the request's outcome in the decision ring; returns the route recorded, for the caller's result. */
+  decide(state: RequestState, outcome: string): RouteInfo;
 }
 
 export interface RouteInfo {

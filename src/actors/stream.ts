@@ -84,8 +84,7 @@ export async function* streamWithFailover(
           kit.settleTokens(id, state.tokens, event.usage);
           current = undefined;
           await iterator.return?.(undefined);
-          kit.decide(state, 'ok');
-          yield { type: 'end', finishReason: event.finishReason, usage: event.usage, route: state.info() };
+          yield { type: 'end', finishReason: event.finishReason, usage: event.usage, route: kit.decide(state, 'ok') };
           return;
         }
         throw new SwitchyardError('stream_interrupted', `${id}: the stream ended without its end`, { retryable: true, status: 502 });

@@ -117,7 +117,9 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       }),
   });
 
+  // A ring: `next` is where the next decision goes, and the oldest one once the ring is full.
   const decisions: Decision[] = [];
+  let next = 0;
   const kit: RequestKit = {
     routing,
     now,
@@ -155,8 +157,10 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       if (usage) limiter.adjust(id, usage.total_tokens - estimate);
     },
     decide: (state, outcome) => {
-      if (decisions.length >= decisionsKept) decisions.shift();
-      decisions.push({ at: now(), model: state.model, outcome, route: state.info() });
+      const route = state.info();
+      decisions[next] = { at: now(), model: state.model, outcome, route };
+      next = (next + 1) % decisionsKept;
+      return route;
     },
   };
 
@@ -165,7 +169,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     deployments: () => [...deployments.values()],
     models: () => [...routes.keys()],
     routesOf: (model: string) => router.routesOf(model),
-    decisions: () => [...decisions],
+    decisions: () => (decisions.length < decisionsKept ? [...decisions] : [...decisions.slice(next), ...decisions.slice(0, next)]),
     chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
       chatWithFailover(kit, request, callOptions.signal),
     stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>

@@ -31,17 +31,19 @@ export function tierOf(c: Candidate): 0 | 1 | 2 | null {
  * (weighted random order by Efraimidis–Spirakis keys: a deployment of weight w leads with probability w/Σw).
  */
 export function rankCandidates(candidates: readonly Candidate[], strategy: Strategy, random: () => number): Candidate[] {
-  const keyed = candidates.flatMap((c) => {
+  // Runs on every attempt: a plain loop, and no sort for the common case of one admissible deployment.
+  const keyed: { c: Candidate; tier: number; key: number }[] = [];
+  for (const c of candidates) {
     const tier = tierOf(c);
-    if (tier === null) return [];
+    if (tier === null) continue;
     let key: number;
     if (strategy === 'weighted') key = c.weight > 0 ? -(random() ** (1 / c.weight)) : 0;
     else if (strategy === 'least-latency') key = c.latencyEwmaMs ?? 0;
     else if (strategy === 'least-busy') key = c.inFlight;
     else key = 0;
-    return [{ c, tier, key }];
-  });
-  keyed.sort((a, b) => a.tier - b.tier || a.key - b.key || a.c.priority - b.c.priority);
+    keyed.push({ c, tier, key });
+  }
+  if (keyed.length > 1) keyed.sort((a, b) => a.tier - b.tier || a.key - b.key || a.c.priority - b.c.priority);
   return keyed.map((k) => k.c);
 }
 

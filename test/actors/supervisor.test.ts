@@ -126,4 +126,18 @@ describe('supervisor: actors', () => {
     const [decision] = f.runtime.decisions();
     expect(decision).toMatchObject({ model: 'chat', outcome: 'ok', route: { deployments: [f.id(1)] } });
   });
+
+  it('keeps the last 256 decisions, oldest first, once the ring wraps', async () => {
+    const f = await start({ mocks: [{}], providers: [{ models: { chat: 'mock-model', fast: 'mock-model' } }] });
+    // 301 requests: the ring keeps the last 256, numbers 45 to 300; those two are the only `fast` ones kept.
+    for (let i = 0; i <= 300; i++) {
+      const model = i === 44 || i === 45 || i === 300 ? 'fast' : 'chat';
+      await f.runtime.chat({ model, messages: [{ role: 'user', content: `q${i}` }] });
+    }
+    const decisions = f.runtime.decisions();
+    expect(decisions).toHaveLength(256);
+    expect(decisions[0]?.model).toBe('fast');
+    expect(decisions[255]?.model).toBe('fast');
+    expect(decisions.filter((d) => d.model === 'fast')).toHaveLength(2);
+  });
 });

@@ -77,6 +77,15 @@ describe('malformed requests', () => {
     if (param !== null) expect(payload.error.param).toBe(param);
   });
 
+  it('accepts a body with a UTF-8 byte order mark, and multi-byte text', async () => {
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(JSON.stringify({ ...ok, messages: [{ role: 'user', content: 'grüße, 你好' }] })),
+    ]);
+    const res = await g.post(chat, body);
+    expect(res.status).toBe(200);
+  });
+
   it('leaves the process serving and the conversation unchanged', async () => {
     expect(cases.length).toBeGreaterThanOrEqual(30);
     expect((await g.client.chat.completions.create(ok as never)).choices).toHaveLength(1);
