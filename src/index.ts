@@ -10,7 +10,7 @@ export type {
 } from './actors/conversation-types.ts';
 export type { InspectionRecord } from './actors/inspection.ts';
 export { type ModelInfo, modelInfo } from './actors/models.ts';
-export type { AdapterOptions, ChatRequest, StreamEvent } from './actors/openai-adapter.ts';
+export type { AdapterOptions, ChatRequest, StreamEvent, ToolCallDelta } from './actors/openai-adapter.ts';
 export {
   createProvider,
   deploymentDefaults,

@@ -16,8 +16,11 @@ import { readSse } from './sse-reader.ts';
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
 
+/** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
+export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
+
 export type StreamEvent =
-  | { type: 'delta'; content: string; chunk: ChatCompletionChunk }
+  | { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk }
   | { type: 'end'; finishReason: string; usage: CompletionUsage | null };
 
 export interface AdapterOptions {
@@ -183,7 +186,9 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finishReason = choice.finish_reason;
-          if (choice) yield { type: 'delta', content: choice.delta?.content ?? '', chunk };
+          if (!choice) continue;
+          const toolCalls = choice.delta?.tool_calls;
+          yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
         }
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (finishReason === null) {

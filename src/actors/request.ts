@@ -5,7 +5,7 @@ import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, isSwitchyardError, SwitchyardError } from '../errors.ts';
-import type { ChatRequest } from './openai-adapter.ts';
+import type { ChatRequest, ToolCallDelta } from './openai-adapter.ts';
 import type { Running } from './race.ts';
 import type { Route } from './router.ts';
 import { type Linked, linkedController } from './signals.ts';
@@ -19,7 +19,7 @@ export interface ChatResult {
 }
 
 export type ChatStreamEvent =
-  | { type: 'delta'; content: string; deployment: string }
+  | { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; deployment: string }
   | { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
 
 /** What the call and stream paths need from the supervisor, per request. */

@@ -1,6 +1,7 @@
 // The stream path: a failure before the first token fails over invisibly (with hedging, the first stream to
 // produce a token wins); after tokens reached the caller, a deployment able to continue picks up the answer
-// and what its continuation repeats is removed.
+// and what its continuation repeats is removed. Tool-call deltas pass through as they come; a stream that
+// breaks after part of a tool call reached the caller cannot be continued and ends as stream_interrupted.
 
 import type { Continuation } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
@@ -19,17 +20,18 @@ export async function* streamWithFailover(
   const { routing, now } = kit;
   const { state, body } = kit.open(request, signal);
   let delivered = '';
+  let toolsDelivered = false;
   let current: { running: Running<AsyncIterator<StreamEvent>>; iterator: AsyncIterator<StreamEvent> } | undefined;
   const canContinue = (r: Route) => r.continuation !== 'none';
   const requestFor = (route: Route): ChatRequest =>
     delivered === '' ? body : continuationRequest(body, delivered, route.continuation as Exclude<Continuation, 'none'>);
   try {
     while (true) {
-      const continuing = delivered !== '';
-      if (state.started >= routing.maxAttempts) throw interrupted(state, delivered);
-      if (continuing && routing.midStreamFailover === 'error') throw interrupted(state, delivered);
+      const continuing = delivered !== '' || toolsDelivered;
+      if (state.started >= routing.maxAttempts) throw interrupted(state, delivered, toolsDelivered);
+      if (continuing && (routing.midStreamFailover === 'error' || toolsDelivered)) throw interrupted(state, delivered, toolsDelivered);
       const first = await kit.pick(state, continuing ? canContinue : undefined).catch((err: unknown) => {
-        throw continuing ? interrupted(state, delivered, err) : err;
+        throw continuing ? interrupted(state, delivered, false, err) : err;
       });
       const start = (route: Route, hedge: boolean): Running<AsyncIterator<StreamEvent>> => {
         const { controller, signal } = kit.begin(state, route);
@@ -72,7 +74,11 @@ export async function* streamWithFailover(
           const event = next.value;
           if (event.type === 'delta') {
             const text = remover ? remover.push(event.content) : event.content;
-            if (text !== '') {
+            if (event.toolCalls) {
+              toolsDelivered = true;
+              delivered += text;
+              yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id };
+            } else if (text !== '') {
               delivered += text;
               yield { type: 'delta', content: text, deployment: id };
             }
@@ -92,7 +98,7 @@ export async function* streamWithFailover(
         current = undefined;
         const error = asSwitchyard(err);
         state.record(winner, error.code, continuing);
-        if (!error.retryable && delivered === '') throw error;
+        if (!error.retryable && delivered === '' && !toolsDelivered) throw error;
         state.lastError = error;
       }
     }
@@ -111,13 +117,13 @@ export async function* streamWithFailover(
 }
 
 /** The error that ends a stream which broke after delivering tokens and could not be continued. */
-function interrupted(state: RequestState, delivered: string, cause?: unknown): SwitchyardError {
-  if (delivered === '') return asSwitchyard(cause ?? state.lastError);
+function interrupted(state: RequestState, delivered: string, toolsDelivered: boolean, cause?: unknown): SwitchyardError {
+  if (delivered === '' && !toolsDelivered) return asSwitchyard(cause ?? state.lastError);
   const last = cause ?? state.lastError;
-  return new SwitchyardError('stream_interrupted', `the stream broke after ${delivered.length} characters and was not continued`, {
-    status: 502,
-    cause: last,
-  });
+  const message = toolsDelivered
+    ? 'the stream broke during a tool call, which cannot be continued elsewhere'
+    : `the stream broke after ${delivered.length} characters and was not continued`;
+  return new SwitchyardError('stream_interrupted', message, { status: 502, cause: last });
 }
 
 type FirstTokenIterator = AsyncIterator<StreamEvent> & { ready: Promise<AsyncIterator<StreamEvent>> };
@@ -143,7 +149,7 @@ function firstTokenFirst(source: AsyncGenerator<StreamEvent, void, undefined>): 
   const ready = (async () => {
     for (let next = await source.next(); !next.done; next = await source.next()) {
       buffered.push(next.value);
-      if (next.value.type === 'end' || next.value.content !== '') return iterator;
+      if (next.value.type === 'end' || next.value.content !== '' || next.value.toolCalls) return iterator;
     }
     throw new SwitchyardError('stream_interrupted', 'the stream ended before its first token', { retryable: true, status: 502 });
   })();

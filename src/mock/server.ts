@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countChatTokens, countTokens, truncateToTokens } from '../actors/tokens.ts';
 import { healthyFaults, type MockFaults, parseFaults } from './faults.ts';
-import { answerFor, type ContinuationMode, chunksOf } from './reply.ts';
+import { answerFor, type ContinuationMode, chunksOf, hashText, promptOf, replyFor } from './reply.ts';
 
 export interface MockUpstreamOptions {
   port?: number;
@@ -92,6 +92,29 @@ interface ChatBody {
   includeUsage: boolean;
   maxTokens: number | null;
   continueFinal: boolean;
+  /** The function the reply calls: with `tools` and a user message last (not a tool result), unless `tool_choice` is none. */
+  tool: string | null;
+}
+
+/** The function a request's reply calls, null for a text reply, or what is wrong with the request's tools. */
+function toolOf(b: Record<string, unknown>, messages: { role: string }[]): string | null | { param: string; message: string } {
+  if (b.tools === undefined) return null;
+  if (!Array.isArray(b.tools) || b.tools.length === 0) return { param: 'tools', message: 'tools must be a non-empty array' };
+  const names: string[] = [];
+  for (const [i, t] of b.tools.entries()) {
+    const name = (t as { function?: { name?: unknown } } | null)?.function?.name;
+    if (typeof name !== 'string' || name === '') return { param: `tools[${i}].function.name`, message: 'each tool needs a function name' };
+    names.push(name);
+  }
+  const choice = b.tool_choice as string | { function?: { name?: unknown } } | undefined;
+  if (choice === 'none' || messages.at(-1)?.role === 'tool') return null;
+  if (typeof choice === 'object' && choice !== null) {
+    const wanted = choice.function?.name;
+    if (typeof wanted !== 'string' || !names.includes(wanted))
+      return { param: 'tool_choice', message: 'tool_choice names no tool of the request' };
+    return wanted;
+  }
+  return names[0] ?? null;
 }
 
 function parseChatBody(raw: string): ChatBody | { param: string; message: string } {
@@ -114,6 +137,8 @@ function parseChatBody(raw: string): ChatBody | { param: string; message: string
   }
   const limit = b.max_completion_tokens ?? b.max_tokens;
   const options = b.stream_options as { include_usage?: unknown } | undefined;
+  const tool = toolOf(b, b.messages as { role: string }[]);
+  if (tool !== null && typeof tool === 'object') return tool;
   return {
     model: b.model,
     messages: b.messages as ChatBody['messages'],
@@ -121,6 +146,7 @@ function parseChatBody(raw: string): ChatBody | { param: string; message: string
     includeUsage: options?.include_usage === true,
     maxTokens: typeof limit === 'number' && limit > 0 ? Math.floor(limit) : null,
     continueFinal: b.continue_final_message === true,
+    tool,
   };
 }
 
@@ -174,13 +200,22 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       return sendJson(res, 400, openAIError(400, message, 'context_length_exceeded', 'messages'));
     }
     const continuation = body.continueFinal ? 'exact' : (f.continuation ?? options.continuation ?? 'exact');
-    let text = answerFor(body.messages, continuation);
-    let finish: 'stop' | 'length' = 'stop';
-    if (body.maxTokens !== null && countTokens(text) > body.maxTokens) {
+    // A tool call's arguments are derived from the prompt, like a text reply: the same request, the same call.
+    const call =
+      body.tool === null
+        ? null
+        : {
+            id: `call_mock_${hashText(promptOf(body.messages)).toString(36)}`,
+            name: body.tool,
+            arguments: JSON.stringify({ query: replyFor(promptOf(body.messages)) }),
+          };
+    let text = call === null ? answerFor(body.messages, continuation) : '';
+    let finish: 'stop' | 'length' | 'tool_calls' = call === null ? 'stop' : 'tool_calls';
+    if (call === null && body.maxTokens !== null && countTokens(text) > body.maxTokens) {
       text = truncateToTokens(text, body.maxTokens);
       finish = 'length';
     }
-    const usage = { prompt_tokens: promptTokens, completion_tokens: countTokens(text), total_tokens: 0 };
+    const usage = { prompt_tokens: promptTokens, completion_tokens: countTokens(call?.arguments ?? text), total_tokens: 0 };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const id = `chatcmpl-mock-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
@@ -190,7 +225,22 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         object: 'chat.completion',
         created,
         model: body.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: finish, logprobs: null }],
+        choices: [
+          {
+            index: 0,
+            message:
+              call === null
+                ? { role: 'assistant', content: text, refusal: null }
+                : {
+                    role: 'assistant',
+                    content: null,
+                    refusal: null,
+                    tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }],
+                  },
+            finish_reason: finish,
+            logprobs: null,
+          },
+        ],
         usage,
       };
       if (mode === 'cut') {
@@ -207,9 +257,21 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices, ...extra })}\n\n`);
-    send([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
-    const chunks = chunksOf(text);
-    for (const [i, piece] of chunks.entries()) {
+    // A tool call streams as OpenAI's does: its id and name first, then its arguments in pieces.
+    const first: Record<string, unknown> =
+      call === null
+        ? { role: 'assistant', content: '' }
+        : {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
+          };
+    send([{ index: 0, delta: first, finish_reason: null }]);
+    const deltas =
+      call === null
+        ? chunksOf(text).map((piece) => ({ content: piece }))
+        : (call.arguments.match(/[\s\S]{1,8}/g) ?? []).map((piece) => ({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
+    for (const [i, delta] of deltas.entries()) {
       if (mode === 'cut' && i >= f.afterChunks) {
         count('cut');
         res.end();
@@ -217,7 +279,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       }
       if (options.chunkDelayMs) await sleep(options.chunkDelayMs, undefined, { signal: gone }).catch(() => {});
       if (gone.aborted) return;
-      send([{ index: 0, delta: { content: piece }, finish_reason: null }]);
+      send([{ index: 0, delta, finish_reason: null }]);
     }
     send([{ index: 0, delta: {}, finish_reason: finish }]);
     if (body.includeUsage) send([], { usage });

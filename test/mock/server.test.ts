@@ -243,3 +243,54 @@ describe('mock upstream: continuation', () => {
     }
   });
 });
+
+describe('mock upstream: tool calls', () => {
+  const tools = [
+    { type: 'function', function: { name: 'search', parameters: { type: 'object' } } },
+    { type: 'function', function: { name: 'weather', parameters: { type: 'object' } } },
+  ];
+
+  it('calls the first tool, or the one tool_choice names, with arguments derived from the prompt', async () => {
+    const first = await completionOf(post({ model: 'mock-a', messages, tools }));
+    expect(first.choices[0]).toMatchObject({ finish_reason: 'tool_calls', message: { content: null } });
+    const call = first.choices[0]?.message.tool_calls?.[0];
+    expect(call).toMatchObject({ type: 'function', function: { name: 'search' } });
+    const again = await completionOf(post({ model: 'mock-a', messages, tools }));
+    expect(again.choices[0]?.message.tool_calls?.[0]).toEqual(call);
+    const chosen = await completionOf(
+      post({ model: 'mock-a', messages, tools, tool_choice: { type: 'function', function: { name: 'weather' } } }),
+    );
+    expect(chosen.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: 'weather' } });
+  });
+
+  it('answers in text with tool_choice none, or once the last message is a tool result', async () => {
+    const none = await completionOf(post({ model: 'mock-a', messages, tools, tool_choice: 'none' }));
+    expect(none.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: expect.any(String) } });
+    const after = await completionOf(
+      post({ model: 'mock-a', tools, messages: [...messages, { role: 'tool', tool_call_id: 'call_1', content: 'found it' }] }),
+    );
+    expect(after.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('streams a tool call as its id and name, then its arguments in pieces', async () => {
+    const whole = (await completionOf(post({ model: 'mock-a', messages, tools }))).choices[0]?.message.tool_calls?.[0];
+    const frames = chunksOf((await readSse(await post({ model: 'mock-a', messages, tools, stream: true }))).filter((f) => f !== '[DONE]'));
+    const deltas = frames.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
+    expect(deltas[0]).toMatchObject({ index: 0, id: whole?.id, function: { name: 'search', arguments: '' } });
+    expect(deltas.length).toBeGreaterThan(2);
+    expect(deltas.map((d) => d.function?.arguments ?? '').join('')).toBe(whole?.type === 'function' ? whole.function.arguments : '');
+    expect(frames.at(-1)?.choices[0]?.finish_reason).toBe('tool_calls');
+  });
+
+  it('refuses malformed tools with a 400 naming the field', async () => {
+    for (const [body, param] of [
+      [{ tools: [] }, 'tools'],
+      [{ tools: [{ type: 'function' }] }, 'tools[0].function.name'],
+      [{ tools, tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice'],
+    ] as const) {
+      const res = await post({ model: 'mock-a', messages, ...body });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).error.param).toBe(param);
+    }
+  });
+});

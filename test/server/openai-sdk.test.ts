@@ -52,6 +52,61 @@ describe('the openai SDK against Switchyard', () => {
     expect(usage).toMatchObject({ completion_tokens: expect.any(Number) });
   });
 
+  const tools = [
+    {
+      type: 'function' as const,
+      function: {
+        name: 'search',
+        description: 'Search the docs',
+        parameters: { type: 'object', properties: { query: { type: 'string' } } },
+      },
+    },
+  ];
+
+  it('passes tool calls through, and the tool result back for the final answer', async () => {
+    const g = await start();
+    const first = await g.client.chat.completions.create({ model: 'chat', messages, tools });
+    const choice = first.choices[0];
+    expect(choice?.finish_reason).toBe('tool_calls');
+    const call = choice?.message.tool_calls?.[0];
+    expect(call).toMatchObject({ type: 'function', function: { name: 'search' } });
+    expect(JSON.parse(call?.type === 'function' ? call.function.arguments : '')).toMatchObject({ query: expect.any(String) });
+    const second = await g.client.chat.completions.create({
+      model: 'chat',
+      tools,
+      messages: [...messages, choice?.message as never, { role: 'tool', tool_call_id: call?.id ?? '', content: 'a gateway routes calls' }],
+    });
+    expect(second.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: expect.stringMatching(/\.$/) } });
+  });
+
+  it('streams tool calls: the SDK assembles the same call as without streaming', async () => {
+    const g = await start();
+    const whole = (await g.client.chat.completions.create({ model: 'chat', messages, tools })).choices[0]?.message.tool_calls?.[0];
+    const stream = g.client.chat.completions.stream({ model: 'chat', messages, tools });
+    let toolChunks = 0;
+    for await (const chunk of stream) if (chunk.choices[0]?.delta?.tool_calls) toolChunks++;
+    const final = await stream.finalChatCompletion();
+    expect(toolChunks).toBeGreaterThan(1);
+    expect(final.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(final.choices[0]?.message.tool_calls?.[0]).toEqual(whole);
+  });
+
+  it('ends a stream cut in the middle of a tool call with stream_interrupted, without continuing it elsewhere', async () => {
+    const g = await start({ mocks: [{ faults: { mode: 'cut', afterChunks: 2 } }, {}], config: { routing: { maxAttempts: 3 } } });
+    const stream = await g.client.chat.completions.create({ model: 'chat', messages, tools, stream: true });
+    let pieces = 0;
+    const err = await (async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta?.tool_calls) pieces++;
+    })().then(
+      () => new Error('expected the stream to fail'),
+      (e: unknown) => e,
+    );
+    expect(pieces).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).code).toBe('stream_interrupted');
+    expect(g.mocks[1]?.stats().requests).toBe(0);
+  });
+
   it('lists the logical models', async () => {
     const g = await start();
     expect((await g.client.models.list()).data.map((m) => m.id)).toEqual(['chat']);

@@ -104,7 +104,10 @@ export async function writeSse(
     for (let next = first; !next.done; next = await events.next()) {
       const event = next.value;
       if (event.type === 'delta') {
-        send(chunk(id, created, model, { content: event.content }, null));
+        const delta = event.toolCalls
+          ? { ...(event.content === '' ? {} : { content: event.content }), tool_calls: event.toolCalls }
+          : { content: event.content };
+        send(chunk(id, created, model, delta, null));
         continue;
       }
       send(chunk(id, created, model, {}, event.finishReason, { switchyard: event.route }));
