@@ -112,6 +112,9 @@ async function upstreamError(res: ResponseData): Promise<UpstreamError> {
   } catch {
     // Not JSON: the text itself is the message.
   }
+  // Redirects are not followed (a POST must not silently change where it goes): say where to point baseURL.
+  const location = headerReader(res.headers).get('location');
+  if (res.statusCode >= 300 && res.statusCode < 400) message = `redirected to ${location ?? 'an unnamed location'}: set baseURL to it`;
   return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
 }
 

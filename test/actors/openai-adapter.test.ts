@@ -114,6 +114,17 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     });
   });
 
+  it('does not follow a redirect: a final error that says where baseURL should point', async () => {
+    const adapter = await upstream((_req, _body, res) => {
+      res.writeHead(308, { location: 'https://elsewhere.example/v1/chat/completions' }).end();
+    });
+    expect(await failure(adapter.complete(ask))).toMatchObject({
+      code: 'provider_bad_request',
+      retryable: false,
+      message: 'raw: 308 redirected to https://elsewhere.example/v1/chat/completions: set baseURL to it',
+    });
+  });
+
   it('turns a 200 with a malformed or choice-less body into a retryable stream_interrupted', async () => {
     const bodies = ['{"choices": [', '{"id": "x"}', 'null'];
     const adapter = await upstream((_req, _body, res) => {
