@@ -24,6 +24,8 @@ serve options:
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
+  --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
+                        the bridge of @statelyai/inspect/server: ws://127.0.0.1:8080
 
 mock options:
   --port N              port to listen on (default 8000; 0 picks a free one)
@@ -78,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
       'context-window': { type: 'string' },
       'api-key': { type: 'string' },
       continuation: { type: 'string' },
+      stately: { type: 'string' },
       once: { type: 'boolean' },
       config: { type: 'string' },
       store: { type: 'string' },
@@ -109,7 +112,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const runtime = createRuntime(loadConfigFile(values.config), { store: values.store ?? 'sqlite:./switchyard.db' });
+    const runtime = createRuntime(loadConfigFile(values.config), {
+      store: values.store ?? 'sqlite:./switchyard.db',
+      ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
+    });
     const server = await startServer(runtime, {
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',

@@ -6,6 +6,7 @@ import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from 
 import { type Conversations, createConversations } from './actors/conversations.ts';
 import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
 import type { ProviderView } from './actors/provider.ts';
+import { linkStately, type StatelyOptions } from './actors/stately.ts';
 import {
   type ChatCompletionRequest,
   type ChatResult,
@@ -23,6 +24,8 @@ export type RuntimeOptions = SupervisorOptions & {
   env?: NodeJS.ProcessEnv;
   /** Where conversations live: a store, or `memory` (the default) or `sqlite:<path>`. */
   store?: ConversationStore | string;
+  /** Streams every actor to a Stately inspector over WebSocket (payloads redacted); off by default. */
+  stately?: StatelyOptions | undefined;
 };
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
@@ -67,19 +70,21 @@ export interface Runtime {
 
 /** Builds and starts a runtime. Throws `invalid_config` (naming the path) on a bad config. */
 export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOptions = {}): Runtime {
-  const { env, store: storeOption, ...supervisorOptions } = options;
+  const { env, store: storeOption, stately: statelyOption, ...supervisorOptions } = options;
   const resolved = resolveConfig(config, env);
+  // Before the store opens: a bad URL throws here and leaves nothing open.
+  const stately = statelyOption ? linkStately(statelyOption) : undefined;
   const ownsStore = typeof storeOption !== 'object';
   const store = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
-  // Every actor reports to the inspection stream, and to the caller's own observer when given.
+  // Every actor reports to the inspection stream, and to the caller's own observer and the Stately inspector when given.
   const inspection = createInspection();
-  const userInspect = supervisorOptions.inspect;
-  const inspect = userInspect
-    ? (event: InspectionEvent) => {
-        inspection.observer(event);
-        userInspect(event);
-      }
-    : inspection.observer;
+  const observers = [inspection.observer, supervisorOptions.inspect, stately?.observer].filter((o) => o !== undefined);
+  const inspect =
+    observers.length === 1
+      ? inspection.observer
+      : (event: InspectionEvent) => {
+          for (const observer of observers) observer(event);
+        };
   const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect });
   const conversations = createConversations({ store, supervisor, config: resolved, inspect });
   const servedBy = new Map<string, { provider: string; models: string[] }>();
@@ -119,6 +124,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     stop: async () => {
       conversations.stop();
       supervisor.stop();
+      stately?.stop();
       if (ownsStore) await store.close();
     },
   };

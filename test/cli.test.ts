@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const bin = new URL('../bin/switchyard.js', import.meta.url).pathname;
@@ -38,6 +41,7 @@ describe('switchyard CLI', () => {
       '--context-window',
       '--api-key',
       '--once',
+      '--stately',
     ]) {
       expect(stdout).toContain(flag);
     }
@@ -47,6 +51,25 @@ describe('switchyard CLI', () => {
     const { code, stderr } = await run(['mock', '--port', 'eighty']);
     expect(code).toBe(2);
     expect(stderr).toContain('--port: expected an integer');
+  });
+
+  it('refuses a Stately inspector URL that is not ws:// before serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const config = join(dir, 'switchyard.json');
+    writeFileSync(config, JSON.stringify({ providers: [{ id: 'p', baseURL: 'http://127.0.0.1:9/v1', models: { chat: 'm' } }] }));
+    const { code, stderr } = await run([
+      'serve',
+      '--config',
+      config,
+      '--store',
+      'memory',
+      '--port',
+      '0',
+      '--stately',
+      'http://127.0.0.1:8080',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('stately.url: expected a ws:// or wss:// URL');
   });
 
   it('refuses an unknown command', async () => {

@@ -30,6 +30,8 @@ describe('embedding', () => {
     expect(packages).toContain('undici');
     // The upstream calls speak OpenAI's wire format directly; the SDK is a client, not part of the runtime.
     expect(packages).not.toContain('openai');
+    // The Stately inspector link loads its package only when configured.
+    expect(packages).not.toContain('@statelyai/inspect');
     expect(packages.filter((p) => /fastify|prom-client|pino/.test(p))).toEqual([]);
   });
 
