@@ -118,6 +118,18 @@ async function upstreamError(res: ResponseData): Promise<UpstreamError> {
   return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
 }
 
+/** The message of an `event: error` in a stream: its JSON error's message, or the text itself. */
+function errorEventMessage(data: string): string {
+  try {
+    const body = JSON.parse(data) as { error?: { message?: unknown }; message?: unknown } | null;
+    const message = body?.error?.message ?? body?.message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: the text is the message.
+  }
+  return data.slice(0, 500) || 'error event';
+}
+
 const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
 
 /** Creates the adapter for one deployment. */
@@ -181,6 +193,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         for await (const event of readSse(body as AsyncIterable<string>)) {
           attempt.arm(options.streamIdleTimeoutMs);
           if (event.data === '[DONE]') break;
+          if (event.event === 'error')
+            throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headerReader(res.headers));
           const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
           if (chunk.error) {
             const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';

@@ -169,6 +169,14 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     expect(seen).toEqual(['partial']);
   });
 
+  it('treats an SSE event named error as a broken stream, with its message', async () => {
+    const adapter = await upstream((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${chunk('partial')}\n\nevent: error\ndata: {"message":"backend restarted"}\n\n`);
+    });
+    expect(await failure(events(adapter))).toMatchObject({ code: 'stream_interrupted', message: 'raw: stream failed: backend restarted' });
+  });
+
   it('turns a malformed event into stream_interrupted, and a stream without [DONE] or finish reason too', async () => {
     const wires = [`data: ${chunk('a')}\n\ndata: {not json\n\n`, `data: ${chunk('a')}\n\n`];
     const adapter = await upstream((_req, _body, res) => {
