@@ -99,7 +99,17 @@ const maxErrorBodyChars = 64 * 1024;
 
 /** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
 async function upstreamError(res: ResponseData): Promise<UpstreamError> {
-  const text = (await res.body.text().catch(() => '')).slice(0, maxErrorBodyChars);
+  let text = '';
+  try {
+    res.body.setEncoding('utf8');
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      text += chunk;
+      if (text.length >= maxErrorBodyChars) break; // leaving the loop destroys the rest
+    }
+  } catch {
+    // A body cut short: what arrived is the message.
+  }
+  text = text.slice(0, maxErrorBodyChars);
   let message = text.trim().slice(0, 500) || 'no body';
   let code: string | undefined;
   try {
@@ -142,7 +152,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     'content-type': 'application/json',
     'user-agent': 'switchyard',
     ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-    ...options.headers,
+    // Lower-cased, so that a configured `Authorization` replaces ours instead of going out beside it.
+    ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
   };
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };

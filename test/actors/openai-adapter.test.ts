@@ -80,6 +80,28 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     expect(seen.body).toEqual({ messages: ask.messages, temperature: 0.2, model: 'upstream-model', stream: false });
   });
 
+  it('lets a configured header replace its own, whatever its case', async () => {
+    let authorization: string | string[] | undefined;
+    const adapter = await upstream(
+      (req, _body, res) => {
+        authorization = req.headersDistinct.authorization;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(completion('ok')));
+      },
+      { apiKey: 'sk-ours', headers: { Authorization: 'Bearer theirs' } },
+    );
+    await adapter.complete(ask);
+    expect(authorization).toEqual(['Bearer theirs']);
+  });
+
+  it('keeps the error message short however long the error body', async () => {
+    const adapter = await upstream((_req, _body, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('x'.repeat(1024 * 1024));
+    });
+    const err = await failure(adapter.complete(ask));
+    expect(err).toMatchObject({ code: 'provider_unavailable' });
+    expect(err.message.length).toBeLessThan(600);
+  });
+
   it('sends no Authorization header without a key', async () => {
     let authorization: string | undefined = 'unset';
     const adapter = await upstream((req, _body, res) => {
