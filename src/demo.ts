@@ -96,15 +96,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** Sends a trickle of requests and streams through the gateway while the primary mock is down for a while. */
 async function outageScenario(url: string, runtime: Runtime, mocks: MockUpstream[]) {
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'demo', maxRetries: 0 });
-  const last = new Map<string, string>();
-  const showChanges = () => {
-    for (const p of runtime.providers()) {
-      if (last.get(p.id) !== p.health && last.has(p.id))
-        console.log(`  ${p.provider} → ${p.health}${p.health === 'coolingDown' ? ` (attempt ${p.attempt})` : ''}`);
-      last.set(p.id, p.health);
-    }
-  };
-  showChanges();
+  // Every health change of every deployment as it happens, from the actors' own inspection stream.
+  const last = new Map<string, string>(runtime.providers().map((p) => [p.id, p.health]));
+  const unsubscribe = runtime.subscribe((record) => {
+    if (record.machine !== 'provider') return;
+    const p = runtime.providers().find((view) => view.id === record.actor);
+    if (!p || last.get(p.id) === p.health) return;
+    last.set(p.id, p.health);
+    console.log(`  ${p.provider} → ${p.health}${p.health === 'coolingDown' ? ` (attempt ${p.attempt})` : ''}`);
+  });
   const servedBy = new Map<string, number>();
   let failed = 0;
   for (let tick = 0; tick < outage.lastTick; tick++) {
@@ -135,9 +135,9 @@ async function outageScenario(url: string, runtime: Runtime, mocks: MockUpstream
       failed++;
       console.log(`  request ${tick} failed: ${isSwitchyardError(err) ? err.code : String(err)}`);
     }
-    showChanges();
     await new Promise((r) => setTimeout(r, tickMs));
   }
+  unsubscribe();
   const served = [...servedBy].map(([by, n]) => `${by}: ${n}`).join(', ');
   console.log(`\n${outage.lastTick} requests through the gateway, ${outage.lastTick - failed} answered, ${failed} failed.`);
   console.log(`Served by ${served}.`);
