@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countChatTokens, countTokens, truncateToTokens } from '../actors/tokens.ts';
 import { healthyFaults, type MockFaults, parseFaults } from './faults.ts';
-import { answerFor, type ContinuationMode, chunksOf, hashText, promptOf, replyFor } from './reply.ts';
+import { answerFor, type ContinuationMode, chunksOf } from './reply.ts';
+import { toolCallDeltas, toolCallFor, toolCallMessage, toolOf } from './tools.ts';
 
 export interface MockUpstreamOptions {
   port?: number;
@@ -96,27 +97,6 @@ interface ChatBody {
   tool: string | null;
 }
 
-/** The function a request's reply calls, null for a text reply, or what is wrong with the request's tools. */
-function toolOf(b: Record<string, unknown>, messages: { role: string }[]): string | null | { param: string; message: string } {
-  if (b.tools === undefined) return null;
-  if (!Array.isArray(b.tools) || b.tools.length === 0) return { param: 'tools', message: 'tools must be a non-empty array' };
-  const names: string[] = [];
-  for (const [i, t] of b.tools.entries()) {
-    const name = (t as { function?: { name?: unknown } } | null)?.function?.name;
-    if (typeof name !== 'string' || name === '') return { param: `tools[${i}].function.name`, message: 'each tool needs a function name' };
-    names.push(name);
-  }
-  const choice = b.tool_choice as string | { function?: { name?: unknown } } | undefined;
-  if (choice === 'none' || messages.at(-1)?.role === 'tool') return null;
-  if (typeof choice === 'object' && choice !== null) {
-    const wanted = choice.function?.name;
-    if (typeof wanted !== 'string' || !names.includes(wanted))
-      return { param: 'tool_choice', message: 'tool_choice names no tool of the request' };
-    return wanted;
-  }
-  return names[0] ?? null;
-}
-
 function parseChatBody(raw: string): ChatBody | { param: string; message: string } {
   let body: unknown;
   try {
@@ -201,14 +181,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     }
     const continuation = body.continueFinal ? 'exact' : (f.continuation ?? options.continuation ?? 'exact');
     // A tool call's arguments are derived from the prompt, like a text reply: the same request, the same call.
-    const call =
-      body.tool === null
-        ? null
-        : {
-            id: `call_mock_${hashText(promptOf(body.messages)).toString(36)}`,
-            name: body.tool,
-            arguments: JSON.stringify({ query: replyFor(promptOf(body.messages)) }),
-          };
+    const call = body.tool === null ? null : toolCallFor(body.messages, body.tool);
     let text = call === null ? answerFor(body.messages, continuation) : '';
     let finish: 'stop' | 'length' | 'tool_calls' = call === null ? 'stop' : 'tool_calls';
     if (call === null && body.maxTokens !== null && countTokens(text) > body.maxTokens) {
@@ -228,15 +201,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         choices: [
           {
             index: 0,
-            message:
-              call === null
-                ? { role: 'assistant', content: text, refusal: null }
-                : {
-                    role: 'assistant',
-                    content: null,
-                    refusal: null,
-                    tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }],
-                  },
+            message: call === null ? { role: 'assistant', content: text, refusal: null } : toolCallMessage(call),
             finish_reason: finish,
             logprobs: null,
           },
@@ -257,20 +222,11 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices, ...extra })}\n\n`);
-    // A tool call streams as OpenAI's does: its id and name first, then its arguments in pieces.
-    const first: Record<string, unknown> =
+    const { first, pieces: deltas } =
       call === null
-        ? { role: 'assistant', content: '' }
-        : {
-            role: 'assistant',
-            content: null,
-            tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
-          };
+        ? { first: { role: 'assistant', content: '' }, pieces: chunksOf(text).map((piece) => ({ content: piece })) }
+        : toolCallDeltas(call);
     send([{ index: 0, delta: first, finish_reason: null }]);
-    const deltas =
-      call === null
-        ? chunksOf(text).map((piece) => ({ content: piece }))
-        : (call.arguments.match(/[\s\S]{1,8}/g) ?? []).map((piece) => ({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
     for (const [i, delta] of deltas.entries()) {
       if (mode === 'cut' && i >= f.afterChunks) {
         count('cut');
