@@ -29,7 +29,7 @@ export async function* streamWithFailover(
     while (true) {
       const continuing = delivered !== '' || toolsDelivered;
       if (state.started >= routing.maxAttempts) throw interrupted(state, delivered, toolsDelivered);
-      if (continuing && (routing.midStreamFailover === 'error' || toolsDelivered)) throw interrupted(state, delivered, toolsDelivered);
+      if (toolsDelivered || (continuing && routing.midStreamFailover === 'error')) throw interrupted(state, delivered, toolsDelivered);
       const first = await kit.pick(state, continuing ? canContinue : undefined).catch((err: unknown) => {
         throw continuing ? interrupted(state, delivered, false, err) : err;
       });
