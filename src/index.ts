@@ -8,17 +8,11 @@ export type {
   TurnResult,
   TurnStreamEvent,
 } from './actors/conversation-types.ts';
+export { deploymentDefaults, type Provider, type ProviderDeployment, type ProviderView } from './actors/deployment.ts';
 export type { InspectionRecord } from './actors/inspection.ts';
 export { type ModelInfo, modelInfo } from './actors/models.ts';
 export type { AdapterOptions, ChatRequest, StreamEvent, ToolCallDelta } from './actors/openai-adapter.ts';
-export {
-  createProvider,
-  deploymentDefaults,
-  type Provider,
-  type ProviderDeployment,
-  type ProviderRuntimeOptions,
-  type ProviderView,
-} from './actors/provider.ts';
+export { createProvider, type ProviderRuntimeOptions } from './actors/provider.ts';
 export type { RateLimiter } from './actors/rate-limit.ts';
 export type { RouteInfo } from './actors/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './actors/supervisor.ts';

@@ -4,8 +4,8 @@
 import type { InspectionEvent } from 'xstate';
 import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './actors/conversation-types.ts';
 import { type Conversations, createConversations } from './actors/conversations.ts';
+import type { ProviderView } from './actors/deployment.ts';
 import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
-import type { ProviderView } from './actors/provider.ts';
 import { linkStately, type StatelyOptions } from './actors/stately.ts';
 import {
   type ChatCompletionRequest,

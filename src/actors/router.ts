@@ -6,7 +6,7 @@ import type { Continuation, ProviderConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { admission, healthOf } from '../machines/provider.ts';
 import { type Candidate, pickNext, type Strategy } from '../machines/routing.ts';
-import type { Deployment } from './provider.ts';
+import type { Deployment } from './deployment.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /** One deployment serving one logical model. */

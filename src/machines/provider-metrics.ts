@@ -1,6 +1,6 @@
 // Pure bookkeeping for a provider actor's metrics: counts, tokens, latency EWMA and a sample ring for p95.
 // The machine hears of a call once, when it settles; calls in flight are counted by the deployment
-// (src/actors/provider.ts), which adds them to its view.
+// (src/actors/deployment.ts), which adds them to its view.
 
 export interface ProviderMetrics {
   /** Calls settled: succeeded, failed or abandoned. */

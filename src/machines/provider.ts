@@ -1,6 +1,6 @@
 // The health statechart of one provider deployment: healthy → degraded → recovering (coolingDown ⇄ probing),
 // and disabled by an operator. Pure: opossum's verdicts, call outcomes and the time arrive as events; the
-// circuit itself and the synthetic probe are provided by src/actors/provider.ts.
+// circuit itself and the synthetic probe are provided by src/actors/provider.ts (over src/actors/deployment.ts).
 
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { createProvider, type Provider, type ProviderDeployment } from '../../src/actors/provider.ts';
+import type { Provider, ProviderDeployment } from '../../src/actors/deployment.ts';
+import { createProvider } from '../../src/actors/provider.ts';
 import { type MockUpstreamOptions, startMockUpstream } from '../../src/mock/server.ts';
 import { failure } from '../helpers/failure.ts';
 import { waitUntil } from '../helpers/wait.ts';
