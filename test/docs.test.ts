@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allCharts, chartsMarkdown } from '../src/server/inspect/charts.ts';
+import { allCharts, chartsMarkdown } from '../src/inspection/charts.ts';
 
 describe('docs', () => {
   it('docs/statecharts.md matches the machine definitions (run npm run docs:charts after changing a machine)', () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countChatTokens, countTokens, truncateToTokens } from '../actors/tokens.ts';
+import { countChatTokens, countTokens, truncateToTokens } from '../models/tokens.ts';
 import { healthyFaults, type MockFaults, parseFaults } from './faults.ts';
 import { answerFor, type ContinuationMode, chunksOf } from './reply.ts';
 import { toolCallDeltas, toolCallFor, toolCallMessage, toolOf } from './tools.ts';

@@ -3,10 +3,10 @@
 // In demo mode, POST /inspect/demo/:name/break|heal switches a mock upstream's faults.
 
 import type { FastifyInstance } from 'fastify';
-import type { InspectionRecord } from '../../actors/inspection.ts';
 import { SwitchyardError } from '../../errors.ts';
+import { allCharts } from '../../inspection/charts.ts';
+import type { InspectionRecord } from '../../inspection/events.ts';
 import type { Runtime } from '../../runtime.ts';
-import { allCharts } from './charts.ts';
 import { inspectorPage } from './page.ts';
 
 /** A mock upstream the inspector may break and heal (demo mode). */
