@@ -9,9 +9,11 @@ import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { statePath } from '../inspection/events.ts';
 import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from '../upstream/adapter.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
-import { admission, healthOf, type ProviderFault, type ProviderHealth, type ProviderRef, type ProviderSnapshot } from './machine.ts';
+import { admission, healthOf, type ProviderHealth } from './health.ts';
+import type { ProviderRef, ProviderSnapshot } from './machine.ts';
 import { latencyP95, type ProviderMetrics } from './metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
+import type { ProviderFault } from './types.ts';
 
 export interface ProviderDeployment {
   /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */

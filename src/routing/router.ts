@@ -5,7 +5,7 @@
 import type { Continuation, ProviderConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { Deployment } from '../provider/deployment.ts';
-import { admission, healthOf } from '../provider/machine.ts';
+import { admission, healthOf } from '../provider/health.ts';
 import type { RateLimiter } from './budgets.ts';
 import { type Candidate, pickNext, type Strategy } from './rank.ts';
 
