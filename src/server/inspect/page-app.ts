@@ -142,7 +142,7 @@ async function refreshConversations() {
   const page = await get('/conversations?offset=' + conv.offset + '&limit=' + conv.limit + '&q=' + encodeURIComponent(conv.q));
   Object.assign(conv, { total: page.total, items: page.items });
   for (const c of page.items) liveStates.set('conversation:' + c.id, c.state);
-  $('conv-count').textContent = page.total + ' active';
+  $('conv-count').textContent = page.active + ' active' + (conv.q ? ' · ' + page.total + ' matching' : '');
   $('conv-page').textContent = page.total ? conv.offset + 1 + '–' + (conv.offset + page.items.length) + ' of ' + page.total : 'none';
   $('conversations').replaceChildren(...page.items.map((c) => {
     const b = el('button', { 'data-conversation': c.id, 'aria-pressed': selected?.id === c.id, title: c.id }, c.id);

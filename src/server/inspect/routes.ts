@@ -45,7 +45,8 @@ function conversationsOf(runtime: Runtime, query: ConversationsQuery) {
   const needle = (query.q ?? '').toLowerCase();
   const offset = Number(query.offset ?? 0);
   const limit = Number(query.limit ?? 20);
-  const matching = runtime.conversations.list().filter((c) => c.id.toLowerCase().includes(needle));
+  const live = runtime.conversations.list();
+  const matching = live.filter((c) => c.id.toLowerCase().includes(needle));
   const items = matching.slice(offset, offset + limit).map(({ id, state, queued, messages, summary }) => ({
     id,
     state,
@@ -53,7 +54,7 @@ function conversationsOf(runtime: Runtime, query: ConversationsQuery) {
     messages: messages.length,
     tokens: messages.filter((m) => m.status === 'done').reduce((n, m) => n + m.tokens, 0) + (summary?.tokens ?? 0),
   }));
-  return { total: matching.length, offset, items };
+  return { active: live.length, total: matching.length, offset, items };
 }
 
 let diagrams: Promise<Record<MachineName, Diagram>> | undefined;
