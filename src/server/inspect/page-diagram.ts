@@ -60,7 +60,7 @@ function drawDiagram(d) {
     class: 'diagram', 'data-machine': d.machine, role: 'img', 'aria-label': d.machine + ' statechart',
     viewBox: -pad + ' ' + -pad + ' ' + (d.width + 2 * pad) + ' ' + (d.height + 2 * pad),
   });
-  svg.append(svgEl('defs', {}, svgEl('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+  svg.append(svgEl('defs', {}, svgEl('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' },
     svgEl('path', { d: 'M0 0 L10 5 L0 10 z' }))));
   for (const n of d.nodes) svg.append(drawNode(n));
   for (const e of d.edges) svg.append(drawEdge(e));

@@ -17,7 +17,7 @@ h1 { font-size: 18px; margin: 0; } h2 { font-size: 12px; margin: 0 0 6px; text-t
 #overview { display: flex; flex-wrap: wrap; gap: 6px 18px; margin-bottom: 10px; }
 .group h3 { font-size: 12px; margin: 0 0 4px; color: #5a6478; font-weight: 600; } .group h3 small { font-weight: 400; }
 .tiles { display: flex; flex-wrap: wrap; gap: 4px; }
-.tile { all: unset; cursor: pointer; width: 128px; padding: 3px 7px; border-radius: 6px; border: 1px solid #d5dae3; background: #fff;
+.tile { all: unset; cursor: pointer; width: 136px; padding: 3px 7px; border-radius: 6px; border: 1px solid #d5dae3; background: #fff;
   border-left: 5px solid #9aa3b5; font-size: 11px; line-height: 1.3; overflow: hidden; }
 .tile b { display: block; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .tile span { color: #5a6478; white-space: nowrap; }
