@@ -89,6 +89,9 @@ describe('the inspector page in Chromium', () => {
     // Arrows carry their event and guard; every arrow has a drawn path.
     expect(await svg.locator('[data-transition] path:not([d=""])').count()).toBe(expected.transitions);
     expect(await svg.textContent()).toContain('[retryableFailure]');
+    // The deployment's card beside it.
+    expect(await page.locator('#stats').textContent()).toMatch(/in flight.*error rate.*p95.*next probe/);
+    expect(await page.locator('#badge').textContent()).toBe('healthy');
     // A nested state is drawn inside the region of its parent.
     const inner = await svg.locator('[data-state="provider.recovering.probing.checking"] > rect').boundingBox();
     const outer = await svg.locator('[data-state="provider.recovering"] > rect').first().boundingBox();

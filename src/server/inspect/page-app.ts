@@ -74,7 +74,9 @@ function renderCard() {
     badge.dataset.health = p.health;
     const m = p.metrics;
     const settled = m.successes + m.failures;
-    const next = p.nextProbeAt === null ? '–' : Math.max(0, (p.nextProbeAt - Date.now() - skewMs) / 1000).toFixed(1) + ' s';
+    // A deadline only while cooling down; the state may be newer than the last stats (transitions arrive first).
+    const left = p.nextProbeAt === null ? null : (p.nextProbeAt - Date.now() + skewMs) / 1000;
+    const next = !state.startsWith('recovering.coolingDown') || left === null ? '–' : left > 0 ? left.toFixed(1) + ' s' : 'due';
     $('stats').replaceChildren(stat('in flight', m.inFlight), stat('error rate', settled ? Math.round((100 * m.failures) / settled) + ' %' : '–'),
       stat('p95', m.latencyP95Ms === null ? '–' : Math.round(m.latencyP95Ms) + ' ms'), stat('requests', m.requests),
       stat('next probe', next), stat('attempt', p.attempt));
