@@ -2,6 +2,7 @@
 // actor riding out an outage of that upstream. `serve` arrives with the HTTP layer.
 
 import { parseArgs } from 'node:util';
+import { configCommand } from './config/command.ts';
 import { loadConfigFile } from './config.ts';
 import { runDemo } from './demo.ts';
 import { SwitchyardError } from './errors.ts';
@@ -14,12 +15,15 @@ const help = `switchyard — a resilient actor-model runtime for LLM providers
 
 Usage:
   switchyard serve --config F [options]   run the gateway: OpenAI-compatible /v1/chat/completions and more
+  switchyard config check F…  check config files (exit 1 listing every error with its path)
+  switchyard config print F   the config as it will run: defaults applied, \${VAR} resolved, secrets masked
   switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
   switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
 
 serve options:
-  --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
+  --config F            the config, YAML (.yaml/.yml) or JSON (see docs/configuration.md and
+                        switchyard.schema.json); \${VAR} and \${VAR:-default} read the environment
   --port N              port (default $PORT or 8787)
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
@@ -107,6 +111,13 @@ async function main(argv: string[]): Promise<void> {
     const stop = () => void mock.close().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    return;
+  }
+  if (command === 'config') {
+    process.exitCode = configCommand(positionals.slice(1), {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
     return;
   }
   if (command === 'serve') {

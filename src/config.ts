@@ -131,11 +131,17 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }
 
-/** The `invalid_config` error for a list of issues; `param` is the first issue's path. */
-export function configError(issues: ConfigIssue[], source?: string): SwitchyardError {
-  const lines = issues.map((i) => `${i.path}: ${i.message}`);
-  const head = source === undefined ? '' : `${source}: `;
-  const message = lines.length === 1 ? `${head}${lines[0]}` : `${head}${lines.length} errors\n  ${lines.join('\n  ')}`;
+/** Issues as lines, `path: message`, each after `source: ` when given (a file's own issues name only the file). */
+export function issueLines(issues: readonly ConfigIssue[], source?: string): string[] {
+  return issues.map((i) =>
+    source === undefined ? `${i.path}: ${i.message}` : i.path === source ? `${source}: ${i.message}` : `${source}: ${i.path}: ${i.message}`,
+  );
+}
+
+/** The `invalid_config` error for a list of issues (all of them in the message); `param` is the first issue's path. */
+export function configError(issues: readonly ConfigIssue[], source?: string): SwitchyardError {
+  const lines = issueLines(issues, source);
+  const message = lines.length === 1 ? (lines[0] ?? '') : `${lines.length} errors in the config\n  ${lines.join('\n  ')}`;
   return new SwitchyardError('invalid_config', message, { ...(issues[0] ? { param: issues[0].path } : {}) });
 }
 
@@ -155,6 +161,6 @@ export function checkConfigFile(path: string, env: NodeJS.ProcessEnv = process.e
 /** Reads and resolves a config file: YAML (`.yaml`, `.yml`) or JSON. Throws `invalid_config`. */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
   const result = checkConfigFile(path, env);
-  if (!result.ok) throw configError(result.issues);
+  if (!result.ok) throw configError(result.issues, path);
   return result.config;
 }

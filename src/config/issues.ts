@@ -18,13 +18,13 @@ System.Settings.Set({ maxErrors: 200 });
 type Node = Record<string, unknown>;
 const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const unescape = (segment: string) => segment.replaceAll('~1', '/').replaceAll('~0', '~');
+const decodeSegment = (segment: string) => segment.replaceAll('~1', '/').replaceAll('~0', '~');
 
 /** A JSON pointer into `value` as the path a user reads: `/providers/1/baseURL` → `providers[1].baseURL`. */
 export function readablePath(pointer: string, value: unknown): string {
   let path = '';
   let at: unknown = value;
-  for (const segment of pointer.split('/').slice(1).map(unescape)) {
+  for (const segment of pointer.split('/').slice(1).map(decodeSegment)) {
     path += Array.isArray(at) ? `[${segment}]` : path === '' ? segment : `.${segment}`;
     at = isNode(at) || Array.isArray(at) ? (at as Record<string, unknown>)[segment] : undefined;
   }
@@ -34,7 +34,7 @@ export function readablePath(pointer: string, value: unknown): string {
 /** The schema node a validator's `schemaPath` (`#/properties/x/anyOf/1`) points at. */
 function schemaAt(root: TSchema, schemaPath: string): Node {
   let at: unknown = root;
-  for (const segment of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).map(unescape)) {
+  for (const segment of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeSegment)) {
     at = isNode(at) || Array.isArray(at) ? (at as Record<string, unknown>)[segment] : undefined;
   }
   return isNode(at) ? at : {};
@@ -58,7 +58,7 @@ export function describe(schema: Node): string {
   if ('const' in schema) return JSON.stringify(schema.const);
   switch (schema.type) {
     case 'string':
-      if (schema.format === 'uri') return 'a URL';
+      if (typeof schema.patternErrorMessage === 'string') return schema.patternErrorMessage.replace(/^expected /, '');
       return schema.minLength === 1 ? 'a non-empty string' : 'a string';
     case 'integer':
       return `an integer${bounds(schema)}`;

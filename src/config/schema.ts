@@ -23,6 +23,10 @@ const choice = <const T extends string[]>(values: [...T], options: { description
 const ms = (description: string, minimum: number, fallback?: number) =>
   Type.Number({ minimum, unit: 'ms', description, ...(fallback === undefined ? {} : { default: fallback }) });
 
+/** A `${VAR}` or `${VAR:-default}` reference to the environment, as a regular expression's source: group 1 is
+ *  the name, group 3 the default. */
+export const envReference = '\\$\\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\\}';
+
 const h = providerHealthDefaults;
 const b = providerHealthDefaults.backoff;
 
@@ -177,8 +181,8 @@ export const providerSchema = Type.Object(
       description: 'letters, digits, `.`, `_`, `-`; unique',
     }),
     baseURL: Type.String({
-      format: 'uri',
-      pattern: '^https?://[^\\s/?#]+',
+      // A file may hold `${VAR}` here (the JSON Schema describes the file as written); resolved, it is a URL.
+      pattern: `^(https?://[^\\s/?#]+|${envReference})`,
       patternErrorMessage: 'expected a URL',
       description: 'the OpenAI-compatible base URL (http or https), usually ending in `/v1`',
     }),
@@ -320,3 +324,6 @@ export function jsonSchema(): Record<string, unknown> {
     ...(JSON.parse(JSON.stringify(configSchema)) as Record<string, unknown>),
   };
 }
+
+/** The text of switchyard.schema.json (as `npm run docs:config` writes it). */
+export const jsonSchemaText = () => `${JSON.stringify(jsonSchema(), null, 2)}\n`;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isMap, isScalar, isSeq, type Node, parseDocument } from 'yaml';
 import type { ConfigIssue } from './issues.ts';
+import { envReference } from './schema.ts';
 
 /** A file read and parsed, or the issues that kept it from parsing. */
 export type ParsedSource = { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] };
@@ -61,7 +62,7 @@ export function readSource(file: string): ParsedSource {
   return parseSource(text, file);
 }
 
-const reference = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const reference = new RegExp(envReference, 'g');
 
 /**
  * Replaces `${VAR}` in every string with the environment's value and `${VAR:-default}` with the default when
@@ -69,7 +70,7 @@ const reference = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  */
 export function interpolate(value: unknown, env: NodeJS.ProcessEnv, issues: ConfigIssue[], path = ''): unknown {
   if (typeof value === 'string') {
-    return value.replace(reference, (whole: string, name: string, fallback: string | undefined) => {
+    return value.replace(reference, (whole: string, name: string, _: string | undefined, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
