@@ -77,14 +77,14 @@ function healthIssue(input: ProviderHealthInput, path: string): ConfigIssue[] {
   }
 }
 
-/** The rules that span fields, on a config whose shape is already valid. */
-function crossFieldIssues(config: SwitchyardConfig): ConfigIssue[] {
+/** The rules that span fields, on a config whose shape is already valid. `ownHealth[i]`: provider i sets `health`. */
+function crossFieldIssues(config: SwitchyardConfig, ownHealth: readonly boolean[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [...healthIssue(config.health, 'health')];
   const seen = new Set<string>();
   for (const [i, p] of config.providers.entries()) {
     if (seen.has(p.id)) issues.push({ path: `providers[${i}].id`, message: `duplicate id "${p.id}"` });
     seen.add(p.id);
-    if (p.health) issues.push(...healthIssue(p.health, `providers[${i}].health`));
+    if (p.health && ownHealth[i]) issues.push(...healthIssue(p.health, `providers[${i}].health`));
   }
   const served = new Set(config.providers.flatMap((p) => Object.keys(p.models)));
   const model = (name: string, path: string) => {
@@ -127,21 +127,23 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     health,
     conversations: filled.conversations,
   };
-  const issues = crossFieldIssues(config);
+  const issues = crossFieldIssues(
+    config,
+    filled.providers.map((p) => p.health !== undefined),
+  );
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }
 
-/** Issues as lines, `path: message`, each after `source: ` when given (a file's own issues name only the file). */
+/** Issues as lines, `path: message` (a file's own issues, whose path is the file, as just the message). */
 export function issueLines(issues: readonly ConfigIssue[], source?: string): string[] {
-  return issues.map((i) =>
-    source === undefined ? `${i.path}: ${i.message}` : i.path === source ? `${source}: ${i.message}` : `${source}: ${i.path}: ${i.message}`,
-  );
+  return issues.map((i) => (i.path === source ? i.message : `${i.path}: ${i.message}`));
 }
 
 /** The `invalid_config` error for a list of issues (all of them in the message); `param` is the first issue's path. */
 export function configError(issues: readonly ConfigIssue[], source?: string): SwitchyardError {
   const lines = issueLines(issues, source);
-  const message = lines.length === 1 ? (lines[0] ?? '') : `${lines.length} errors in the config\n  ${lines.join('\n  ')}`;
+  const head = source === undefined ? '' : `${source}: `;
+  const message = lines.length === 1 ? `${head}${lines[0]}` : `${head}${lines.length} errors in the config\n  ${lines.join('\n  ')}`;
   return new SwitchyardError('invalid_config', message, { ...(issues[0] ? { param: issues[0].path } : {}) });
 }
 

@@ -27,7 +27,7 @@ export function configCommand(args: readonly string[], out: CommandOutput, env: 
     if (!result.ok) {
       failed = true;
       const n = result.issues.length;
-      const lines = issueLines(result.issues).map((line) => `  ${line}\n`);
+      const lines = issueLines(result.issues, file).map((line) => `  ${line}\n`);
       out.stderr(`${file}: ${n} ${n === 1 ? 'error' : 'errors'}\n${lines.join('')}`);
       continue;
     }

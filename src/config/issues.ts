@@ -119,24 +119,27 @@ function messageOf(finding: Finding, schema: Node, value: unknown): ConfigIssue[
 export function schemaIssues(schema: TSchema, value: unknown): ConfigIssue[] {
   const findings = Value.Errors(schema, value) as Finding[];
   const unions = findings.filter((f) => f.keyword === 'anyOf');
-  const silenced = new Set<string>();
+  // Findings to drop: those under a schema path prefix, for this value (the same schema serves many values).
+  const silenced: { instancePath: string; schemaPath: string }[] = [];
   const explained = new Set<Finding>();
   for (const union of unions) {
     const branches = schemaAt(schema, union.schemaPath).anyOf;
     const at = Value.Pointer.Get(value, union.instancePath);
     const objectBranch = Array.isArray(branches) ? branches.findIndex((b) => isNode(b) && b.type === 'object') : -1;
+    const silence = (schemaPath: string) => silenced.push({ instancePath: union.instancePath, schemaPath });
     if (isNode(at) && objectBranch >= 0) {
       explained.add(union);
-      for (const [i] of (branches as unknown[]).entries()) if (i !== objectBranch) silenced.add(`${union.schemaPath}/anyOf/${i}`);
+      for (const [i] of (branches as unknown[]).entries()) if (i !== objectBranch) silence(`${union.schemaPath}/anyOf/${i}`);
     } else {
-      silenced.add(`${union.schemaPath}/anyOf/`);
+      silence(`${union.schemaPath}/anyOf`);
     }
   }
+  const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+  const isSilenced = (f: Finding) => silenced.some((s) => under(f.instancePath, s.instancePath) && under(f.schemaPath, s.schemaPath));
   const issues: ConfigIssue[] = [];
   const seen = new Set<string>();
   for (const finding of findings) {
-    if (explained.has(finding)) continue;
-    if ([...silenced].some((prefix) => finding.schemaPath.startsWith(prefix))) continue;
+    if (explained.has(finding) || isSilenced(finding)) continue;
     // `additionalProperties: false` reports each extra key twice: as a failed `false` schema and on the object.
     if (finding.keyword === 'boolean' && finding.schemaPath.endsWith('/additionalProperties')) continue;
     for (const issue of messageOf(finding, schemaAt(schema, finding.schemaPath), value)) {

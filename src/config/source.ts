@@ -35,20 +35,22 @@ function duplicateKeys(node: unknown, path: string, out: ConfigIssue[]): void {
 export function parseSource(text: string, file: string): ParsedSource {
   const format = ['.yaml', '.yml'].includes(extname(file).toLowerCase()) ? 'YAML' : 'JSON';
   // Duplicates are found on the tree below, where their path is known, instead of by the parser.
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, ...(format === 'JSON' ? { schema: 'json' } : {}) });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: doc.errors.map((e) => {
-        const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-        return { path: file, message: `not valid ${format}${where} (${e.code})` };
-      }),
-    };
+  const doc = parseDocument(text, { uniqueKeys: false, ...(format === 'JSON' ? { schema: 'json' } : {}) });
+  const [error] = doc.errors;
+  if (error) {
+    // The first error only: the ones after it are mostly its echoes.
+    const where = error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
+    return { ok: false, issues: [{ path: file, message: `not valid ${format}${where} (${error.code})` }] };
   }
   const issues: ConfigIssue[] = [];
   duplicateKeys(doc.contents as Node | null, '', issues);
   if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+  try {
+    // Bounded: aliases that expand a small file into a huge object (a "billion laughs") are refused.
+    return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch {
+    return { ok: false, issues: [{ path: file, message: `not valid ${format} (too many aliases expanded)` }] };
+  }
 }
 
 /** Reads and parses a config file. */
