@@ -1,15 +1,15 @@
 // The `switchyard` command: `mock` runs the chaos-testing upstream, `demo` (npm start) shows a provider
-// actor riding out an outage of that upstream. `serve` arrives with the HTTP layer.
+// actor riding out an outage of that upstream, `serve` runs the gateway from a config file, `config check` and
+// `config print` read a config file without starting anything.
 
 import { parseArgs } from 'node:util';
 import { configCommand } from './config/command.ts';
 import { loadConfigFile } from './config.ts';
-import { runDemo } from './demo.ts';
 import { SwitchyardError } from './errors.ts';
 import type { ContinuationMode } from './mock/reply.ts';
-import { startMockUpstream } from './mock/server.ts';
-import { createRuntime } from './runtime.ts';
-import { startServer } from './server/index.ts';
+
+// The runtime, the server and the mock are loaded by the commands that use them, so that `config check` (a CI
+// step) does not load them.
 
 const help = `switchyard — a resilient actor-model runtime for LLM providers
 
@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'mock') {
+    const { startMockUpstream } = await import('./mock/server.ts');
     const mock = await startMockUpstream({
       port: integer('port', values.port, 8000),
       host: values.host ?? '127.0.0.1',
@@ -123,7 +124,9 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const runtime = createRuntime(loadConfigFile(values.config), {
+    const config = loadConfigFile(values.config);
+    const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
+    const runtime = createRuntime(config, {
       store: values.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
@@ -149,6 +152,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'demo') {
+    const { runDemo } = await import('./demo.ts');
     await runDemo({
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',

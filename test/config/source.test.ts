@@ -61,7 +61,7 @@ describe('config files', () => {
 });
 
 describe('environment references', () => {
-  it('reads ${VAR}, and ${VAR:-default} takes the default when VAR is unset or empty', () => {
+  it('reads a reference to VAR, and one with a default takes the default when VAR is unset or empty', () => {
     const issues: { path: string; message: string }[] = [];
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${VAR} syntax
     const input = { a: '${A}', b: ['${B:-fallback}', '${C:-}'], d: 'x-${A}-${E:-http://h:1/v1}' };
