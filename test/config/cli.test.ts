@@ -77,7 +77,6 @@ describe('switchyard config check / print and serve', () => {
     ['an unknown key', `${good}    wieght: 2\n`, 'providers[0].wieght: unknown option'],
     ['a wrong type', `${good}    timeoutMs: 5s\n`, 'providers[0].timeoutMs: expected a number ≥ 1'],
     ['a bad URL', good.replace('http://127.0.0.1:9/v1', 'ftp://127.0.0.1/v1'), 'providers[0].baseURL: expected a URL'],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${VAR} syntax
     [
       'a missing environment variable',
       `${good}    apiKey: \${SWITCHYARD_TEST_UNSET}\n`,
