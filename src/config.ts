@@ -60,9 +60,11 @@ export const providerDefaults = Value.Default(providerSchema, {}) as Pick<
   'weight' | 'timeoutMs' | 'streamIdleTimeoutMs' | 'continuation' | 'rpm' | 'tpm'
 >;
 
-// The router owns Strategy and the tokenizer owns Encoding: the schema must offer exactly their values.
+// The router owns Strategy and the tokenizer owns Encoding: the schema must offer exactly their values (a
+// compile error here says the two drifted apart).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const schemaMatchesTypes: [Same<Strategy, RoutingConfig['strategy']>, Same<Encoding, UpstreamModel['encoding']>] = [true, true];
+true satisfies Same<Strategy, RoutingConfig['strategy']>;
+true satisfies Same<Encoding, Exclude<UpstreamModelInput, string>['encoding'] & string>;
 
 /** The result of checking a config: the resolved config, or every issue found. */
 export type ConfigCheck = { ok: true; config: SwitchyardConfig } | { ok: false; issues: ConfigIssue[] };

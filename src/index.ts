@@ -18,8 +18,12 @@ export type { RouteInfo } from './actors/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './actors/supervisor.ts';
 export { countChatTokens, countMessageTokens, countTokens, type Encoding, freeEncoders } from './actors/tokens.ts';
 export {
+  type ConfigCheck,
+  type ConfigIssue,
   type Continuation,
   type ConversationsConfig,
+  checkConfig,
+  checkConfigFile,
   loadConfigFile,
   type ProviderConfig,
   type RoutingConfig,
@@ -27,6 +31,8 @@ export {
   type Strategy,
   type SwitchyardConfig,
   type SwitchyardConfigInput,
+  type UpstreamModel,
+  type UpstreamModelInput,
 } from './config.ts';
 export { type AttemptRecord, type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
 export { type BackoffKind, type BackoffOptions, backoffDefaults } from './machines/backoff.ts';

@@ -97,6 +97,14 @@ describe('errors and printing', () => {
     ]);
   });
 
+  it('names a missing option with what it expects, and an empty file as a whole', () => {
+    expect(issuesOf('providers:\n  - id: a\n    models: { chat: m }\n', 'c.yaml')).toEqual([
+      { path: 'providers[0].baseURL', message: 'missing (expected a URL)' },
+    ]);
+    expect(issuesOf('', 'c.yaml')).toEqual([{ path: 'config', message: 'expected an object' }]);
+    expect(issuesOf('{}', 'c.json')).toEqual([{ path: 'providers', message: 'missing (expected a non-empty array)' }]);
+  });
+
   it('never echoes a secret in an error, even a secret of the wrong type', () => {
     const result = checkConfig({
       providers: [{ id: 'a', baseURL: 'sk-CANARY', apiKey: 12345678, models: { chat: 'm' }, headers: { k: 987654 } }],
