@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { isMap, isScalar, isSeq, type Node, parseDocument } from 'yaml';
+import { envReference } from './fields.ts';
 import type { ConfigIssue } from './issues.ts';
-import { envReference } from './schema.ts';
 
 /** A file read and parsed, or the issues that kept it from parsing. */
 export type ParsedSource = { ok: true; value: unknown } | { ok: false; issues: ConfigIssue[] };
