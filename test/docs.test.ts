@@ -11,7 +11,15 @@ describe('docs', () => {
     const provider = allCharts().provider;
     const recovering = provider.children.find((c) => c.key === 'recovering');
     expect(recovering?.children.map((c) => c.key)).toEqual(['coolingDown', 'awaitingPeer', 'probing']);
-    expect(recovering?.children[0]?.edges).toContainEqual({ event: 'after backoff', target: 'provider.recovering.probing' });
+    expect(recovering?.children[0]?.transitions).toContainEqual({
+      id: 'provider.recovering.coolingDown#1',
+      source: 'provider.recovering.coolingDown',
+      target: 'provider.recovering.probing',
+      event: 'after backoff',
+      guard: null,
+      delay: 'backoff',
+      label: 'after backoff',
+    });
     expect(provider.initial).toBe('healthy');
   });
 });

@@ -92,6 +92,10 @@ export function createClusterLink(options: ClusterLinkOptions) {
   const statusListeners = new Set<(status: LinkStatus) => void>();
   const resyncListeners = new Set<() => void>();
   const channelListeners = new Map<string, Set<(message: string) => void>>();
+  const subscriptions: Promise<unknown>[] = [];
+  const resync = () => {
+    if (status === 'up') for (const l of resyncListeners) l();
+  };
 
   const setStatus = (next: LinkStatus) => {
     if (next === status || closed) return;
@@ -106,6 +110,9 @@ export function createClusterLink(options: ClusterLinkOptions) {
     setStatus('up');
   });
   commands.on('close', () => setStatus(status === 'connecting' ? 'connecting' : 'degraded'));
+  // A fact published while this instance was not yet (or no longer) subscribed is only in the shared keys:
+  // read them again once the subscriptions stand (ioredis resubscribes on its own after a reconnect).
+  subscriber.on('ready', () => void Promise.allSettled(subscriptions).then(resync));
   subscriber.on('message', (channel: string, message: string) => {
     for (const l of channelListeners.get(channel) ?? []) l(message);
   });
@@ -173,9 +180,15 @@ export function createClusterLink(options: ClusterLinkOptions) {
       if (!set) {
         set = new Set();
         channelListeners.set(name, set);
-        void subscriber.subscribe(name).catch(() => {});
+        const subscribed = subscriber.subscribe(name).then(resync, () => {});
+        subscriptions.push(subscribed);
       }
       set.add(listener);
+    },
+    /** Resolves once commands can be sent and every channel subscribed so far is listened to. */
+    async ready(): Promise<void> {
+      for (let i = 0; i < 100 && !(status === 'up' && subscriber.status === 'ready'); i++) await new Promise((r) => setTimeout(r, 20));
+      await Promise.allSettled(subscriptions);
     },
     onStatus(listener: (status: LinkStatus) => void) {
       statusListeners.add(listener);

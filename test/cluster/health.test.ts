@@ -47,6 +47,7 @@ async function instance(name: string, prefix: string): Promise<Instance> {
   });
   actor = createActor(logic, { input: { id: deployment, clustered: true, health } }).start();
   await waitUntil(() => link.status() === 'up', 5000);
+  await link.ready();
   const made = { link, shared, actor };
   live.push(made);
   return made;
