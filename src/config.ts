@@ -6,7 +6,7 @@
 import type { Static } from 'typebox';
 import Value from 'typebox/value';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
-import { configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
+import { type clusterSchema, configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
 import { type ModelInfo, modelInfo } from './models/table.ts';
@@ -42,6 +42,7 @@ export type ProviderConfig = Required<Omit<ProviderInput, 'models' | 'apiKey' | 
 
 export type RoutingConfig = Required<Static<typeof routingSchema>>;
 export type ConversationsConfig = Required<Static<typeof conversationsSchema>>;
+export type ClusterConfig = Required<Static<typeof clusterSchema>>;
 
 export interface SwitchyardConfig {
   providers: ProviderConfig[];
@@ -49,6 +50,8 @@ export interface SwitchyardConfig {
   /** Health options for every provider; a provider's own `health` overrides them. */
   health: ProviderHealthInput;
   conversations: ConversationsConfig;
+  /** Instances that share a Redis (`redis`), or this process alone (`redis: null`). */
+  cluster: ClusterConfig;
 }
 
 // The schema's defaults, as the constants callers used before the schema existed.
@@ -128,6 +131,7 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     routing: filled.routing,
     health,
     conversations: filled.conversations,
+    cluster: filled.cluster,
   };
   const issues = crossFieldIssues(
     config,
