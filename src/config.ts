@@ -105,7 +105,7 @@ export const routingDefaults: RoutingConfig = {
 export const providerDefaults = { weight: 1, timeoutMs: 30_000, streamIdleTimeoutMs: 30_000, continuation: 'instruct' as Continuation };
 
 const fail = (path: string, expected: string): never => {
-  throw new SwitchyardError('invalid_config', `${path}: ${expected}`, { param: path, status: 400 });
+  throw new SwitchyardError('invalid_config', `${path}: ${expected}`, { param: path });
 };
 
 type Json = Record<string, unknown>;

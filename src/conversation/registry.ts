@@ -48,7 +48,7 @@ export function createConversations(options: {
   const windows = logicalModelWindows(options.config);
   const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
     const w = windows.get(model);
-    if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { status: 404, param: 'model' });
+    if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { param: 'model' });
     return { model, ...w };
   };
 
@@ -97,7 +97,7 @@ export function createConversations(options: {
     if (!pending) {
       pending = (async () => {
         const stored = await store.load(id);
-        if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+        if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
         const actor = createActor(logic, {
           id: `conversation:${id}`,
           input: inputOf(stored),
@@ -235,7 +235,7 @@ export function createConversations(options: {
 
     async get(id: string): Promise<ConversationView> {
       const stored = await store.load(id);
-      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
       return viewOf(stored);
     },
 

@@ -53,7 +53,7 @@ interface ChatBody extends ChatCompletionRequest {
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away', { status: 499 }));
+    if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away'));
   });
   return controller.signal;
 }
@@ -174,7 +174,6 @@ async function conversationTurn(
   const last = body.messages.at(-1);
   if (last?.role !== 'user' || typeof last.content !== 'string') {
     throw new SwitchyardError('invalid_request', 'with conversation_id, the last message must be the new user message, as text', {
-      status: 400,
       param: 'messages',
     });
   }
