@@ -31,7 +31,7 @@ export async function* streamWithFailover(
   deps: RequestDeps,
   request: ChatCompletionRequest,
   signal?: AbortSignal,
-): AsyncGenerator<ChatStreamEvent, ChatStreamEnd | undefined, undefined> {
+): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
   const req = new Request(deps, request, signal);
   let delivered = '';
   let toolsDelivered = false;
