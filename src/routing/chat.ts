@@ -25,7 +25,7 @@ export async function chatWithFailover(deps: RequestDeps, request: ChatCompletio
     while (req.attemptsLeft) {
       const first = await req.pick();
       try {
-        const { winner, value } = await race<ChatCompletion, Called>({
+        const { winner, value } = await race<ChatCompletion, Route, Called>({
           first,
           start,
           timers: deps.timers,

@@ -4,16 +4,20 @@
 
 import { asSwitchyard, SwitchyardError } from '../errors.ts';
 import type { Timers } from '../timers.ts';
-import type { Route } from './router.ts';
 
-export interface Running<T> {
+/** What the race reads of a route (a Route is one): the deployment's id, for the loser's message. */
+export interface Raced {
+  deployment: { id: string };
+}
+
+export interface Running<T, Route extends Raced = Raced> {
   route: Route;
   /** Resolves when the attempt is ready (answered, or streamed its first token); rejects with its error. */
   ready: Promise<T>;
   abort(): void;
 }
 
-export interface RaceOptions<T, R extends Running<T>> {
+export interface RaceOptions<T, Route extends Raced, R extends Running<T, Route>> {
   first: Route;
   start(route: Route, hedge: boolean): R;
   /** Delay before a hedge, or null for none. */
@@ -27,7 +31,9 @@ export interface RaceOptions<T, R extends Running<T>> {
 }
 
 /** Runs the round; resolves with the winner, or rejects with a final error or the last retryable one. */
-export function race<T, R extends Running<T>>(options: RaceOptions<T, R>): Promise<{ winner: R; value: T }> {
+export function race<T, Route extends Raced, R extends Running<T, Route>>(
+  options: RaceOptions<T, Route, R>,
+): Promise<{ winner: R; value: T }> {
   return new Promise((resolve, reject) => {
     const live = new Set<R>();
     let settled = false;
