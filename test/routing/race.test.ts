@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { SwitchyardError } from '../../src/errors.ts';
-import { type Raced, race, type Running } from '../../src/routing/race.ts';
+import { type Raced, type Running, race } from '../../src/routing/race.ts';
 
 interface Scripted extends Running<string> {
   succeed(value: string): void;
