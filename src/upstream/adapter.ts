@@ -24,10 +24,12 @@ export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUs
 export type StreamEvent = StreamDelta | StreamEnd;
 
 /**
- * A streamed answer: its deltas, and its end as the generator's return value. Only a stream that reached its
- * end marker returns; any other ending throws (here, in the adapter: the one place that decides it).
+ * A streamed answer: its deltas (`for await` reads them), and its end as the iterator's return value. Only a
+ * stream that reached its end marker returns; any other ending throws — decided here, in the adapter, only.
  */
-export type AnswerStream = AsyncIterator<StreamDelta, StreamEnd, undefined>;
+export interface AnswerStream extends AsyncIterator<StreamDelta, StreamEnd, undefined> {
+  [Symbol.asyncIterator](): AnswerStream;
+}
 
 export interface AdapterOptions {
   /** Deployment id, used in error messages and codes. */
