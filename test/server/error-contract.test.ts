@@ -103,11 +103,21 @@ describe.each(cases)('one error contract: $name', ({ mocks: mockOptions, config,
     await Promise.all(mocks.map((m) => m.close()));
   });
 
-  it.each(paths)('%s', async (_name, path) => {
+  const conversation = async () => {
     const created = await json(`${server.url}/v1/conversations`, { model: 'chat' });
-    const { id } = (await created.json()) as { id: string };
-    const res = await path(server.url, id);
+    return ((await created.json()) as { id: string }).id;
+  };
+
+  it.each(paths)('%s', async (_name, path) => {
+    const res = await path(server.url, await conversation());
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await answerOf(res)).toEqual(expected);
+  });
+
+  it('answers with the same OpenAI error body, message included, on all four', async () => {
+    const bodies: unknown[] = [];
+    for (const [, path] of paths) bodies.push(((await (await path(server.url, await conversation())).json()) as { error: unknown }).error);
+    expect(bodies[0]).toMatchObject({ code: expected.code, message: expect.any(String) });
+    for (const body of bodies.slice(1)) expect(body).toEqual(bodies[0]);
   });
 });
