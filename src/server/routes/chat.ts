@@ -190,7 +190,8 @@ async function conversationTurn(
       return reply;
     }
     const turn = await runtime.conversations.post(id, last.content, postOptions);
-    metrics?.observeRoute(turn.route.model, turn.route, 'ok', turn.usage);
+    // Labelled with the model the client sent, as its stream is, and as chat requests are.
+    metrics?.observeRoute(body.model, turn.route, 'ok', turn.usage);
     return conversationCompletion(reply, id, body.model, turn);
   } catch (err) {
     metrics?.observeError(body.model, err);
