@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { apiKeysFrom, bearerAuth } from './auth.ts';
+import { apiKeysFrom, authenticator, bearerAuth } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
@@ -80,10 +80,13 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   // Outside the plugin too: unknown routes and bodies that are not JSON get the same error shape.
   strictJson(app);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
+  const apiKeys = apiKeysFrom(options.apiKeys);
+  // With keys, an unknown path needs one too: an unauthenticated caller learns nothing of the route table.
+  if (apiKeys.length > 0) app.setNotFoundHandler({ preValidation: authenticator(apiKeys) }, notFoundHandler);
+  else app.setNotFoundHandler(notFoundHandler);
   app.register(switchyardPlugin, {
     runtime,
-    apiKeys: apiKeysFrom(options.apiKeys),
+    apiKeys,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
     ...(options.inspector === undefined ? {} : { inspector: options.inspector }),
