@@ -21,7 +21,8 @@ Usage:
 serve options:
   --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
   --port N              port (default $PORT or 8787)
-  --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
+  --host H              address (default $HOST or 127.0.0.1; beyond loopback needs API keys)
+  Keys: SWITCHYARD_API_KEYS (users), SWITCHYARD_ADMIN_KEYS (admins), or the config's auth.keys; see docs/security.md
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
@@ -112,7 +113,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const runtime = createRuntime(loadConfigFile(values.config), {
+    const config = loadConfigFile(values.config);
+    const runtime = createRuntime(config, {
       store: values.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
@@ -120,6 +122,7 @@ async function main(argv: string[]): Promise<void> {
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',
       drainMs: integer('drain-ms', values['drain-ms'], 10_000),
+      keys: config.auth.keys,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
     }).catch(async (err: unknown) => {
       await runtime.stop();

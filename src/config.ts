@@ -2,6 +2,7 @@
 // createRuntime). `${VAR}` in any string reads the environment. Validation names the path of every error
 // (`providers[1].baseURL: expected a URL`) so a bad config never starts.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SwitchyardError } from './errors.ts';
 import { type ModelInfo, modelInfo } from './models/table.ts';
@@ -83,6 +84,8 @@ export interface SwitchyardConfig {
   /** Health options for every provider; a provider's own `health` overrides them. */
   health: ProviderHealthInput;
   conversations: ConversationsConfig;
+  /** API keys with their tenant and role (see "auth" at the end of this file). */
+  auth: AuthConfig;
 }
 
 /** What callers write: everything but the providers' ids, URLs and models has a default. */
@@ -92,6 +95,7 @@ export interface SwitchyardConfigInput {
   routing?: Partial<RoutingConfig>;
   health?: ProviderHealthInput;
   conversations?: Partial<ConversationsConfig>;
+  auth?: { keys?: { key: string; tenant?: string; role?: Role }[] };
 }
 
 export const routingDefaults: RoutingConfig = {
@@ -278,7 +282,7 @@ function resolveRouting(raw: unknown): RoutingConfig {
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
   if (!isObject(input)) return fail('config', 'expected an object');
   const raw = substitute(input, '', env) as Json;
-  onlyKeys(raw, 'config', ['providers', 'routing', 'health', 'conversations']);
+  onlyKeys(raw, 'config', ['providers', 'routing', 'health', 'conversations', 'auth']);
   const health =
     raw.health === undefined ? {} : isObject(raw.health) ? (raw.health as ProviderHealthInput) : fail('health', 'expected an object');
   resolveProviderHealthOptions(health, 'health');
@@ -290,7 +294,13 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     seen.add(p.id);
   }
   const logical = new Set(providers.flatMap((p) => Object.keys(p.models)));
-  return { providers, routing: resolveRouting(raw.routing), health, conversations: resolveConversations(raw.conversations, logical) };
+  return {
+    providers,
+    routing: resolveRouting(raw.routing),
+    health,
+    conversations: resolveConversations(raw.conversations, logical),
+    auth: resolveAuth(raw.auth),
+  };
 }
 
 /** Reads and resolves a JSON config file. */
@@ -308,4 +318,53 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     throw new SwitchyardError('invalid_config', `${path}: not valid JSON (${(cause as Error).message})`, { cause });
   }
   return resolveConfig(parsed, env);
+}
+
+// ---- auth: API keys with a tenant and a role ------------------------------------------------------------
+// `{ "auth": { "keys": [ { "key": "${VAR}", "tenant": "team-a", "role": "user" | "admin" } ] } }`. The server
+// adds SWITCHYARD_API_KEYS (users) and SWITCHYARD_ADMIN_KEYS (admins), each key its own tenant.
+
+export type Role = 'user' | 'admin';
+
+export interface ApiKeyConfig {
+  key: string;
+  /** Whose conversations the key reaches. */
+  tenant: string;
+  /** `user`: chat, models and the tenant's conversations; `admin`: everything, every tenant included. */
+  role: Role;
+}
+
+export interface AuthConfig {
+  keys: ApiKeyConfig[];
+}
+
+/** The tenant of a key given without one: a short hash, so logs and stores never show the key itself. */
+export function tenantOfKey(key: string): string {
+  return `key-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+function resolveAuth(raw: unknown): AuthConfig {
+  if (raw === undefined) return { keys: [] };
+  if (!isObject(raw)) return fail('auth', 'expected an object');
+  onlyKeys(raw, 'auth', ['keys']);
+  if (raw.keys === undefined) return { keys: [] };
+  if (!Array.isArray(raw.keys)) return fail('auth.keys', 'expected an array');
+  const seen = new Set<string>();
+  const keys = (raw.keys as unknown[]).map((entry, i): ApiKeyConfig => {
+    const at = `auth.keys[${i}]`;
+    if (!isObject(entry)) return fail(at, 'expected an object');
+    onlyKeys(entry, at, ['key', 'tenant', 'role']);
+    if (typeof entry.key !== 'string' || entry.key.trim() === '') return fail(`${at}.key`, 'expected a non-empty string');
+    if (seen.has(entry.key)) fail(`${at}.key`, 'a key listed twice');
+    seen.add(entry.key);
+    if (entry.tenant !== undefined && (typeof entry.tenant !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(entry.tenant))) {
+      fail(`${at}.tenant`, 'expected up to 64 letters, digits, ".", "_" or "-"');
+    }
+    return {
+      key: entry.key,
+      tenant: typeof entry.tenant === 'string' ? entry.tenant : tenantOfKey(entry.key),
+      role: oneOf<Role>(entry.role, `${at}.role`, ['user', 'admin'], 'user'),
+    };
+  });
+  return { keys };
 }

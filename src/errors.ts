@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'deadline_exceeded'
   | 'invalid_config'
   | 'invalid_request'
+  | 'invalid_api_key'
+  | 'forbidden'
+  | 'misdirected_request'
+  | 'unsupported_media_type'
   | 'internal_error';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
@@ -91,7 +95,11 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   model_not_found: 404,
   conversation_not_found: 404,
   provider_not_found: 404,
+  invalid_api_key: 401,
+  forbidden: 403,
   conversation_exists: 409,
+  unsupported_media_type: 415,
+  misdirected_request: 421,
   context_overflow: 413,
   provider_rate_limited: 429,
   provider_auth: 502,

@@ -12,6 +12,7 @@ import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { conversationLogic } from './actor.ts';
 import type { ConversationInput, ConversationMessage, conversationMachine, ModelWindow, Reply } from './machine.ts';
 import {
+  type ConversationScope,
   type ConversationView,
   type CreateConversation,
   type LiveConversation,
@@ -32,7 +33,13 @@ interface Entry {
   actor: ConversationActor;
   idle: NodeJS.Timeout | undefined;
   encoding: Encoding;
+  tenant: string | null;
 }
+
+const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+
+/** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
+const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createConversations(options: {
   store: ConversationStore;
@@ -106,7 +113,12 @@ export function createConversations(options: {
         actor.on('turn.completed', (e) => settle(id, e.turnId, { ok: true, reply: e.reply }));
         actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message, status: e.status }));
         actor.start();
-        const entry: Entry = { actor, idle: undefined, encoding: windowOf(stored.conversation.model).encoding };
+        const entry: Entry = {
+          actor,
+          idle: undefined,
+          encoding: windowOf(stored.conversation.model).encoding,
+          tenant: stored.conversation.tenant ?? null,
+        };
         actors.set(id, entry);
         return entry;
       })().finally(() => activating.delete(id));
@@ -162,11 +174,13 @@ export function createConversations(options: {
 
   async function post(id: string, content: string, postOptions: PostOptions = {}, onDelta?: (delta: string) => void): Promise<TurnResult> {
     const key = postOptions.idempotencyKey ?? null;
-    const inflightKey = key === null ? null : `${id}\u0000${key}`;
+    // The tenant is part of the key: another tenant's retry must never join (and read) this turn.
+    const inflightKey = key === null ? null : `${postOptions.tenant ?? ''}\u0000${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
     if (running) return running;
     const attempt = (async () => {
       const entry = await activate(id);
+      if (!visible(entry.tenant, postOptions)) throw notFound(id);
       clearTimeout(entry.idle);
       const context = entry.actor.getSnapshot().context;
       let turnId: string = randomUUID();
@@ -229,13 +243,14 @@ export function createConversations(options: {
         strategy: input.strategy ?? settings.strategy,
         createdAt: now(),
         summary: null,
+        tenant: input.tenant ?? null,
       });
       return { id };
     },
 
-    async get(id: string): Promise<ConversationView> {
+    async get(id: string, scope: ConversationScope = {}): Promise<ConversationView> {
       const stored = await store.load(id);
-      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+      if (!stored || !visible(stored.conversation.tenant, scope)) throw notFound(id);
       return viewOf(stored);
     },
 
@@ -272,7 +287,11 @@ export function createConversations(options: {
       yield { type: 'end', result: outcome.result };
     },
 
-    async delete(id: string): Promise<boolean> {
+    async delete(id: string, scope: ConversationScope = {}): Promise<boolean> {
+      if (scope.tenant !== undefined) {
+        const owner = actors.get(id)?.tenant ?? (await store.load(id))?.conversation.tenant;
+        if (!visible(owner, scope)) return false;
+      }
       const entry = actors.get(id);
       if (entry) {
         clearTimeout(entry.idle);
@@ -291,9 +310,10 @@ export function createConversations(options: {
       scheduleIdle(id);
     },
 
-    /** Every conversation actor in memory, with its state: for the inspector. */
-    list(): (LiveConversation & { id: string })[] {
-      return [...actors.keys()].flatMap((id) => {
+    /** Every conversation actor in memory (of the scope's tenant), with its state: for the inspector. */
+    list(scope: ConversationScope = {}): (LiveConversation & { id: string })[] {
+      return [...actors.entries()].flatMap(([id, entry]) => {
+        if (!visible(entry.tenant, scope)) return [];
         const live = this.live(id);
         return live ? [{ id, ...live }] : [];
       });

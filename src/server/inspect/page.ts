@@ -26,7 +26,12 @@ button { font-size: 12px; margin-right: 6px; }
 
 const script = `
 const base = location.pathname.replace(/\\/$/, '');
-const query = location.search;
+// The key arrives as ?key= (a browser opens a page without headers): fetches send it as a header, only the
+// EventSource (which cannot) keeps it in its URL; the address bar forgets it.
+const key = new URLSearchParams(location.search).get('key');
+if (key) history.replaceState(null, '', location.pathname);
+const headers = key ? { authorization: 'Bearer ' + key } : {};
+const query = key ? '?key=' + encodeURIComponent(key) : '';
 const el = (tag, attrs = {}, ...children) => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -101,17 +106,18 @@ function render(state) {
 }
 
 async function main() {
-  charts = await (await fetch(base + '/machines' + query)).json();
+  charts = await (await fetch(base + '/machines', { headers })).json();
   document.getElementById('charts').replaceChildren(...['supervisor', 'conversation'].map((name) =>
     el('div', { class: 'card', 'data-machine': name }, el('h3', {}, name), ...charts[name].children.map((c) => box(c, c.key === charts[name].initial)))));
-  const demo = await (await fetch(base + '/demo' + query)).json();
+  const demo = await (await fetch(base + '/demo', { headers })).json();
   document.getElementById('demo').replaceChildren(...demo.targets.flatMap((name) => [
     el('button', { 'data-break': name }, 'Break ' + name), el('button', { 'data-heal': name }, 'Heal ' + name)]));
   document.getElementById('demo').addEventListener('click', (e) => {
     const b = e.target.closest('button');
     if (!b) return;
     const name = b.dataset.break ?? b.dataset.heal;
-    fetch(base + '/demo/' + encodeURIComponent(name) + '/' + (b.dataset.break ? 'break' : 'heal') + query, { method: 'POST' });
+    fetch(base + '/demo/' + encodeURIComponent(name) + '/' + (b.dataset.break ? 'break' : 'heal'),
+      { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
   });
   for (const id of ['filter', 'machine']) document.getElementById(id).addEventListener('input', renderLog);
   const events = new EventSource(base + '/events' + query);

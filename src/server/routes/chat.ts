@@ -8,6 +8,7 @@ import type { TurnStreamEvent } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest, ChatStreamEvent } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
+import { scopeOf } from '../auth.ts';
 import { answerFor } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -179,7 +180,12 @@ async function conversationTurn(
     });
   }
   const key = request.headers['idempotency-key'];
-  const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, maxTokens: body.max_tokens ?? null, signal };
+  const postOptions = {
+    idempotencyKey: typeof key === 'string' ? key : null,
+    maxTokens: body.max_tokens ?? null,
+    signal,
+    ...scopeOf(request),
+  };
   if (body.stream) {
     await writeSse(reply, body.model, turnEvents(runtime.conversations.stream(id, last.content, postOptions), body.model), {
       includeUsage: body.stream_options?.include_usage === true,

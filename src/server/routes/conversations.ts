@@ -2,6 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
+import { ownerOf, scopeOf } from '../auth.ts';
 import { clientGone, turnEvents, writeSse } from './chat.ts';
 
 const createSchema = {
@@ -32,13 +33,13 @@ export function conversationRoutes(runtime: Runtime) {
   return async (app: FastifyInstance) => {
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
       const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
-      const created = await runtime.conversations.create(body);
+      const created = await runtime.conversations.create({ ...body, tenant: ownerOf(request) });
       return reply.code(201).send(created);
     });
 
     app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      return runtime.conversations.get(id);
+      return runtime.conversations.get(id, scopeOf(request));
     });
 
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
@@ -49,9 +50,10 @@ export function conversationRoutes(runtime: Runtime) {
         idempotencyKey: typeof key === 'string' ? key : null,
         maxTokens: body.max_tokens ?? null,
         signal: clientGone(reply),
+        ...scopeOf(request),
       };
       if (body.stream) {
-        const model = (await runtime.conversations.get(id)).model;
+        const model = (await runtime.conversations.get(id, scopeOf(request))).model;
         await writeSse(reply, model, turnEvents(runtime.conversations.stream(id, body.content, postOptions), model), {
           includeUsage: true,
         });
@@ -71,7 +73,7 @@ export function conversationRoutes(runtime: Runtime) {
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      const deleted = await runtime.conversations.delete(id);
+      const deleted = await runtime.conversations.delete(id, scopeOf(request));
       if (!deleted)
         return reply
           .code(404)
