@@ -8,6 +8,7 @@ import { type ApiKeyConfig, authenticator, bearerAuth, decoratePrincipal, keyTab
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
+import { keylessGuard } from './loopback.ts';
 import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -104,7 +105,10 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   decoratePrincipal(app);
   // With keys, an unknown path needs one too: an unauthenticated caller learns nothing of the route table.
   if (keys.length > 0) app.setNotFoundHandler({ preValidation: authenticator(keys) }, notFoundHandler);
-  else app.setNotFoundHandler(notFoundHandler);
+  else {
+    app.setNotFoundHandler(notFoundHandler);
+    keylessGuard(app);
+  }
   app.register(switchyardPlugin, {
     runtime,
     keys,
