@@ -1,10 +1,13 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
 export {
+  type ApiKeyConfig,
+  type AuthConfig,
   type Continuation,
   type ConversationsConfig,
   loadConfigFile,
   type ProviderConfig,
+  type Role,
   type RoutingConfig,
   resolveConfig,
   type Strategy,
@@ -12,6 +15,7 @@ export {
   type SwitchyardConfigInput,
 } from './config.ts';
 export type {
+  ConversationScope,
   ConversationView,
   CreateConversation,
   LiveConversation,

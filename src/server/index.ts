@@ -14,6 +14,8 @@ import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
 
+export type { Principal } from './auth.ts';
+
 export interface ServerOptions {
   /** User keys, each its own tenant; default SWITCHYARD_API_KEYS. With no keys at all, the server binds to loopback only. */
   apiKeys?: string[];
