@@ -8,10 +8,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 
 const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const commonLoopback = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/;
 
 /** Whether a Host header names this machine: localhost (or a name under it), 127.0.0.0/8 or ::1, any port. */
 export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined || host === '') return false;
+  // The common spellings without building a URL (this runs on every request).
+  if (commonLoopback.test(host)) return true;
   let name: string;
   try {
     name = new URL(`http://${host}`).hostname.toLowerCase();
