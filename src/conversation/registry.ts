@@ -180,7 +180,11 @@ export function createConversations(options: {
     if (running) return running;
     const attempt = (async () => {
       const entry = await activate(id);
-      if (!visible(entry.tenant, postOptions)) throw notFound(id);
+      if (!visible(entry.tenant, postOptions)) {
+        // This call may have activated it: let it passivate as if it had not.
+        scheduleIdle(id);
+        throw notFound(id);
+      }
       clearTimeout(entry.idle);
       const context = entry.actor.getSnapshot().context;
       let turnId: string = randomUUID();

@@ -82,6 +82,7 @@ export function keyTable(
 }
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
+const bearer = /^bearer /i;
 
 /** The hook that authenticates a request and checks its route's role; throws 401 or 403 as typed errors. */
 export function authenticator(keys: readonly ApiKeyConfig[], prefix = '') {
@@ -92,7 +93,8 @@ export function authenticator(keys: readonly ApiKeyConfig[], prefix = '') {
     const access = accessOf(request, route);
     if (access === 'open') return;
     const header = request.headers.authorization ?? '';
-    let token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    // The scheme is case-insensitive (RFC 9110); the key is not.
+    let token = bearer.test(header) ? header.slice('Bearer '.length) : '';
     // A browser cannot send headers when it opens a page or an EventSource: those two routes take ?key=.
     const query = request.query as { key?: unknown } | undefined;
     if (token === '' && request.method === 'GET' && route !== null && keyInQuery.has(route) && typeof query?.key === 'string') {

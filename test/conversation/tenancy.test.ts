@@ -5,16 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../src/mock/server.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { failure } from '../helpers/failure.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function runtimeOverMock(latencyMs = 0) {
+async function runtimeOverMock(latencyMs = 0, idleMs = 300_000) {
   const mock = await startMockUpstream({ latencyMs });
   cleanup.push(() => mock.close());
-  const runtime = createRuntime({ providers: [{ id: 'p', baseURL: mock.url, models: { chat: 'mock-model' } }] });
+  const runtime = createRuntime({ providers: [{ id: 'p', baseURL: mock.url, models: { chat: 'mock-model' } }], conversations: { idleMs } });
   cleanup.push(() => runtime.stop());
   return { runtime, mock };
 }
@@ -51,6 +52,14 @@ describe('conversations scoped to a tenant', () => {
       code: 'conversation_not_found',
     });
     expect((await hers).replayed).toBe(false);
+  });
+
+  it('passivates a conversation that a refused post of another tenant activated', async () => {
+    const { runtime } = await runtimeOverMock(0, 30);
+    const { id } = await runtime.conversations.create({ model: 'chat', tenant: 'a' });
+    expect(runtime.conversations.active()).toBe(0);
+    await failure(runtime.conversations.post(id, 'intruder', { tenant: 'b' }));
+    await waitUntil(() => runtime.conversations.active() === 0);
   });
 
   it('reaches every conversation without a tenant, and none without an owner with one', async () => {

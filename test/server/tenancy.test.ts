@@ -108,6 +108,8 @@ describe('roles', () => {
     const state = (await (await get('/inspect/state', admin)).json()) as { conversations: unknown[] };
     expect(Array.isArray(state.conversations)).toBe(true);
     expect((await get('/v1/models', alice)).status).toBe(200);
+    expect((await fetch(`${g.url}/v1/models`, { headers: { authorization: `bearer ${alice}` } })).status).toBe(200);
+    expect((await fetch(`${g.url}/v1/models`, { headers: { authorization: `Bearer ${alice.toUpperCase()}` } })).status).toBe(401);
     const chat = await g.post('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, as(alice));
     expect(chat.status).toBe(200);
   });
