@@ -36,7 +36,7 @@ interface Entry {
   tenant: string | null;
 }
 
-const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
 
 /** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
 const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
