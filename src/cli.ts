@@ -19,14 +19,15 @@ Usage:
   switchyard --help           this text
 
 serve options:
-  --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
+  --config F            the JSON config (providers, routing, health, conversations, auth); \${VAR} reads the environment
   --port N              port (default $PORT or 8787)
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs API keys)
-  Keys: SWITCHYARD_API_KEYS (users), SWITCHYARD_ADMIN_KEYS (admins), or the config's auth.keys; see docs/security.md
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
                         the bridge of @statelyai/inspect/server: ws://127.0.0.1:8080
+  API keys: SWITCHYARD_API_KEYS (users), SWITCHYARD_ADMIN_KEYS (admins), comma-separated, or the config's
+  auth.keys with tenants and roles (docs/security.md)
 
 mock options:
   --port N              port to listen on (default 8000; 0 picks a free one)
