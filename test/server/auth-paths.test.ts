@@ -45,7 +45,7 @@ const routes = () => [
   { method: 'POST', path: '/inspect/demo/p0/break', body: '{}' },
 ];
 
-/** The path tricks of the review: fragment, query, matrix, encoded slash, double slash, dot segment, slash, case. */
+/** The path tricks of the review: fragment, query, matrix, encoded slash, double slash, dot segment, slash, case, absolute form. */
 function variants(path: string): string[] {
   return [
     path,
@@ -67,6 +67,9 @@ function variants(path: string): string[] {
     `/healthz/..${path}`,
     `/healthz%2F..${path}`,
     `/readyz;${path}`,
+    // The absolute form of a request target, as proxies send it.
+    `http://127.0.0.1${path}`,
+    `http://127.0.0.1/healthz/..${path}`,
   ];
 }
 
@@ -82,6 +85,12 @@ describe('authentication on the parsed path', () => {
         expect(res.body).not.toContain(conversation);
         expect(res.body).not.toContain('SECRET');
       }
+    }
+    // An absolute form with a fragment is refused by fastify itself (FST_ERR_BAD_URL) before any route runs.
+    for (const route of routes()) {
+      const res = await rawRequest(g.url, { method: route.method, path: `http://127.0.0.1${route.path}#/healthz` });
+      expect([400, 401]).toContain(res.status);
+      expect(res.body).not.toContain('SECRET');
     }
     // Nothing ran: no upstream call, the conversation is there, the deployment still healthy.
     expect(g.mocks[0]?.stats().requests).toBe(mockCalls);
