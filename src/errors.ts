@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'deadline_exceeded'
   | 'invalid_config'
   | 'invalid_request'
+  | 'invalid_api_key'
+  | 'forbidden'
+  | 'misdirected_request'
+  | 'unsupported_media_type'
   | 'internal_error';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
@@ -69,6 +73,10 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   deadline_exceeded: { status: 504, retryable: false },
   invalid_config: { status: 400, retryable: false },
   invalid_request: { status: 400, retryable: false },
+  invalid_api_key: { status: 401, retryable: false },
+  forbidden: { status: 403, retryable: false },
+  unsupported_media_type: { status: 415, retryable: false },
+  misdirected_request: { status: 421, retryable: false },
   internal_error: { status: 500, retryable: false },
 };
 

@@ -1,5 +1,6 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
+export type { ApiKeyConfig, AuthConfig, Role } from './config/auth.ts';
 export {
   type ConfigCheck,
   type ConfigIssue,
@@ -18,6 +19,7 @@ export {
   type UpstreamModelInput,
 } from './config.ts';
 export type {
+  ConversationScope,
   ConversationView,
   CreateConversation,
   LiveConversation,

@@ -155,6 +155,43 @@ export const conversationsSchema = section(
   'conversation actors: idle time, context fitting, summaries',
 );
 
+export const apiKeySchema = Type.Object(
+  {
+    key: Type.String({
+      minLength: 1,
+      writeOnly: true,
+      description: 'the bearer key; take it from the environment with a variable reference rather than writing it in the file',
+    }),
+    tenant: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+        description: 'whose conversations the key reaches: up to 64 letters, digits, `.`, `_` or `-`; default: a hash of the key',
+      }),
+    ),
+    role: Type.Optional(
+      choice(['user', 'admin'], {
+        default: 'user',
+        description:
+          "`user`: chat, models and the tenant's conversations; `admin`: also providers, metrics, the inspector and every tenant",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const authSchema = section(
+  {
+    keys: Type.Optional(
+      Type.Array(apiKeySchema, {
+        default: [],
+        description:
+          'API keys with a tenant and a role (`auth.keys[]` below), besides SWITCHYARD_API_KEYS (users) and SWITCHYARD_ADMIN_KEYS (admins)',
+      }),
+    ),
+  },
+  'API keys, their tenants and roles (docs/security.md)',
+);
+
 /** The whole config. A new section is one more entry here (its types and docs follow). */
 export const configSchema = Type.Object(
   {
@@ -166,6 +203,7 @@ export const configSchema = Type.Object(
     routing: Type.Optional(routingSchema),
     health: Type.Optional(healthSchema),
     conversations: Type.Optional(conversationsSchema),
+    auth: Type.Optional(authSchema),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -177,6 +215,8 @@ export const documentedSections: Record<string, TSchema> = {
   routing: routingSchema,
   health: healthSchema,
   conversations: conversationsSchema,
+  auth: authSchema,
+  'auth.keys': apiKeySchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

@@ -15,6 +15,8 @@ export interface Entry {
   actor: ConversationActor;
   idle: unknown;
   encoding: Encoding;
+  /** The tenant that owns the conversation (null: made without one, reachable by admins and embedders only). */
+  tenant: string | null;
 }
 
 export interface ActivationOptions {
@@ -51,7 +53,12 @@ export function createActivation(options: ActivationOptions) {
         actor.on('turn.completed', (e) => options.completed(id, e.turnId, e.reply));
         actor.on('turn.failed', (e) => options.failed(id, e.turnId, e.error));
         actor.start();
-        const entry: Entry = { actor, idle: undefined, encoding: options.encodingOf(stored.conversation.model) };
+        const entry: Entry = {
+          actor,
+          idle: undefined,
+          encoding: options.encodingOf(stored.conversation.model),
+          tenant: stored.conversation.tenant ?? null,
+        };
         actors.set(id, entry);
         return entry;
       })().finally(() => activating.delete(id));

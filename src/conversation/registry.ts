@@ -16,6 +16,7 @@ import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
 import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
 import {
+  type ConversationScope,
   type ConversationView,
   type CreateConversation,
   type LiveConversation,
@@ -29,6 +30,11 @@ interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
 }
+
+const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
+
+/** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
+const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createConversations(options: {
   store: ConversationStore;
@@ -119,11 +125,17 @@ export function createConversations(options: {
     onDelta?: (delta: ChatStreamDelta) => Promise<void>,
   ): Promise<TurnResult> {
     const key = postOptions.idempotencyKey ?? null;
-    const inflightKey = key === null ? null : `${id}\u0000${key}`;
+    // The tenant is part of the key: another tenant's retry must never join (and read) this turn.
+    const inflightKey = key === null ? null : `${postOptions.tenant ?? ''}\u0000${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
     if (running) return running;
     const attempt = (async () => {
       const entry = await actors.activate(id);
+      if (!visible(entry.tenant, postOptions)) {
+        // This call may have activated it: let it passivate as if it had not.
+        actors.scheduleIdle(id);
+        throw notFound(id);
+      }
       actors.hold(entry);
       const context = entry.actor.getSnapshot().context;
       let turnId: string = randomUUID();
@@ -194,13 +206,14 @@ export function createConversations(options: {
         strategy: input.strategy ?? settings.strategy,
         createdAt: now(),
         summary: null,
+        tenant: input.tenant ?? null,
       });
       return { id };
     },
 
-    async get(id: string): Promise<ConversationView> {
+    async get(id: string, scope: ConversationScope = {}): Promise<ConversationView> {
       const stored = await store.load(id);
-      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
+      if (!stored || !visible(stored.conversation.tenant, scope)) throw notFound(id);
       return viewOf(stored);
     },
 
@@ -221,7 +234,11 @@ export function createConversations(options: {
       yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
     },
 
-    async delete(id: string): Promise<boolean> {
+    async delete(id: string, scope: ConversationScope = {}): Promise<boolean> {
+      if (scope.tenant !== undefined) {
+        const owner = actors.get(id)?.tenant ?? (await store.load(id))?.conversation.tenant;
+        if (!visible(owner, scope)) return false;
+      }
       actors.remove(id);
       return store.delete(id);
     },
@@ -235,9 +252,11 @@ export function createConversations(options: {
       actors.scheduleIdle(id);
     },
 
-    /** Every conversation actor in memory, with its state: for the inspector. */
-    list(): (LiveConversation & { id: string })[] {
+    /** Every conversation actor in memory (of the scope's tenant), with its state: for the inspector. */
+    list(scope: ConversationScope = {}): (LiveConversation & { id: string })[] {
       return actors.ids().flatMap((id) => {
+        const entry = actors.get(id);
+        if (!entry || !visible(entry.tenant, scope)) return [];
         const live = this.live(id);
         return live ? [{ id, ...live }] : [];
       });

@@ -10,9 +10,16 @@ export interface CreateConversation {
   model: string;
   system?: string | null;
   strategy?: Strategy;
+  /** The tenant that owns it; calls scoped to another tenant find no such conversation. */
+  tenant?: string | null;
 }
 
-export interface PostOptions {
+/** Limits a call to one tenant's conversations; without a tenant (embedding, admins) every one is reachable. */
+export interface ConversationScope {
+  tenant?: string | undefined;
+}
+
+export interface PostOptions extends ConversationScope {
   idempotencyKey?: string | null;
   maxTokens?: number | null;
   signal?: AbortSignal;

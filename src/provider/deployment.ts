@@ -8,6 +8,7 @@ import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { statePath } from '../inspection/events.ts';
 import { type AnswerStream, type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter } from '../upstream/adapter.ts';
+import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf, type ProviderFault, type ProviderHealth, type ProviderRef, type ProviderSnapshot } from './machine.ts';
 import { latencyP95, type ProviderMetrics } from './metrics.ts';
@@ -163,9 +164,10 @@ export function createDeployment(
       actor().send({ type: 'call.abandoned', at, probe: started.probe, latencyMs });
       return;
     }
+    // The message becomes lastError, read by /v1/providers and the inspector: scrubbed whatever adapter raised it.
     const fault: ProviderFault = isSwitchyardError(err)
-      ? { code: err.code, retryable: err.retryable, message: err.message, retryAfterMs: err.retryAfterMs }
-      : { code: 'provider_unavailable', retryable: true, message: String(err) };
+      ? { code: err.code, retryable: err.retryable, message: scrub(err.message), retryAfterMs: err.retryAfterMs }
+      : { code: 'provider_unavailable', retryable: true, message: scrub(String(err)) };
     circuit.record(latencyMs, fault.retryable);
     actor().send({ type: 'call.failed', at, probe: started.probe, latencyMs, error: fault, window: circuit.windowStats() });
   }

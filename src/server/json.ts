@@ -9,7 +9,12 @@ const hasBom = (b: Buffer) => b.length >= 3 && b[0] === 0xef && b[1] === 0xbb &&
 export function strictJson(app: FastifyInstance) {
   // Only JSON is parsed; every other content type is answered 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    // A DELETE carries no body, but may carry the JSON content type that state-changing requests need.
+    if (body.length === 0 && request.method === 'DELETE') {
+      done(null, undefined);
+      return;
+    }
     if (body.length === 0) {
       done(new SwitchyardError('invalid_request', 'the request body is empty', { param: 'body' }), undefined);
       return;

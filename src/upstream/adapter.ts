@@ -10,6 +10,7 @@ import type { CompletionUsage } from 'openai/resources/completions';
 import { type Dispatcher, Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError, UpstreamError } from './classify.ts';
+import { hostOnly } from './scrub.ts';
 import { type Linked, linkedController } from './signals.ts';
 import { readSse } from './sse-reader.ts';
 
@@ -136,9 +137,11 @@ async function upstreamError(res: ResponseData): Promise<UpstreamError> {
   } catch {
     // Not JSON: the text itself is the message.
   }
-  // Redirects are not followed (a POST must not silently change where it goes): say where to point baseURL.
+  // Redirects are not followed (a POST must not silently change where it goes). The location is named by its
+  // host only: its path and query may carry tokens, and clients see this message.
   const location = headerReader(res.headers).get('location');
-  if (res.statusCode >= 300 && res.statusCode < 400) message = `redirected to ${location ?? 'an unnamed location'}: set baseURL to it`;
+  if (res.statusCode >= 300 && res.statusCode < 400)
+    message = `redirected to ${hostOnly(location)} (not followed): point baseURL at where the API is served`;
   return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
 }
 

@@ -5,6 +5,7 @@
 // throw is a connection error (undici / errno codes), a SyntaxError from a malformed body, or an abort.
 
 import { type ErrorCode, SwitchyardError } from '../errors.ts';
+import { scrub, scrubbedError } from './scrub.ts';
 
 export interface ClassifyContext {
   provider: string;
@@ -24,7 +25,8 @@ export class UpstreamError extends Error {
   readonly headers: { get(name: string): string | null };
 
   constructor(status: number | undefined, message: string, code: string | undefined, headers: { get(name: string): string | null }) {
-    super(status === undefined ? message : `${status} ${message}`);
+    // Scrubbed here, where the upstream's text first becomes ours: it may echo keys or internal URLs.
+    super(scrub(status === undefined ? message : `${status} ${message}`));
     this.name = 'UpstreamError';
     this.status = status;
     this.code = code;
@@ -106,9 +108,13 @@ function errnoCode(err: unknown): string | undefined {
 /** Turns whatever an attempt threw into a SwitchyardError with a stable code and a retryable verdict. */
 export function classifyError(err: unknown, ctx: ClassifyContext): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
-  // Every failure below is retryable by its code's contract (src/errors.ts).
+  // Every failure below is retryable by its code's contract (src/errors.ts). Errors raised while reading an
+  // answer can quote it (a JSON SyntaxError shows the text): scrub them too.
   const retryable = (code: ErrorCode, message: string) =>
-    new SwitchyardError(code, `${ctx.provider}: ${message}`, { provider: ctx.provider, cause: err });
+    new SwitchyardError(code, `${ctx.provider}: ${scrub(message)}`, {
+      provider: ctx.provider,
+      cause: err instanceof UpstreamError ? err : scrubbedError(err),
+    });
   // An abort looks the same whoever fired it: tell our timers from the caller by the flags.
   if (ctx.timedOut) return retryable('provider_timeout', 'attempt timed out');
   if (ctx.callerAborted) {

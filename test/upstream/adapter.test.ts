@@ -137,14 +137,14 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     });
   });
 
-  it('does not follow a redirect: a final error that says where baseURL should point', async () => {
+  it('does not follow a redirect: a final error that names the host it points to', async () => {
     const adapter = await upstream((_req, _body, res) => {
       res.writeHead(308, { location: 'https://elsewhere.example/v1/chat/completions' }).end();
     });
     expect(await failure(adapter.complete(ask))).toMatchObject({
       code: 'provider_bad_request',
       retryable: false,
-      message: 'raw: 308 redirected to https://elsewhere.example/v1/chat/completions: set baseURL to it',
+      message: 'raw: 308 redirected to elsewhere.example (not followed): point baseURL at where the API is served',
     });
   });
 

@@ -8,6 +8,7 @@ import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest, ChatStreamEvent } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
+import { scopeOf } from '../auth.ts';
 import { answerFor } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -178,7 +179,12 @@ async function conversationTurn(
     });
   }
   const key = request.headers['idempotency-key'];
-  const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, maxTokens: body.max_tokens ?? null, signal };
+  const postOptions = {
+    idempotencyKey: typeof key === 'string' ? key : null,
+    maxTokens: body.max_tokens ?? null,
+    signal,
+    ...scopeOf(request),
+  };
   const stop = metrics?.startTimer(body.model);
   try {
     if (body.stream) {

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isSwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
+import { ownerOf, scopeOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from './chat.ts';
 
@@ -34,13 +35,13 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
   return async (app: FastifyInstance) => {
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
       const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
-      const created = await runtime.conversations.create(body);
+      const created = await runtime.conversations.create({ ...body, tenant: ownerOf(request) });
       return reply.code(201).send(created);
     });
 
     app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      return runtime.conversations.get(id);
+      return runtime.conversations.get(id, scopeOf(request));
     });
 
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
@@ -51,13 +52,14 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
         idempotencyKey: typeof key === 'string' ? key : null,
         maxTokens: body.max_tokens ?? null,
         signal: clientGone(reply),
+        ...scopeOf(request),
       };
       // Conversation turns count like chat requests, with the route their request took.
       const stop = metrics?.startTimer();
       let model: string | undefined;
       try {
         if (body.stream) {
-          model = (await runtime.conversations.get(id)).model;
+          model = (await runtime.conversations.get(id, scopeOf(request))).model;
           await writeSse(reply, model, runtime.conversations.stream(id, body.content, postOptions), { includeUsage: true, metrics });
           return reply;
         }
@@ -85,7 +87,7 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      const deleted = await runtime.conversations.delete(id);
+      const deleted = await runtime.conversations.delete(id, scopeOf(request));
       if (!deleted)
         return reply
           .code(404)
