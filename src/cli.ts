@@ -25,11 +25,13 @@ serve options:
   --config F            the config, YAML (.yaml/.yml) or JSON (see docs/configuration.md and
                         switchyard.schema.json); \${VAR} and \${VAR:-default} read the environment
   --port N              port (default $PORT or 8787)
-  --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
+  --host H              address (default $HOST or 127.0.0.1; beyond loopback needs API keys)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
                         the bridge of @statelyai/inspect/server: ws://127.0.0.1:8080
+  API keys: SWITCHYARD_API_KEYS (users), SWITCHYARD_ADMIN_KEYS (admins), comma-separated, or the config's
+  auth.keys with tenants and roles (docs/security.md)
 
 mock options:
   --port N              port to listen on (default 8000; 0 picks a free one)
@@ -134,6 +136,7 @@ async function main(argv: string[]): Promise<void> {
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',
       drainMs: integer('drain-ms', values['drain-ms'], 10_000),
+      keys: config.auth.keys,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
     }).catch(async (err: unknown) => {
       await runtime.stop();

@@ -5,6 +5,7 @@
 
 import type { Static } from 'typebox';
 import Value from 'typebox/value';
+import { type AuthConfig, resolveAuth } from './config/auth.ts';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
 import { type clusterSchema, configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
@@ -52,6 +53,8 @@ export interface SwitchyardConfig {
   conversations: ConversationsConfig;
   /** Instances that share a Redis (`redis`), or this process alone (`redis: null`). */
   cluster: ClusterConfig;
+  /** API keys with their tenant and role; the server adds SWITCHYARD_API_KEYS and SWITCHYARD_ADMIN_KEYS. */
+  auth: AuthConfig;
 }
 
 // The schema's defaults, as the constants callers used before the schema existed.
@@ -95,6 +98,12 @@ function crossFieldIssues(config: SwitchyardConfig, ownHealth: readonly boolean[
   const model = (name: string, path: string) => {
     if (!served.has(name)) issues.push({ path, message: `expected a logical model that a provider serves (${[...served].join(', ')})` });
   };
+  const keys = new Set<string>();
+  for (const [i, k] of config.auth.keys.entries()) {
+    // Never quote the key: it is a secret.
+    if (keys.has(k.key)) issues.push({ path: `auth.keys[${i}].key`, message: 'a key listed twice' });
+    keys.add(k.key);
+  }
   const c = config.conversations;
   if (c.summarizerModel !== null) model(c.summarizerModel, 'conversations.summarizerModel');
   for (const [from, to] of Object.entries(c.contextFallbacks)) {
@@ -132,6 +141,7 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     health,
     conversations: filled.conversations,
     cluster: filled.cluster,
+    auth: resolveAuth(filled.auth),
   };
   const issues = crossFieldIssues(
     config,

@@ -1,5 +1,6 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
+export type { ApiKeyConfig, AuthConfig, Role } from './config/auth.ts';
 export {
   type ConfigCheck,
   type ConfigIssue,
@@ -18,6 +19,7 @@ export {
   type UpstreamModelInput,
 } from './config.ts';
 export type {
+  ConversationScope,
   ConversationView,
   CreateConversation,
   LiveConversation,
@@ -39,11 +41,12 @@ export { type ProviderSnapshot, providerMachine } from './provider/machine.ts';
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { RateLimiter } from './routing/budgets.ts';
-export type { RouteInfo } from './routing/request.ts';
+export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './routing/supervisor.ts';
 export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';
 export type { ConversationRecord, ConversationStore, MessageRecord, StoredConversation, SummaryRecord } from './stores/types.ts';
-export type { AdapterOptions, ChatRequest, StreamEvent, ToolCallDelta } from './upstream/adapter.ts';
+export type { Timers } from './timers.ts';
+export type { AdapterOptions, AnswerStream, ChatRequest, StreamDelta, StreamEnd, StreamEvent, ToolCallDelta } from './upstream/adapter.ts';

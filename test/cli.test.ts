@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from './helpers/wait.ts';
 
 const bin = new URL('../bin/switchyard.js', import.meta.url).pathname;
 const children: ChildProcess[] = [];
@@ -71,6 +72,34 @@ describe('switchyard CLI', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('stately.url: expected a ws:// or wss:// URL');
   });
+
+  it("serve takes the config's auth.keys: a user key reads models and is refused operator routes, the admin key is not", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const config = join(dir, 'switchyard.json');
+    const auth = {
+      keys: [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's own ${VAR} syntax
+        { key: '${TEAM_KEY}', tenant: 'team-a' },
+        { key: 'sk-cli-admin-0123456789', role: 'admin' },
+      ],
+    };
+    writeFileSync(config, JSON.stringify({ providers: [{ id: 'p', baseURL: 'http://127.0.0.1:9/v1', models: { chat: 'm' } }], auth }));
+    const child = spawn(process.execPath, [bin, 'serve', '--config', config, '--store', 'memory', '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TEAM_KEY: 'sk-cli-team-0123456789', SWITCHYARD_API_KEYS: '', SWITCHYARD_ADMIN_KEYS: '' },
+    });
+    children.push(child);
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    await waitUntil(() => /switchyard listening: (\S+)\/v1/.test(output), 10_000);
+    const url = /switchyard listening: (\S+)\/v1/.exec(output)?.[1];
+    expect(output).not.toContain('no API keys configured');
+    const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+    expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/models`, as('sk-cli-team-0123456789'))).status).toBe(200);
+    expect((await fetch(`${url}/v1/providers`, as('sk-cli-team-0123456789'))).status).toBe(403);
+    expect((await fetch(`${url}/v1/providers`, as('sk-cli-admin-0123456789'))).status).toBe(200);
+  }, 20_000);
 
   it('refuses an unknown command', async () => {
     const { code, stderr } = await run(['explode']);

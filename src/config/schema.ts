@@ -171,9 +171,17 @@ export const clusterSchema = section(
       }),
     ),
     prefix: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', default: 'switchyard', description: 'prefix of every key and channel, so several clusters can share one Redis' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        default: 'switchyard',
+        description: 'prefix of every key and channel, so several clusters can share one Redis',
+      }),
     ),
-    commandTimeoutMs: Type.Optional(ms('a Redis command slower than this fails and counts against the link (which then falls back to local state)', 1, 250)),
+    commandTimeoutMs: Type.Optional(
+      ms('a Redis command slower than this fails and counts against the link (which then falls back to local state)', 1, 250),
+    ),
     probeLeaseMs: Type.Optional(
       ms('how long one instance holds the probe of a recovering deployment; if it dies, another probes after this', 1, 10_000),
     ),
@@ -185,6 +193,43 @@ export const clusterSchema = section(
     ),
   },
   'instances that share one Redis: health, probes and budgets',
+);
+
+export const apiKeySchema = Type.Object(
+  {
+    key: Type.String({
+      minLength: 1,
+      writeOnly: true,
+      description: 'the bearer key; take it from the environment with a variable reference rather than writing it in the file',
+    }),
+    tenant: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+        description: 'whose conversations the key reaches: up to 64 letters, digits, `.`, `_` or `-`; default: a hash of the key',
+      }),
+    ),
+    role: Type.Optional(
+      choice(['user', 'admin'], {
+        default: 'user',
+        description:
+          "`user`: chat, models and the tenant's conversations; `admin`: also providers, metrics, the inspector and every tenant",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const authSchema = section(
+  {
+    keys: Type.Optional(
+      Type.Array(apiKeySchema, {
+        default: [],
+        description:
+          'API keys with a tenant and a role (`auth.keys[]` below), besides SWITCHYARD_API_KEYS (users) and SWITCHYARD_ADMIN_KEYS (admins)',
+      }),
+    ),
+  },
+  'API keys, their tenants and roles (docs/security.md)',
 );
 
 /** The whole config. A new section is one more entry here (its types and docs follow). */
@@ -199,6 +244,7 @@ export const configSchema = Type.Object(
     health: Type.Optional(healthSchema),
     conversations: Type.Optional(conversationsSchema),
     cluster: Type.Optional(clusterSchema),
+    auth: Type.Optional(authSchema),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -211,6 +257,8 @@ export const documentedSections: Record<string, TSchema> = {
   health: healthSchema,
   conversations: conversationsSchema,
   cluster: clusterSchema,
+  auth: authSchema,
+  'auth.keys': apiKeySchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

@@ -1,25 +1,32 @@
 // The HTTP layer: a fastify app over a runtime. Thin: it validates input, calls the runtime, and maps typed
 // errors to statuses and OpenAI error bodies; nothing here decides routing or health.
 
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { apiKeysFrom, bearerAuth } from './auth.ts';
+import { type ApiKeyConfig, authenticator, bearerAuth, decoratePrincipal, keyTable, redactUrl } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
+import { keylessGuard } from './loopback.ts';
 import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
 
+export type { Principal } from './auth.ts';
+
 export interface ServerOptions {
-  /** Bearer keys; default SWITCHYARD_API_KEYS. With none, the server binds to loopback only. */
+  /** User keys, each its own tenant; default SWITCHYARD_API_KEYS. With no keys at all, the server binds to loopback only. */
   apiKeys?: string[];
+  /** Admin keys, each its own tenant; default SWITCHYARD_ADMIN_KEYS. */
+  adminKeys?: string[];
+  /** Keys with their tenant and role (the config's `auth.keys`). */
+  keys?: ApiKeyConfig[];
   /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
   bodyLimit?: number;
   /** pino logger options, or false for none. Authorization is always redacted; bodies are never logged unless logPrompts. */
-  logger?: boolean | { level?: string };
+  logger?: boolean | { level?: string; stream?: { write(line: string): void } };
   /** Log request bodies (prompts) at debug level. Off by default. */
   logPrompts?: boolean;
   /** Serve /metrics (default true). */
@@ -39,8 +46,12 @@ export interface PluginOptions {
   demo?: DemoTarget[];
   /** Serve /metrics (default true). */
   metrics?: boolean;
-  /** Bearer keys for these routes; none for no authentication. */
+  /** User keys for these routes, each its own tenant; with no keys at all, no authentication. */
   apiKeys?: string[];
+  /** Admin keys, each its own tenant. */
+  adminKeys?: string[];
+  /** Keys with their tenant and role. */
+  keys?: ApiKeyConfig[];
   logPrompts?: boolean;
 }
 
@@ -52,12 +63,14 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   const { runtime } = options;
   strictJson(app);
   app.setErrorHandler(errorHandler);
-  const keys = options.apiKeys ?? [];
+  // The plugin reads no environment: its keys are what the embedding app passes.
+  const keys = keyTable({ apiKeys: options.apiKeys ?? [], adminKeys: options.adminKeys ?? [], keys: options.keys }, {});
+  decoratePrincipal(app);
   if (keys.length > 0) bearerAuth(app, keys);
   if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
   const metrics = options.metrics === false ? undefined : createMetrics(runtime);
   await app.register(chatRoutes(runtime, metrics));
-  await app.register(conversationRoutes(runtime));
+  await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   if (options.inspector !== false) await app.register(inspectRoutes(runtime, options.demo));
 }
@@ -70,6 +83,16 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
       : {
           ...(typeof options.logger === 'object' ? options.logger : {}),
           redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+          // The inspector's ?key= is in the URL: every logged URL goes through redactUrl.
+          serializers: {
+            req: (request: FastifyRequest) => ({
+              method: request.method,
+              url: redactUrl(request.url),
+              host: request.host,
+              remoteAddress: request.ip,
+              remotePort: request.socket?.remotePort,
+            }),
+          },
         };
   const app = Fastify({
     logger,
@@ -80,10 +103,17 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
   // Outside the plugin too: unknown routes and bodies that are not JSON get the same error shape.
   strictJson(app);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
+  const keys = keyTable(options);
+  decoratePrincipal(app);
+  // With keys, an unknown path needs one too: an unauthenticated caller learns nothing of the route table.
+  if (keys.length > 0) app.setNotFoundHandler({ preValidation: authenticator(keys) }, notFoundHandler);
+  else {
+    app.setNotFoundHandler(notFoundHandler);
+    keylessGuard(app);
+  }
   app.register(switchyardPlugin, {
     runtime,
-    apiKeys: apiKeysFrom(options.apiKeys),
+    keys,
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
     ...(options.inspector === undefined ? {} : { inspector: options.inspector }),
@@ -103,7 +133,7 @@ export interface StartOptions extends ServerOptions {
 
 /** Builds and starts the server. Refuses to bind beyond loopback without API keys. */
 export async function startServer(runtime: Runtime, options: StartOptions) {
-  const keys = apiKeysFrom(options.apiKeys);
+  const keys = keyTable(options);
   if (keys.length === 0 && !loopback.has(options.host)) {
     throw new SwitchyardError(
       'invalid_config',
@@ -111,7 +141,7 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
       { param: 'host' },
     );
   }
-  const app = buildServer(runtime, { ...options, apiKeys: keys });
+  const app = buildServer(runtime, { ...options, apiKeys: [], adminKeys: [], keys });
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

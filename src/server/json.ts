@@ -9,14 +9,19 @@ const hasBom = (b: Buffer) => b.length >= 3 && b[0] === 0xef && b[1] === 0xbb &&
 export function strictJson(app: FastifyInstance) {
   // Only JSON is parsed; every other content type is answered 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    // A DELETE carries no body, but may carry the JSON content type that state-changing requests need.
+    if (body.length === 0 && request.method === 'DELETE') {
+      done(null, undefined);
+      return;
+    }
     if (body.length === 0) {
-      done(new SwitchyardError('invalid_request', 'the request body is empty', { status: 400, param: 'body' }), undefined);
+      done(new SwitchyardError('invalid_request', 'the request body is empty', { param: 'body' }), undefined);
       return;
     }
     // Checked first (simdutf, cheaper than a fatal TextDecoder), so decoding never needs a replacement character.
     if (!isUtf8(body)) {
-      done(new SwitchyardError('invalid_request', 'the request body is not valid UTF-8', { status: 400, param: 'body' }), undefined);
+      done(new SwitchyardError('invalid_request', 'the request body is not valid UTF-8', { param: 'body' }), undefined);
       return;
     }
     let parsed: unknown;
@@ -25,7 +30,6 @@ export function strictJson(app: FastifyInstance) {
     } catch (err) {
       done(
         new SwitchyardError('invalid_request', `the request body is not valid JSON: ${(err as Error).message}`, {
-          status: 400,
           param: 'body',
         }),
         undefined,

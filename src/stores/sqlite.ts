@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS conversations (
   created_at INTEGER NOT NULL,
   summary TEXT,
   summary_tokens INTEGER,
-  summary_through INTEGER
+  summary_through INTEGER,
+  tenant TEXT
 );
 CREATE TABLE IF NOT EXISTS messages (
   conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -41,6 +42,7 @@ interface ConversationRow {
   summary: string | null;
   summary_tokens: number | null;
   summary_through: number | null;
+  tenant: string | null;
 }
 
 interface MessageRow {
@@ -54,13 +56,23 @@ interface MessageRow {
   created_at: number;
 }
 
+/**
+ * Brings a database written by an older version up to the current schema. Conversations stored before tenants
+ * existed get a NULL tenant: no user key reaches them, admins and keyless servers still do.
+ */
+function migrate(db: DatabaseSync) {
+  const columns = db.prepare('PRAGMA table_info(conversations)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'tenant')) db.exec('ALTER TABLE conversations ADD COLUMN tenant TEXT DEFAULT NULL');
+}
+
 /** Opens (and creates) a SQLite store at `path`; `:memory:` works for tests. */
 export function createSqliteStore(path: string): ConversationStore {
   const db = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   db.exec(schema);
+  migrate(db);
   const insertConversation = db.prepare(
-    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const selectConversation = db.prepare('SELECT * FROM conversations WHERE id = ?');
   const selectMessages = db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq');
@@ -84,16 +96,15 @@ export function createSqliteStore(path: string): ConversationStore {
   const insert = (id: string, m: MessageRecord, status: MessageStatus = m.status) =>
     insertMessage.run(id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt);
   const exists = (id: string) => {
-    if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+    if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
   };
 
   return {
     async create(c: ConversationRecord) {
       try {
-        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt);
+        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null);
       } catch (cause) {
-        if (selectConversation.get(c.id))
-          throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { status: 409, cause });
+        if (selectConversation.get(c.id)) throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { cause });
         throw cause;
       }
     },
@@ -123,6 +134,7 @@ export function createSqliteStore(path: string): ConversationStore {
           strategy: row.strategy as Strategy,
           createdAt: row.created_at,
           summary,
+          tenant: row.tenant,
         },
         messages,
       };

@@ -13,6 +13,8 @@ export interface ConversationRecord {
   strategy: Strategy;
   createdAt: number;
   summary: SummaryRecord | null;
+  /** The tenant that owns it; null (or absent) when created without one (embedding, a server without keys). */
+  tenant?: string | null;
 }
 
 export interface SummaryRecord {

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -58,7 +59,7 @@ const chunk = (content: string | null, finish: string | null = null) =>
 
 async function events(adapter: OpenAIAdapter) {
   const seen: unknown[] = [];
-  for await (const event of adapter.stream(ask))
+  for await (const event of eventsOf(adapter.stream(ask)))
     seen.push(event.type === 'delta' ? event.content : { end: event.finishReason, usage: event.usage });
   return seen;
 }
@@ -136,14 +137,14 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     });
   });
 
-  it('does not follow a redirect: a final error that says where baseURL should point', async () => {
+  it('does not follow a redirect: a final error that names the host it points to', async () => {
     const adapter = await upstream((_req, _body, res) => {
       res.writeHead(308, { location: 'https://elsewhere.example/v1/chat/completions' }).end();
     });
     expect(await failure(adapter.complete(ask))).toMatchObject({
       code: 'provider_bad_request',
       retryable: false,
-      message: 'raw: 308 redirected to https://elsewhere.example/v1/chat/completions: set baseURL to it',
+      message: 'raw: 308 redirected to elsewhere.example (not followed): point baseURL at where the API is served',
     });
   });
 
@@ -184,7 +185,7 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     const seen: string[] = [];
     const err = await failure(
       (async () => {
-        for await (const event of adapter.stream(ask)) if (event.type === 'delta') seen.push(event.content);
+        for await (const event of eventsOf(adapter.stream(ask))) if (event.type === 'delta') seen.push(event.content);
       })(),
     );
     expect(err).toMatchObject({ code: 'stream_interrupted', retryable: true, message: 'raw: stream failed: overloaded' });

@@ -4,9 +4,13 @@
 
 export const appScript = `
 const base = location.pathname.replace(/\\/$/, '');
-// Whatever authenticates the page (a key in the query) authenticates its data requests too.
-const query = location.search;
-const get = async (path) => (await fetch(base + path + (path.includes('?') ? query.replace(/^\\?/, '&') : query))).json();
+// The key arrives as ?key= (a browser opens a page without headers): fetches send it as a header, only the
+// EventSource (which cannot) keeps it in its URL; the address bar forgets it.
+const key = new URLSearchParams(location.search).get('key');
+if (key) history.replaceState(null, '', location.pathname + location.hash);
+const headers = key ? { authorization: 'Bearer ' + key } : {};
+const query = key ? '?key=' + encodeURIComponent(key) : '';
+const get = async (path) => (await fetch(base + path, { headers })).json();
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
   const e = document.createElement(tag);
@@ -207,7 +211,8 @@ async function main() {
     const b = e.target.closest('button');
     if (!b) return;
     const name = b.dataset.break ?? b.dataset.heal;
-    fetch(base + '/demo/' + encodeURIComponent(name) + '/' + (b.dataset.break ? 'break' : 'heal') + query, { method: 'POST' });
+    fetch(base + '/demo/' + encodeURIComponent(name) + '/' + (b.dataset.break ? 'break' : 'heal'),
+      { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
   });
   for (const id of ['filter', 'machine']) $(id).addEventListener('input', renderLog);
   document.querySelector('details').addEventListener('toggle', renderLog);

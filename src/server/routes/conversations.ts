@@ -1,8 +1,11 @@
 // The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
 
 import type { FastifyInstance } from 'fastify';
+import { isSwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
-import { clientGone, turnEvents, writeSse } from './chat.ts';
+import { ownerOf, scopeOf } from '../auth.ts';
+import type { Metrics } from '../metrics.ts';
+import { clientGone, writeSse } from './chat.ts';
 
 const createSchema = {
   type: 'object',
@@ -28,17 +31,17 @@ const postSchema = {
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
-export function conversationRoutes(runtime: Runtime) {
+export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (app: FastifyInstance) => {
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
       const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
-      const created = await runtime.conversations.create(body);
+      const created = await runtime.conversations.create({ ...body, tenant: ownerOf(request) });
       return reply.code(201).send(created);
     });
 
     app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      return runtime.conversations.get(id);
+      return runtime.conversations.get(id, scopeOf(request));
     });
 
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
@@ -49,29 +52,42 @@ export function conversationRoutes(runtime: Runtime) {
         idempotencyKey: typeof key === 'string' ? key : null,
         maxTokens: body.max_tokens ?? null,
         signal: clientGone(reply),
+        ...scopeOf(request),
       };
-      if (body.stream) {
-        const model = (await runtime.conversations.get(id)).model;
-        await writeSse(reply, model, turnEvents(runtime.conversations.stream(id, body.content, postOptions), model), {
-          includeUsage: true,
-        });
-        return reply;
+      // Conversation turns count like chat requests, with the route their request took.
+      const stop = metrics?.startTimer();
+      let model: string | undefined;
+      try {
+        if (body.stream) {
+          model = (await runtime.conversations.get(id, scopeOf(request))).model;
+          await writeSse(reply, model, runtime.conversations.stream(id, body.content, postOptions), { includeUsage: true, metrics });
+          return reply;
+        }
+        const turn = await runtime.conversations.post(id, body.content, postOptions);
+        model = turn.route.model;
+        metrics?.observeRoute(model, turn.route, 'ok', turn.usage);
+        return {
+          turn_id: turn.turnId,
+          role: 'assistant',
+          content: turn.content,
+          finish_reason: turn.finishReason,
+          usage: turn.usage,
+          deployments: turn.deployments,
+          replayed: turn.replayed,
+        };
+      } catch (err) {
+        // The model of a turn that failed is in its route when a request was made.
+        model ??= isSwitchyardError(err) ? err.route?.model : undefined;
+        metrics?.observeError(model ?? '', err);
+        throw err;
+      } finally {
+        stop?.(model);
       }
-      const turn = await runtime.conversations.post(id, body.content, postOptions);
-      return {
-        turn_id: turn.turnId,
-        role: 'assistant',
-        content: turn.content,
-        finish_reason: turn.finishReason,
-        usage: turn.usage,
-        deployments: turn.deployments,
-        replayed: turn.replayed,
-      };
     });
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      const deleted = await runtime.conversations.delete(id);
+      const deleted = await runtime.conversations.delete(id, scopeOf(request));
       if (!deleted)
         return reply
           .code(404)

@@ -1,0 +1,32 @@
+// API keys with a tenant and a role, as the config lists them (`auth.keys`). The server adds the keys of
+// SWITCHYARD_API_KEYS (users) and SWITCHYARD_ADMIN_KEYS (admins), each key its own tenant.
+
+import { createHash } from 'node:crypto';
+import type { Static } from 'typebox';
+import type { authSchema } from './schema.ts';
+
+export type Role = 'user' | 'admin';
+
+export interface ApiKeyConfig {
+  key: string;
+  /** Whose conversations the key reaches. */
+  tenant: string;
+  /** `user`: chat, models and the tenant's conversations; `admin`: everything, every tenant included. */
+  role: Role;
+}
+
+export interface AuthConfig {
+  keys: ApiKeyConfig[];
+}
+
+/** The tenant of a key given without one: a short hash, so logs and stores never show the key itself. */
+export function tenantOfKey(key: string): string {
+  return `key-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+/** The config's keys with their defaults: a key without a tenant is its own tenant, and a user. */
+export function resolveAuth(input: Static<typeof authSchema> | undefined): AuthConfig {
+  return {
+    keys: (input?.keys ?? []).map((k) => ({ key: k.key, tenant: k.tenant ?? tenantOfKey(k.key), role: k.role ?? 'user' })),
+  };
+}

@@ -1,0 +1,46 @@
+// The guard of a server without keys. It listens on loopback only, but a browser on the same machine can still
+// reach it: a page on another site can rebind its DNS name to 127.0.0.1 (then the Host header names that site)
+// or send a "simple" cross-origin request, which needs no preflight: GET, HEAD or POST with no body or a
+// text/plain, form or multipart body. Requiring a loopback Host and a JSON content type on state-changing
+// requests leaves a browser only requests it must preflight, which this server never approves.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { SwitchyardError } from '../errors.ts';
+
+const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const commonLoopback = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/;
+
+/** Whether a Host header names this machine: localhost (or a name under it), 127.0.0.0/8 or ::1, any port. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined || host === '') return false;
+  // The common spellings without building a URL (this runs on every request).
+  if (commonLoopback.test(host)) return true;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name === '[::1]') return true;
+  // The URL parser normalizes IPv4 forms (127.1, 0x7f.0.0.1) to dotted quads.
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+const isJson = (request: FastifyRequest) =>
+  (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+
+/** Installs the keyless guard on every route of `app`: 421 for a foreign Host, 415 for a non-JSON state change. */
+export function keylessGuard(app: FastifyInstance) {
+  app.addHook('onRequest', async (request) => {
+    if (!isLoopbackHost(request.headers.host)) {
+      throw new SwitchyardError(
+        'misdirected_request',
+        'without API keys this server answers only to a loopback Host (localhost, 127.0.0.1, [::1])',
+      );
+    }
+    if (stateChanging.has(request.method) && !isJson(request)) {
+      throw new SwitchyardError('unsupported_media_type', `${request.method} needs content-type: application/json`);
+    }
+  });
+}
