@@ -81,7 +81,7 @@ export function createSharedHealth(link: ClusterLink, target: SharedHealthTarget
   });
 
   // Late joiners and reconnects: the deadline keys hold the trips still in force.
-  link.onResync(() => {
+  const resync = () => {
     for (const id of target.deployments()) {
       void link
         .script(readScript, [deadlineKey(id)], [])
@@ -92,9 +92,12 @@ export function createSharedHealth(link: ClusterLink, target: SharedHealthTarget
         })
         .catch(() => {});
     }
-  });
+  };
+  link.onResync(resync);
 
   return {
+    /** Reads the trips in force again (the link does on every reconnect; the runtime once its actors exist). */
+    resync,
     /** This instance tripped `deployment` until `nextProbeAt` (actors' clock): tell the cluster. */
     announceTrip(deployment: string, nextProbeAt: number | null) {
       if (nextProbeAt === null) return;
