@@ -1,7 +1,7 @@
 // The SQLite store, on Node's built-in node:sqlite (no native addon), in WAL mode with synchronous=FULL so
 // that a write acknowledged here survives a crash of the process.
 
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync as Database } from 'node:sqlite';
 import { SwitchyardError } from '../errors.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
 
@@ -56,7 +56,10 @@ interface MessageRow {
 
 /** Opens (and creates) a SQLite store at `path`; `:memory:` works for tests. */
 export function createSqliteStore(path: string): ConversationStore {
-  const db = new DatabaseSync(path);
+  // Loaded here, not at import: node:sqlite is still experimental on Node 22 (a warning when loaded), and an
+  // embedder that keeps conversations in memory or in a store of its own should not load it at all.
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db: Database = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   db.exec(schema);
   const insertConversation = db.prepare(
