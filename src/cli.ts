@@ -18,6 +18,13 @@ Usage:
   switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
 
+Getting started:
+  switchyard.example.json (in the repository, and in the package: node_modules/switchyard/) is a config
+  that runs against two mock upstreams without any key:
+    switchyard mock --port 8000 &  switchyard mock --port 8001 &
+    switchyard serve --config switchyard.example.json --store memory
+  Every config option, its default and unit: docs/configuration.md (also in the package).
+
 serve options:
   --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
   --port N              port (default $PORT or 8787)
