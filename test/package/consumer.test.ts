@@ -217,6 +217,29 @@ await runtime.stop();
     expect(stdout.trim()).toBe('200 string');
   });
 
+  it('loads no fastify, no Stately inspector and no SQLite when the runtime is imported', async () => {
+    writeFileSync(
+      join(prod, 'imports.mjs'),
+      `import { registerHooks } from 'node:module';
+const loaded = new Set();
+registerHooks({
+  resolve(specifier, context, next) {
+    const result = next(specifier, context);
+    const match = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(result.url);
+    loaded.add(match ? match[1] : result.url);
+    return result;
+  },
+});
+await import('switchyard');
+console.log([...loaded].join('\\n'));
+`,
+    );
+    const loaded = (await run(node, ['imports.mjs'], prod)).stdout.trim().split('\n');
+    expect(loaded).toContain('switchyard');
+    expect(loaded).toContain('undici');
+    expect(loaded.filter((p) => /fastify|pino|prom-client|@statelyai|node:sqlite/.test(p))).toEqual([]);
+  });
+
   it('(e) the installed `switchyard --help` runs the compiled CLI and points to the example config and the docs', async () => {
     const pkg = join(prod, 'node_modules/switchyard');
     expect(existsSync(join(pkg, 'src'))).toBe(false);
