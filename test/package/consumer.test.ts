@@ -4,7 +4,8 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -80,8 +81,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await mock?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+  // Two installed projects are thousands of files: removing them takes a while on a busy machine.
+  if (work) await rm(work, { recursive: true, force: true });
+}, 120_000);
 
 describe('the npm package, installed from its tarball', () => {
   it('ships the build, the bin, the docs, the example config, README and LICENSE, and nothing else', async () => {
