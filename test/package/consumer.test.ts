@@ -85,7 +85,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 }, 120_000);
 
-describe('the npm package, installed from its tarball', () => {
+// Generous: each case starts Node or tsc in the consumer, and CI machines are shared.
+describe('the npm package, installed from its tarball', { timeout: 60_000 }, () => {
   it('ships the build, the bin, the docs, the example config, README and LICENSE, and nothing else', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball], work);
     const files = stdout.trim().split('\n');
