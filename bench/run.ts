@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { request } from 'undici';
-import { countChatTokens, countMessageTokens } from '../src/actors/tokens.ts';
+import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
 import { addedMs, type Noise, noiseNote, resultsDir } from './output.ts';
 import { seedConversations } from './seed.ts';

@@ -3,11 +3,11 @@
 // (`providers[1].baseURL: expected a URL`) so a bad config never starts.
 
 import { readFileSync } from 'node:fs';
-import { type ModelInfo, modelInfo } from './actors/models.ts';
-import type { Encoding } from './actors/tokens.ts';
 import { SwitchyardError } from './errors.ts';
-import { type ProviderHealthInput, resolveProviderHealthOptions } from './machines/provider-options.ts';
-import type { Strategy } from './machines/routing.ts';
+import { type ModelInfo, modelInfo } from './models/table.ts';
+import type { Encoding } from './models/tokens.ts';
+import { type ProviderHealthInput, resolveProviderHealthOptions } from './provider/options.ts';
+import type { Strategy } from './routing/rank.ts';
 
 export type { Strategy };
 /** How a deployment can continue a stream that broke on another one. */

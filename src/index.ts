@@ -1,22 +1,5 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
-export type {
-  ConversationView,
-  CreateConversation,
-  LiveConversation,
-  PostOptions,
-  TurnResult,
-  TurnStreamEvent,
-} from './actors/conversation-types.ts';
-export { deploymentDefaults, type Provider, type ProviderDeployment, type ProviderView } from './actors/deployment.ts';
-export type { InspectionRecord } from './actors/inspection.ts';
-export { type ModelInfo, modelInfo } from './actors/models.ts';
-export type { AdapterOptions, ChatRequest, StreamEvent, ToolCallDelta } from './actors/openai-adapter.ts';
-export { createProvider, type ProviderRuntimeOptions } from './actors/provider.ts';
-export type { RateLimiter } from './actors/rate-limit.ts';
-export type { RouteInfo } from './actors/request.ts';
-export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './actors/supervisor.ts';
-export { countChatTokens, countMessageTokens, countTokens, type Encoding, freeEncoders } from './actors/tokens.ts';
 export {
   type Continuation,
   type ConversationsConfig,
@@ -28,8 +11,23 @@ export {
   type SwitchyardConfig,
   type SwitchyardConfigInput,
 } from './config.ts';
+export type {
+  ConversationView,
+  CreateConversation,
+  LiveConversation,
+  PostOptions,
+  TurnResult,
+  TurnStreamEvent,
+} from './conversation/types.ts';
 export { type AttemptRecord, type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
-export { type BackoffKind, type BackoffOptions, backoffDefaults } from './machines/backoff.ts';
+export type { InspectionRecord } from './inspection/events.ts';
+export type { FaultMode, MockFaults } from './mock/faults.ts';
+export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
+export { type ModelInfo, modelInfo } from './models/table.ts';
+export { countChatTokens, countMessageTokens, countTokens, type Encoding, freeEncoders } from './models/tokens.ts';
+export { createProvider, type ProviderRuntimeOptions } from './provider/actor.ts';
+export { type BackoffKind, type BackoffOptions, backoffDefaults } from './provider/backoff.ts';
+export { deploymentDefaults, type Provider, type ProviderDeployment, type ProviderView } from './provider/deployment.ts';
 export {
   admission,
   healthOf,
@@ -38,12 +36,14 @@ export {
   type ProviderInput,
   type ProviderSnapshot,
   providerMachine,
-} from './machines/provider.ts';
-export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './machines/provider-options.ts';
-export type { FaultMode, MockFaults } from './mock/faults.ts';
-export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
+} from './provider/machine.ts';
+export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
+export type { RateLimiter } from './routing/budgets.ts';
+export type { RouteInfo } from './routing/request.ts';
+export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './routing/supervisor.ts';
 export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';
 export type { ConversationRecord, ConversationStore, MessageRecord, StoredConversation, SummaryRecord } from './stores/types.ts';
+export type { AdapterOptions, ChatRequest, StreamEvent, ToolCallDelta } from './upstream/adapter.ts';

@@ -2,11 +2,12 @@
 // actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
 import type { InspectionEvent } from 'xstate';
-import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './actors/conversation-types.ts';
-import { type Conversations, createConversations } from './actors/conversations.ts';
-import type { ProviderView } from './actors/deployment.ts';
-import { createInspection, type InspectionRecord, statePath } from './actors/inspection.ts';
-import { linkStately, type StatelyOptions } from './actors/stately.ts';
+import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+import { type Conversations, createConversations } from './conversation/registry.ts';
+import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './conversation/types.ts';
+import { createInspection, type InspectionRecord, statePath } from './inspection/events.ts';
+import { linkStately, type StatelyOptions } from './inspection/stately.ts';
+import type { ProviderView } from './provider/deployment.ts';
 import {
   type ChatCompletionRequest,
   type ChatResult,
@@ -14,8 +15,7 @@ import {
   createSupervisor,
   type Decision,
   type SupervisorOptions,
-} from './actors/supervisor.ts';
-import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+} from './routing/supervisor.ts';
 import { openStore } from './stores/index.ts';
 import type { ConversationStore } from './stores/types.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { allCharts, chartsMarkdown } from '../src/server/inspect/charts.ts';
+import { allCharts, chartsMarkdown } from '../src/inspection/charts.ts';
 
 describe('docs', () => {
   it('docs/statecharts.md matches the machine definitions (run npm run docs:charts after changing a machine)', () => {
@@ -11,7 +11,17 @@ describe('docs', () => {
     const provider = allCharts().provider;
     const recovering = provider.children.find((c) => c.key === 'recovering');
     expect(recovering?.children.map((c) => c.key)).toEqual(['coolingDown', 'probing']);
-    expect(recovering?.children[0]?.edges).toEqual([{ event: 'after backoff', target: 'provider.recovering.probing' }]);
+    expect(recovering?.children[0]?.transitions).toEqual([
+      {
+        id: 'provider.recovering.coolingDown#0',
+        source: 'provider.recovering.coolingDown',
+        target: 'provider.recovering.probing',
+        event: 'after backoff',
+        guard: null,
+        delay: 'backoff',
+        label: 'after backoff',
+      },
+    ]);
     expect(provider.initial).toBe('healthy');
   });
 });

@@ -58,8 +58,13 @@ export function promptOf(messages: readonly MessageLike[]): string {
  * The reply to a conversation. When it ends with an assistant message that is a prefix of the reply to the
  * conversation before it (alone, or followed by one user message asking to continue), the answer continues
  * that prefix the way `mode` says: the exact rest, the last few words again, or the whole reply anew.
+ * `compose` turns a prompt into the whole reply (plain words by default; JSON for structured output).
  */
-export function answerFor(messages: readonly MessageLike[], mode: ContinuationMode): string {
+export function answerFor(
+  messages: readonly MessageLike[],
+  mode: ContinuationMode,
+  compose: (prompt: string) => string = replyFor,
+): string {
   const at = messages.findLastIndex((m) => m.role === 'assistant');
   const trailing = messages.length - 1 - at;
   const partial = messages[at]?.content;
@@ -69,7 +74,7 @@ export function answerFor(messages: readonly MessageLike[], mode: ContinuationMo
     typeof partial === 'string' &&
     partial !== ''
   ) {
-    const whole = replyFor(promptOf(messages.slice(0, at)));
+    const whole = compose(promptOf(messages.slice(0, at)));
     if (whole.startsWith(partial) && whole.length > partial.length) {
       const rest = whole.slice(partial.length);
       if (mode === 'restart') return whole;
@@ -77,5 +82,5 @@ export function answerFor(messages: readonly MessageLike[], mode: ContinuationMo
       return rest;
     }
   }
-  return replyFor(promptOf(messages));
+  return compose(promptOf(messages));
 }

@@ -1,14 +1,18 @@
 // The OpenAI-compatible mock upstream: deterministic replies, latency, and faults switched at run time.
 // Users run it to chaos-test their apps (`switchyard mock`); our tests and benchmarks run it on 127.0.0.1.
 
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { countChatTokens, countTokens, truncateToTokens } from '../actors/tokens.ts';
+import { answerChat } from './chat.ts';
+import { answerCompletions } from './completions.ts';
+import { answerEmbeddings } from './embeddings.ts';
 import { healthyFaults, type MockFaults, parseFaults } from './faults.ts';
-import { answerFor, type ContinuationMode, chunksOf } from './reply.ts';
-import { toolCallDeltas, toolCallFor, toolCallMessage, toolOf } from './tools.ts';
+import type { MockCall, MockOutcome } from './gate.ts';
+import { openAIError, readBody, sendJson } from './http.ts';
+import type { ContinuationMode } from './reply.ts';
+import { createResponses } from './responses.ts';
+
+export type { MockOutcome } from './gate.ts';
 
 export interface MockUpstreamOptions {
   port?: number;
@@ -29,15 +33,15 @@ export interface MockUpstreamOptions {
   continuation?: ContinuationMode;
   /** Random source for fault `rate`; defaults to Math.random. */
   random?: () => number;
-  /** Called as each chat completion request arrives (chaos tests match arrivals against provider states). */
+  /** Called as each model request (chat, responses, embeddings, completions) arrives; chaos tests match arrivals against provider states. */
   onRequest?: (at: number) => void;
 }
 
-export type MockOutcome = 'ok' | 'error' | 'hang' | 'reset' | 'cut' | 'rejected';
-
 export interface MockStats {
-  /** Chat completion requests received. */
+  /** Model requests received: chat completions, responses, embeddings and completions. */
   requests: number;
+  /** The same, by endpoint. */
+  byRoute: Record<ModelRoute, number>;
   inFlight: number;
   outcomes: Record<MockOutcome, number>;
   /** Requests whose client went away before the answer was complete. */
@@ -55,80 +59,22 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
-const maxBodyBytes = 10 * 1024 * 1024;
+type ModelRoute = 'chat' | 'responses' | 'embeddings' | 'completions';
+
+const modelRoutes: Record<string, ModelRoute> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/responses': 'responses',
+  '/v1/embeddings': 'embeddings',
+  '/v1/completions': 'completions',
+};
 
 const emptyStats = (): MockStats => ({
   requests: 0,
+  byRoute: { chat: 0, responses: 0, embeddings: 0, completions: 0 },
   inFlight: 0,
   outcomes: { ok: 0, error: 0, hang: 0, reset: 0, cut: 0, rejected: 0 },
   aborted: 0,
 });
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function openAIError(status: number, message: string, code: string | null, param: string | null = null) {
-  const type = status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
-  return { error: { message, type, param, code } };
-}
-
-async function readBody(req: IncomingMessage): Promise<string | null> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req) {
-    size += (part as Buffer).length;
-    if (size > maxBodyBytes) return null;
-    parts.push(part as Buffer);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
-
-interface ChatBody {
-  model: string;
-  messages: { role: string; content?: unknown; name?: string }[];
-  stream: boolean;
-  includeUsage: boolean;
-  maxTokens: number | null;
-  continueFinal: boolean;
-  /** The function the reply calls: with `tools` and a user message last (not a tool result), unless `tool_choice` is none. */
-  tool: string | null;
-}
-
-function parseChatBody(raw: string): ChatBody | { param: string; message: string } {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    return { param: 'body', message: 'We could not parse the JSON body of your request.' };
-  }
-  if (typeof body !== 'object' || body === null) return { param: 'body', message: 'expected a JSON object' };
-  const b = body as Record<string, unknown>;
-  if (typeof b.model !== 'string' || b.model === '') return { param: 'model', message: 'you must provide a model' };
-  if (!Array.isArray(b.messages) || b.messages.length === 0) {
-    return { param: 'messages', message: 'messages must be a non-empty array' };
-  }
-  for (const [i, m] of b.messages.entries()) {
-    if (typeof m !== 'object' || m === null || typeof (m as { role?: unknown }).role !== 'string') {
-      return { param: `messages[${i}].role`, message: 'each message needs a role' };
-    }
-  }
-  const limit = b.max_completion_tokens ?? b.max_tokens;
-  const options = b.stream_options as { include_usage?: unknown } | undefined;
-  const tool = toolOf(b, b.messages as { role: string }[]);
-  if (tool !== null && typeof tool === 'object') return tool;
-  return {
-    model: b.model,
-    messages: b.messages as ChatBody['messages'],
-    stream: b.stream === true,
-    includeUsage: options?.include_usage === true,
-    maxTokens: typeof limit === 'number' && limit > 0 ? Math.floor(limit) : null,
-    continueFinal: b.continue_final_message === true,
-    tool,
-  };
-}
 
 /** Starts the mock upstream; resolves once it listens. */
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
@@ -137,110 +83,30 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   let faults: MockFaults = { ...healthyFaults, ...options.faults };
   let stats = emptyStats();
 
-  async function chat(req: IncomingMessage, res: ServerResponse, gone: AbortSignal) {
+  const responses = createResponses();
+
+  async function model(req: IncomingMessage, res: ServerResponse, route: ModelRoute, gone: AbortSignal) {
     stats.requests++;
+    stats.byRoute[route]++;
     options.onRequest?.(Date.now());
-    const count = (outcome: MockOutcome) => {
-      stats.outcomes[outcome]++;
-    };
+    const current = stats;
+    const call: MockCall = { req, res, gone, faults: () => faults, random, count: (outcome: MockOutcome) => current.outcomes[outcome]++ };
     const raw = await readBody(req);
     if (raw === null) {
-      count('rejected');
+      call.count('rejected');
       return sendJson(res, 413, openAIError(413, 'request body too large', 'request_too_large'));
     }
-    const body = parseChatBody(raw);
-    if ('param' in body) {
-      count('rejected');
-      return sendJson(res, 400, openAIError(400, body.message, 'invalid_request', body.param));
-    }
-    const f = faults;
-    const faulted = f.mode !== 'ok' && random() < f.rate;
-    const mode = faulted ? f.mode : 'ok';
-    if (mode === 'reset') {
-      count('reset');
-      req.socket.destroy();
-      return;
-    }
-    if (mode === 'hang') {
-      count('hang');
-      return; // never answered; the client's timeout or abort ends it
-    }
-    const delay = (options.latencyMs ?? 0) + f.latencyMs;
-    if (delay > 0) await sleep(delay, undefined, { signal: gone }).catch(() => {});
-    if (gone.aborted) return;
-    if (mode === 'error') {
-      count('error');
-      const headers: Record<string, string> = f.retryAfterSeconds === null ? {} : { 'retry-after': String(f.retryAfterSeconds) };
-      return sendJson(res, f.status, openAIError(f.status, `mock fault: status ${f.status}`, null), headers);
-    }
-    const promptTokens = countChatTokens(body.messages);
-    if (promptTokens > contextWindow) {
-      count('rejected');
-      const message = `This model's maximum context length is ${contextWindow} tokens. However, your messages resulted in ${promptTokens} tokens.`;
-      return sendJson(res, 400, openAIError(400, message, 'context_length_exceeded', 'messages'));
-    }
-    const continuation = body.continueFinal ? 'exact' : (f.continuation ?? options.continuation ?? 'exact');
-    // A tool call's arguments are derived from the prompt, like a text reply: the same request, the same call.
-    const call = body.tool === null ? null : toolCallFor(body.messages, body.tool);
-    let text = call === null ? answerFor(body.messages, continuation) : '';
-    let finish: 'stop' | 'length' | 'tool_calls' = call === null ? 'stop' : 'tool_calls';
-    if (call === null && body.maxTokens !== null && countTokens(text) > body.maxTokens) {
-      text = truncateToTokens(text, body.maxTokens);
-      finish = 'length';
-    }
-    const usage = { prompt_tokens: promptTokens, completion_tokens: countTokens(call?.arguments ?? text), total_tokens: 0 };
-    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-    const id = `chatcmpl-mock-${randomUUID()}`;
-    const created = Math.floor(Date.now() / 1000);
-    if (!body.stream) {
-      const completion = {
-        id,
-        object: 'chat.completion',
-        created,
-        model: body.model,
-        choices: [
-          {
-            index: 0,
-            message: call === null ? { role: 'assistant', content: text, refusal: null } : toolCallMessage(call),
-            finish_reason: finish,
-            logprobs: null,
-          },
-        ],
-        usage,
-      };
-      if (mode === 'cut') {
-        count('cut');
-        const json = JSON.stringify(completion);
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-        res.write(json.slice(0, Math.floor(json.length / 2)));
-        res.destroy();
-        return;
-      }
-      count('ok');
-      return sendJson(res, 200, completion);
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: body.model, choices, ...extra })}\n\n`);
-    const { first, pieces: deltas } =
-      call === null
-        ? { first: { role: 'assistant', content: '' }, pieces: chunksOf(text).map((piece) => ({ content: piece })) }
-        : toolCallDeltas(call);
-    send([{ index: 0, delta: first, finish_reason: null }]);
-    for (const [i, delta] of deltas.entries()) {
-      if (mode === 'cut' && i >= f.afterChunks) {
-        count('cut');
-        res.end();
-        return;
-      }
-      if (options.chunkDelayMs) await sleep(options.chunkDelayMs, undefined, { signal: gone }).catch(() => {});
-      if (gone.aborted) return;
-      send([{ index: 0, delta, finish_reason: null }]);
-    }
-    send([{ index: 0, delta: {}, finish_reason: finish }]);
-    if (body.includeUsage) send([], { usage });
-    res.end('data: [DONE]\n\n');
-    count(mode === 'cut' ? 'cut' : 'ok');
+    const latencyMs = options.latencyMs ?? 0;
+    const settings = {
+      contextWindow,
+      latencyMs,
+      chunkDelayMs: options.chunkDelayMs ?? 0,
+      continuation: options.continuation ?? 'exact',
+    };
+    if (route === 'chat') return answerChat(call, raw, settings);
+    if (route === 'responses') return responses.create(call, raw, settings);
+    if (route === 'embeddings') return answerEmbeddings(call, raw, latencyMs);
+    return answerCompletions(call, raw, latencyMs);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -250,11 +116,19 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       return sendJson(res, 401, openAIError(401, 'Incorrect API key provided.', 'invalid_api_key'));
     }
-    if (req.method === 'GET' && path === '/v1/models') {
-      const data = (options.models ?? ['mock-model']).map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard-mock' }));
-      return sendJson(res, 200, { object: 'list', data });
+    const models = (options.models ?? ['mock-model']).map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard-mock' }));
+    if (req.method === 'GET' && path === '/v1/models') return sendJson(res, 200, { object: 'list', data: models });
+    if (req.method === 'GET' && path.startsWith('/v1/models/')) {
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const found = models.find((m) => m.id === id);
+      if (found) return sendJson(res, 200, found);
+      return sendJson(res, 404, openAIError(404, `The model '${id}' does not exist`, 'model_not_found', 'model'));
     }
-    if (req.method === 'POST' && path === '/v1/chat/completions') {
+    const responseId = /^\/v1\/responses\/([^/]+)$/.exec(path)?.[1];
+    if (responseId !== undefined && req.method === 'GET') return responses.get(res, decodeURIComponent(responseId));
+    if (responseId !== undefined && req.method === 'DELETE') return responses.delete(res, decodeURIComponent(responseId));
+    const route = modelRoutes[path];
+    if (req.method === 'POST' && route !== undefined) {
       const gone = new AbortController();
       stats.inFlight++;
       const current = stats;
@@ -263,7 +137,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         if (!res.writableFinished) current.aborted++;
         gone.abort();
       });
-      return chat(req, res, gone.signal);
+      return model(req, res, route, gone.signal);
     }
     sendJson(res, 404, openAIError(404, `no route ${req.method} ${path}`, 'not_found'));
   }

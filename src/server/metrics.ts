@@ -3,8 +3,8 @@
 // Tallies reach their prom-client counters, and provider states are read, only when /metrics is scraped.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RouteInfo } from '../actors/request.ts';
 import { isSwitchyardError } from '../errors.ts';
+import type { RouteInfo } from '../routing/request.ts';
 import type { Runtime } from '../runtime.ts';
 
 const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled'] as const;

@@ -2,8 +2,8 @@
 
 import { SimulatedClock } from 'xstate';
 import type { ConversationsConfig, RoutingConfig, SwitchyardConfigInput } from '../../src/config.ts';
-import type { ProviderHealthInput } from '../../src/machines/provider-options.ts';
 import { type MockUpstream, type MockUpstreamOptions, startMockUpstream } from '../../src/mock/server.ts';
+import type { ProviderHealthInput } from '../../src/provider/options.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
 
 export interface FleetOptions {
@@ -73,9 +73,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
 export const ask = (content = 'How do gateways fail over?') => ({ model: 'chat', messages: [{ role: 'user' as const, content }] });
 
 /** Collects a stream into its text and end event. */
-export async function collect(stream: AsyncIterable<import('../../src/actors/supervisor.ts').ChatStreamEvent>) {
+export async function collect(stream: AsyncIterable<import('../../src/routing/supervisor.ts').ChatStreamEvent>) {
   let text = '';
-  let end: Extract<import('../../src/actors/supervisor.ts').ChatStreamEvent, { type: 'end' }> | undefined;
+  let end: Extract<import('../../src/routing/supervisor.ts').ChatStreamEvent, { type: 'end' }> | undefined;
   for await (const event of stream) {
     if (event.type === 'delta') text += event.content;
     else end = event;

@@ -1,7 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { countChatTokens, countTokens } from '../../src/actors/tokens.ts';
 import { type MockUpstream, startMockUpstream } from '../../src/mock/server.ts';
+import { countChatTokens, countTokens } from '../../src/models/tokens.ts';
 import { readSse } from '../helpers/sse.ts';
 import { waitUntil } from '../helpers/wait.ts';
 

@@ -1,148 +1,100 @@
-// The inspector page: one self-contained HTML document (no CDN, works offline). It draws each machine's
-// statechart as nested state boxes with their transitions, highlights each provider actor's live state, and
-// shows the supervisor's recent decisions, the conversation actors and a filterable event log.
+// The inspector page: one self-contained HTML document (no CDN, works offline). An overview of every
+// deployment as small tiles grouped by logical model; the selected actor's statechart drawn as SVG with its
+// live state highlighted; its card, its recent transitions (click one to see the state then), the
+// supervisor's decisions as a timeline, and the conversation actors with search and paging.
+
+import { appScript } from './page-app.ts';
+import { diagramScript } from './page-diagram.ts';
 
 const css = `
-:root { font-family: system-ui, sans-serif; color: #1d2433; background: #f6f7f9; }
-body { margin: 0; padding: 16px 24px; }
-h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 20px 0 8px; text-transform: uppercase; letter-spacing: .04em; color: #5a6478; }
-#status { font-size: 12px; color: #5a6478; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 10px 12px; min-width: 300px; }
-.card h3 { font-size: 14px; margin: 0 0 6px; display: flex; gap: 8px; align-items: center; }
-.badge { font-size: 12px; padding: 1px 8px; border-radius: 10px; background: #e4e8ef; }
-.badge[data-health=healthy] { background: #d3f2dc; color: #14632f; } .badge[data-health=degraded] { background: #fdf0c9; color: #7a5800; }
-.badge[data-health=coolingDown], .badge[data-health=probing] { background: #fde0dc; color: #8a1f11; } .badge[data-health=disabled] { background: #e4e8ef; }
-.meta { font-size: 12px; color: #5a6478; margin: 4px 0 8px; }
-.state { border: 1px solid #c9cfda; border-radius: 6px; padding: 4px 6px; margin: 4px 0; font-size: 12px; background: #fbfcfd; }
-.state > .name { font-weight: 600; } .state.initial > .name::before { content: '● '; color: #9aa3b5; }
-.state.active { border-color: #2463eb; background: #eaf1ff; } .state.active > .name { color: #1846b0; }
-.edges { color: #5a6478; margin: 2px 0 0 4px; } .edges span { white-space: nowrap; margin-right: 8px; }
-.children { margin-left: 10px; }
-table { border-collapse: collapse; font-size: 12px; background: #fff; } td, th { border: 1px solid #dde1e8; padding: 3px 8px; text-align: left; }
-#log { font: 12px ui-monospace, monospace; background: #fff; border: 1px solid #dde1e8; border-radius: 6px; max-height: 280px; overflow: auto; padding: 6px; }
-button { font-size: 12px; margin-right: 6px; }
-`;
-
-const script = `
-const base = location.pathname.replace(/\\/$/, '');
-const query = location.search;
-const el = (tag, attrs = {}, ...children) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const c of children) e.append(c);
-  return e;
-};
-let charts = {};
-const log = [];
-
-function box(node, isInitial) {
-  const div = el('div', { class: 'state' + (isInitial ? ' initial' : ''), 'data-id': node.id }, el('div', { class: 'name' }, node.key));
-  if (node.edges.length) div.append(el('div', { class: 'edges' }, ...node.edges.map((e) => el('span', {}, e.event + ' → ' + e.target.split('.').pop()))));
-  if (node.children.length) div.append(el('div', { class: 'children' }, ...node.children.map((c) => box(c, c.key === node.initial))));
-  return div;
-}
-
-function highlight(container, machine, path) {
-  const ids = new Set();
-  const parts = path.split('.');
-  for (let i = 1; i <= parts.length; i++) ids.add(machine + '.' + parts.slice(0, i).join('.'));
-  for (const s of container.querySelectorAll('.state')) s.classList.toggle('active', ids.has(s.dataset.id));
-}
-
-function renderProviders(providers) {
-  const root = document.getElementById('providers');
-  for (const p of providers) {
-    let card = root.querySelector('[data-provider="' + CSS.escape(p.id) + '"]');
-    if (!card) {
-      card = el('div', { class: 'card', 'data-provider': p.id },
-        el('h3', {}, p.id, el('span', { class: 'badge', 'data-testid': 'health-' + p.id }, '')),
-        el('div', { class: 'meta' }, ''),
-        ...charts.provider.children.map((c) => box(c, c.key === charts.provider.initial)));
-      root.append(card);
-    }
-    const badge = card.querySelector('.badge');
-    badge.textContent = p.health;
-    badge.dataset.health = p.health;
-    const m = p.metrics;
-    const next = p.nextProbeAt ? ' · next probe in ' + Math.max(0, p.nextProbeAt - Date.now()) + ' ms' : '';
-    card.querySelector('.meta').textContent = m.requests + ' requests · ' + m.failures + ' failures · ' + m.inFlight + ' in flight · p95 ' +
-      (m.latencyP95Ms ?? '–') + ' ms · attempt ' + p.attempt + next;
-    highlight(card, 'provider', p.state);
-  }
-}
-
-function renderDecisions(decisions) {
-  const body = document.querySelector('#decisions tbody');
-  body.replaceChildren(...decisions.slice().reverse().map((d) => el('tr', {},
-    el('td', {}, new Date(d.at).toLocaleTimeString()), el('td', {}, d.model), el('td', {}, d.outcome),
-    el('td', {}, d.route.deployments.join(' + ') || '–'),
-    el('td', {}, d.route.attempts.map((a) => a.deployment + ':' + a.outcome + (a.hedge ? ' (hedge)' : '')).join(', ')))));
-}
-
-function renderConversations(conversations) {
-  document.getElementById('conversation-count').textContent = conversations.length + ' active';
-  document.getElementById('conversations').replaceChildren(...conversations.map((c) =>
-    el('div', { class: 'meta' }, c.id + ' · ' + c.state + ' · ' + c.messages + ' messages · ' + c.tokens + ' tokens' + (c.queued ? ' · ' + c.queued + ' queued' : ''))));
-}
-
-function renderLog() {
-  const filter = document.getElementById('filter').value.toLowerCase();
-  const machine = document.getElementById('machine').value;
-  const shown = log.filter((r) => (!machine || r.machine === machine) && (!filter || JSON.stringify(r).toLowerCase().includes(filter)));
-  document.getElementById('log').replaceChildren(...shown.slice(-200).reverse().map((r) =>
-    el('div', {}, new Date(r.at).toLocaleTimeString() + '  ' + r.machine + '  ' + r.actor + '  ' + (r.from ?? '∅') + ' → ' + r.state + '  (' + r.event + ')')));
-}
-
-function render(state) {
-  renderProviders(state.providers);
-  renderDecisions(state.decisions);
-  renderConversations(state.conversations);
-}
-
-async function main() {
-  charts = await (await fetch(base + '/machines' + query)).json();
-  document.getElementById('charts').replaceChildren(...['supervisor', 'conversation'].map((name) =>
-    el('div', { class: 'card', 'data-machine': name }, el('h3', {}, name), ...charts[name].children.map((c) => box(c, c.key === charts[name].initial)))));
-  const demo = await (await fetch(base + '/demo' + query)).json();
-  document.getElementById('demo').replaceChildren(...demo.targets.flatMap((name) => [
-    el('button', { 'data-break': name }, 'Break ' + name), el('button', { 'data-heal': name }, 'Heal ' + name)]));
-  document.getElementById('demo').addEventListener('click', (e) => {
-    const b = e.target.closest('button');
-    if (!b) return;
-    const name = b.dataset.break ?? b.dataset.heal;
-    fetch(base + '/demo/' + encodeURIComponent(name) + '/' + (b.dataset.break ? 'break' : 'heal') + query, { method: 'POST' });
-  });
-  for (const id of ['filter', 'machine']) document.getElementById(id).addEventListener('input', renderLog);
-  const events = new EventSource(base + '/events' + query);
-  events.addEventListener('open', () => (document.getElementById('status').textContent = 'live'));
-  events.addEventListener('error', () => (document.getElementById('status').textContent = 'reconnecting…'));
-  events.addEventListener('hello', (e) => render(JSON.parse(e.data)));
-  events.addEventListener('stats', (e) => render(JSON.parse(e.data)));
-  events.addEventListener('transition', (e) => {
-    log.push(JSON.parse(e.data));
-    if (log.length > 1000) log.splice(0, log.length - 1000);
-    renderLog();
-  });
-}
-main();
+:root { font-family: system-ui, sans-serif; color: #1d2433; background: #f4f5f8; font-size: 13px; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 10px 16px; }
+header { display: flex; align-items: baseline; gap: 14px; margin-bottom: 8px; }
+h1 { font-size: 18px; margin: 0; } h2 { font-size: 12px; margin: 0 0 6px; text-transform: uppercase; letter-spacing: .05em; color: #5a6478; }
+#status { font-size: 12px; color: #5a6478; } #demo { margin-left: auto; } #demo button { font-size: 12px; margin-left: 4px; }
+.panel { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 8px 10px; }
+#overview { display: flex; flex-wrap: wrap; gap: 6px 18px; margin-bottom: 10px; }
+.group h3 { font-size: 12px; margin: 0 0 4px; color: #5a6478; font-weight: 600; } .group h3 small { font-weight: 400; }
+.tiles { display: flex; flex-wrap: wrap; gap: 4px; }
+.tile { all: unset; cursor: pointer; width: 136px; padding: 3px 7px; border-radius: 6px; border: 1px solid #d5dae3; background: #fff;
+  border-left: 5px solid #9aa3b5; font-size: 11px; line-height: 1.3; overflow: hidden; }
+.tile b { display: block; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.tile span { color: #5a6478; white-space: nowrap; }
+.tile[aria-pressed=true] { outline: 2px solid #2463eb; }
+[data-health=healthy] { --health: #1f9d55; --health-bg: #d3f2dc; --health-fg: #14632f; }
+[data-health=degraded] { --health: #d69e00; --health-bg: #fdf0c9; --health-fg: #7a5800; }
+[data-health=coolingDown], [data-health=probing] { --health: #d64534; --health-bg: #fde0dc; --health-fg: #8a1f11; }
+[data-health=disabled] { --health: #7b8494; --health-bg: #e4e8ef; --health-fg: #3b4250; }
+.tile[data-health] { border-left-color: var(--health); }
+.badge { font-size: 12px; padding: 1px 9px; border-radius: 10px; background: var(--health-bg, #e4e8ef); color: var(--health-fg, #1d2433); }
+main { display: flex; flex-direction: column; gap: 10px; }
+#card h3 { font-size: 15px; margin: 0; display: flex; gap: 10px; align-items: center; }
+.stats { display: flex; gap: 16px; margin: 6px 0; font-size: 12px; color: #5a6478; } .stats b { color: #1d2433; font-weight: 600; }
+#history { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; min-height: 22px; }
+#history button { font-size: 11px; border: 1px solid #d5dae3; background: #f8f9fb; border-radius: 5px; padding: 2px 6px; cursor: pointer; }
+#history button[aria-pressed=true] { border-color: #8b5cf6; background: #f1ebff; }
+#pinned { font-size: 12px; color: #6d28d9; min-height: 16px; }
+svg.diagram { width: 100%; height: auto; max-height: 470px; display: block; margin-top: 4px; }
+.state rect { fill: #fbfcfd; stroke: #aab3c3; stroke-width: 1.2; }
+.state.compound > rect { fill: #f3f5f9; stroke-dasharray: none; }
+.state.final rect.inner { fill: none; }
+.state-name { text-anchor: middle; font-size: 13px; fill: #1d2433; } .region-name { font-size: 12px; font-weight: 600; fill: #5a6478; }
+.any rect { fill: #fff; stroke: #9aa3b5; stroke-dasharray: 4 3; } .any-name { text-anchor: middle; font-size: 11px; fill: #5a6478; font-style: italic; }
+.state.active > rect { fill: #e3edff; stroke: #2463eb; stroke-width: 2.4; } .state.active > text { fill: #1846b0; font-weight: 700; }
+.state.compound.active > rect { fill: #f0f5ff; }
+.state.past > rect { stroke: #8b5cf6; stroke-width: 2.4; stroke-dasharray: 5 3; } .state.past > text { fill: #6d28d9; font-weight: 700; }
+circle.initial { fill: #1d2433; } path.initial-arrow { fill: none; stroke: #1d2433; stroke-width: 1.2; }
+marker path { fill: #6b7486; }
+.transition path { fill: none; stroke: #8c95a6; stroke-width: 1.2; }
+.label-bg { fill: #fff; fill-opacity: .85; } .edge-label { font-size: 10.5px; fill: #4a5366; font-family: ui-monospace, monospace; }
+.transition:hover path { stroke: #2463eb; stroke-width: 2; } .transition:hover .edge-label { fill: #1846b0; }
+.transition.taken path { stroke: #8b5cf6; stroke-width: 2.4; } .transition.taken .edge-label { fill: #6d28d9; font-weight: 700; }
+@keyframes flash { 0% { stroke: #f59e0b; stroke-width: 4; } 100% { stroke: #8c95a6; stroke-width: 1.2; } }
+@keyframes flash-label { 0% { fill: #b45309; } 100% { fill: #4a5366; } }
+.transition.flash path { animation: flash 1.6s ease-out; } .transition.flash .edge-label { animation: flash-label 1.6s ease-out; font-weight: 700; }
+aside { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 10px; align-items: start; }
+#timeline { display: flex; gap: 2px; align-items: flex-end; height: 26px; }
+#timeline i { width: 6px; height: 14px; border-radius: 2px; background: #1f9d55; } #timeline i.retried { background: #d69e00; height: 20px; }
+#timeline i.failed { background: #d64534; height: 26px; }
+#last-decision { font-size: 11px; color: #5a6478; margin-top: 4px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+#conv-search { width: 100%; font-size: 12px; padding: 3px 6px; }
+#conversations { list-style: none; margin: 6px 0; padding: 0; } #conversations li { display: flex; gap: 6px; font-size: 11px; padding: 2px 0; }
+#conversations button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; overflow: hidden; text-overflow: ellipsis; max-width: 170px; }
+#conversations button[aria-pressed=true] { font-weight: 700; }
+.pager { display: flex; gap: 6px; align-items: center; font-size: 11px; color: #5a6478; }
+details summary { cursor: pointer; font-size: 12px; color: #5a6478; }
+#log { font: 11px ui-monospace, monospace; max-height: 180px; overflow: auto; }
 `;
 
 /** The inspector page. */
 export function inspectorPage(): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Switchyard inspector</title><style>${css}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Switchyard inspector</title><style>${css}</style></head>
 <body>
-<h1>Switchyard inspector</h1><div id="status">connecting…</div>
-<div id="demo"></div>
-<h2>Provider actors</h2><div id="providers" class="cards"></div>
-<h2>Supervisor decisions</h2>
-<table id="decisions"><thead><tr><th>time</th><th>model</th><th>outcome</th><th>served by</th><th>attempts</th></tr></thead><tbody></tbody></table>
-<h2>Conversation actors <span id="conversation-count"></span></h2><div id="conversations"></div>
-<h2>Event log</h2>
-<input id="filter" placeholder="filter"> <select id="machine"><option value="">all machines</option><option>provider</option><option>supervisor</option><option>conversation</option></select>
-<div id="log"></div>
-<h2>Statecharts</h2><div id="charts" class="cards"></div>
-<script>${script}</script>
+<header><h1>Switchyard inspector</h1><span id="status">connecting…</span><span id="demo"></span></header>
+<section id="overview" aria-label="deployments"></section>
+<main>
+  <section class="panel" id="card">
+    <h3><span id="actor-name">–</span><span class="badge" id="badge"></span><span id="actor-state"></span></h3>
+    <div class="stats" id="stats"></div>
+    <div id="diagram"></div>
+    <div id="pinned"></div>
+    <div id="history" aria-label="recent transitions"></div>
+  </section>
+  <aside>
+    <section class="panel"><h2>Supervisor decisions</h2><div id="timeline"></div><div id="last-decision"></div></section>
+    <section class="panel"><h2>Conversation actors <span id="conv-count"></span></h2>
+      <input id="conv-search" type="search" placeholder="search conversation id">
+      <ul id="conversations"></ul>
+      <div class="pager"><button id="conv-prev">‹</button><span id="conv-page"></span><button id="conv-next">›</button></div>
+    </section>
+    <section class="panel"><details><summary>Event log</summary>
+      <input id="filter" placeholder="filter"> <select id="machine"><option value="">all machines</option><option>provider</option><option>supervisor</option><option>conversation</option></select>
+      <div id="log"></div></details></section>
+  </aside>
+</main>
+<script>${diagramScript}${appScript}</script>
 </body></html>`;
 }

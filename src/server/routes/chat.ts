@@ -4,9 +4,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TurnStreamEvent } from '../../actors/conversation-types.ts';
-import type { ChatCompletionRequest, ChatStreamEvent } from '../../actors/request.ts';
+import type { TurnStreamEvent } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
+import type { ChatCompletionRequest, ChatStreamEvent } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
 import { answerFor } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';

@@ -1,0 +1,139 @@
+// What the conversation machine does to the world, provided through setup(): store writes, completions
+// through the supervisor (streamed into a sink when the caller reads the reply as it comes), and summaries.
+
+import { fromPromise } from 'xstate';
+import type { ConversationsConfig } from '../config.ts';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { countMessageTokens, type Encoding } from '../models/tokens.ts';
+import type { ChatCompletionRequest } from '../routing/request.ts';
+import type { Supervisor } from '../routing/supervisor.ts';
+import type { ConversationStore, MessageRecord } from '../stores/types.ts';
+import { type ConversationMessage, conversationMachine, type Reply } from './machine.ts';
+
+const summaryPrompt =
+  'Summarize the conversation below for your own later use: keep facts, decisions, names, numbers and open questions; drop pleasantries. Write plain prose.';
+
+export interface LogicDeps {
+  store: ConversationStore;
+  supervisor: Supervisor;
+  settings: ConversationsConfig;
+  now: () => number;
+  /** The tokenizer encoding of a logical model. */
+  encodingOf(model: string): Encoding;
+  /** A conversation's own logical model, for summaries when no summarizer model is set. */
+  modelOf(conversationId: string): string | undefined;
+  /** The caller's abort signal, by turn id. */
+  signals: ReadonlyMap<string, AbortSignal>;
+  /** Where a turn's reply goes as it streams, by turn id (only for callers that stream). */
+  sinks: ReadonlyMap<string, (delta: string) => void>;
+}
+
+/** The conversation machine with its actors provided. */
+export function conversationLogic(deps: LogicDeps) {
+  const { store, supervisor, settings, signals, sinks } = deps;
+
+  /** Streams a reply through the supervisor into `sink`; a failure carries the text that was delivered. */
+  async function streamReply(
+    request: ChatCompletionRequest,
+    encoding: Encoding,
+    sink: (delta: string) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
+    let content = '';
+    try {
+      for await (const event of supervisor.stream(request, signal ? { signal } : {})) {
+        if (event.type === 'delta') {
+          content += event.content;
+          sink(event.content);
+          continue;
+        }
+        // The streamed reply is counted once, at its end.
+        return {
+          content,
+          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+          finishReason: event.finishReason,
+          usage: event.usage && {
+            prompt_tokens: event.usage.prompt_tokens,
+            completion_tokens: event.usage.completion_tokens,
+            total_tokens: event.usage.total_tokens,
+          },
+          deployments: event.route.deployments,
+        };
+      }
+      throw new SwitchyardError('stream_interrupted', 'the reply stream ended without its end', { status: 502 });
+    } catch (err) {
+      throw Object.assign(asSwitchyardCopy(err), {
+        partial: content,
+        partialTokens: content ? countMessageTokens({ role: 'assistant', content }, encoding) : 0,
+      });
+    }
+  }
+  return conversationMachine.provide({
+    actors: {
+      persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
+      persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
+      persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
+      failTurn: fromPromise(async ({ input }) =>
+        store.failTurn(input.id, input.turnId, input.status, input.partial ? record(input.partial) : undefined),
+      ),
+      complete: fromPromise(async ({ input }) => {
+        const signal = signals.get(input.turnId);
+        const request = {
+          model: input.model,
+          messages: input.messages,
+          ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }),
+        };
+        const encoding = deps.encodingOf(input.model);
+        const sink = sinks.get(input.turnId);
+        if (sink) return streamReply(request, encoding, sink, signal);
+        const { completion, route } = await supervisor.chat(request, signal ? { signal } : {});
+        const choice = completion.choices[0];
+        const content = choice?.message.content ?? '';
+        const usage = completion.usage ?? null;
+        return {
+          content,
+          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+          finishReason: choice?.finish_reason ?? 'stop',
+          usage: usage && {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+          },
+          deployments: route.deployments,
+        };
+      }),
+      summarize: fromPromise(async ({ input }) => {
+        const model = settings.summarizerModel ?? deps.modelOf(input.id) ?? '';
+        const transcript = input.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+        const previous = input.previous ? `Summary so far:\n${input.previous.text}\n\nThen:\n` : '';
+        const { completion } = await supervisor.chat({
+          model,
+          messages: [
+            { role: 'system', content: summaryPrompt },
+            { role: 'user', content: `${previous}${transcript}` },
+          ],
+          max_tokens: settings.summaryMaxTokens,
+        });
+        const text = completion.choices[0]?.message.content ?? '';
+        if (text.trim() === '') throw new SwitchyardError('internal_error', 'the summarizer returned nothing');
+        const encoding = deps.encodingOf(model);
+        return { text, tokens: countMessageTokens({ role: 'system', content: `Summary of the conversation so far:\n${text}` }, encoding) };
+      }),
+    },
+  });
+
+  function record(m: ConversationMessage): MessageRecord {
+    return { ...m, createdAt: deps.now() };
+  }
+}
+
+/** A copy of an error as a SwitchyardError, so that details can be added without touching the original. */
+function asSwitchyardCopy(err: unknown): SwitchyardError {
+  if (!isSwitchyardError(err)) return new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
+  return new SwitchyardError(err.code, err.message, {
+    ...(err.status === undefined ? {} : { status: err.status }),
+    retryable: err.retryable,
+    ...(err.attempts ? { attempts: err.attempts } : {}),
+    cause: err,
+  });
+}

@@ -1,0 +1,175 @@
+// The data of a conversation and its turns, and the arithmetic of its prompt: its token budget, what may enter it, and
+// its messages.
+
+import type { FitMessage } from './fit.ts';
+
+export interface ConversationMessage {
+  seq: number;
+  role: 'user' | 'assistant';
+  content: string;
+  tokens: number;
+  turnId: string;
+  status: 'pending' | 'done' | 'failed' | 'interrupted';
+  idempotencyKey: string | null;
+}
+
+export interface Turn {
+  turnId: string;
+  content: string;
+  /** Tokens of the user message, counted once by the caller. */
+  tokens: number;
+  maxTokens: number | null;
+  idempotencyKey: string | null;
+  /** The user message is already stored (a pending turn run again). */
+  resumed: boolean;
+}
+
+export interface Summary {
+  text: string;
+  tokens: number;
+  throughSeq: number;
+}
+
+export interface Reply {
+  content: string;
+  tokens: number;
+  finishReason: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
+  deployments: string[];
+}
+
+export interface ModelWindow {
+  model: string;
+  contextWindow: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export const budgetFor = (c: ConversationContext, window: ModelWindow) => {
+  const reserve = c.current?.maxTokens ?? c.reserveTokens;
+  const learned = c.learnedWindows[window.model] ?? Number.POSITIVE_INFINITY;
+  return Math.floor((Math.min(window.contextWindow, learned) - reserve) * c.tighten);
+};
+
+/** The limit a provider states in its context_length_exceeded message ("maximum context length is 8192 tokens"). */
+export function statedLimit(message: string): number | null {
+  const match = /maximum context length is (\d+)/i.exec(message);
+  return match ? Number(match[1]) : null;
+}
+export const budgetOf = (c: ConversationContext) => budgetFor(c, c.turnModel);
+/** The most any model of this conversation can take: its own, or its fallback's. */
+export const largestBudget = (c: ConversationContext) => Math.max(budgetFor(c, c.model), c.fallback ? budgetFor(c, c.fallback) : 0);
+
+/** The history that may enter a prompt: answered turns, and the turn being answered. */
+export const promptable = (c: ConversationContext): FitMessage[] =>
+  c.messages.filter((m) => m.status === 'done' || m.turnId === c.current?.turnId);
+
+export const fitInput = (c: ConversationContext) => ({
+  system: c.system?.tokens ?? 0,
+  summary: c.summary?.tokens ?? 0,
+  history: promptable(c),
+  budget: budgetOf(c),
+});
+
+/** The chat messages of the fitted prompt. */
+export function promptMessages(c: ConversationContext): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  if (c.system) out.push({ role: 'system', content: c.system.content });
+  if (c.summary) out.push({ role: 'system', content: `Summary of the conversation so far:\n${c.summary.text}` });
+  const keep = new Set(c.prompt);
+  for (const m of c.messages) if (keep.has(m.seq)) out.push({ role: m.role, content: m.content });
+  return out;
+}
+
+export const errorOf = (error: unknown) => {
+  const e = error as { code?: unknown; message?: unknown; status?: unknown; partial?: unknown; partialTokens?: unknown };
+  return {
+    code: typeof e?.code === 'string' ? e.code : 'internal_error',
+    ...(typeof e?.status === 'number' ? { status: e.status } : {}),
+    ...(typeof e?.partial === 'string' && e.partial !== '' ? { partial: e.partial, partialTokens: Number(e.partialTokens) || 0 } : {}),
+    message: typeof e?.message === 'string' ? e.message : String(error),
+  };
+};
+
+export function userMessage(c: ConversationContext): ConversationMessage {
+  const t = c.current as Turn;
+  return {
+    seq: c.nextSeq,
+    role: 'user',
+    content: t.content,
+    tokens: t.tokens,
+    turnId: t.turnId,
+    status: 'pending',
+    idempotencyKey: t.idempotencyKey,
+  };
+}
+
+export function replyMessage(c: ConversationContext): ConversationMessage {
+  const r = c.reply as Reply;
+  return {
+    seq: c.nextSeq,
+    role: 'assistant',
+    content: r.content,
+    tokens: r.tokens,
+    turnId: c.current?.turnId ?? '',
+    status: 'done',
+    idempotencyKey: null,
+  };
+}
+
+/** A turn the caller abandoned mid-stream is interrupted; any other failure is failed. */
+export function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
+  return c.failure?.code === 'aborted' ? 'interrupted' : 'failed';
+}
+
+/** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
+export function partialMessage(c: ConversationContext): ConversationMessage | null {
+  const text = c.failure?.partial;
+  if (!text) return null;
+  return {
+    seq: c.nextSeq,
+    role: 'assistant',
+    content: text,
+    tokens: c.failure?.partialTokens ?? 0,
+    turnId: c.current?.turnId ?? '',
+    status: 'interrupted',
+    idempotencyKey: null,
+  };
+}
+
+export interface ConversationInput {
+  id: string;
+  model: ModelWindow;
+  /** A larger-context model to move an oversize prompt to. */
+  fallback: ModelWindow | null;
+  system: { content: string; tokens: number } | null;
+  strategy: 'sliding' | 'summarize';
+  reserveTokens: number;
+  summaryMaxTokens: number;
+  summary: Summary | null;
+  messages: ConversationMessage[];
+}
+
+export interface ConversationContext extends ConversationInput {
+  nextSeq: number;
+  queue: Turn[];
+  current: Turn | null;
+  /** The model this turn runs on (the fallback after a move). */
+  turnModel: ModelWindow;
+  /** Share of the budget in use: 1, then lower after the provider said the prompt was too long. */
+  tighten: number;
+  /** The turn was re-fitted once after context_length_exceeded. */
+  refitted: boolean;
+  /** Real windows that providers stated, by model: smaller than configured. */
+  learnedWindows: Record<string, number>;
+  summarizedThisTurn: boolean;
+  fold: number[];
+  prompt: number[];
+  reply: Reply | null;
+  /** Why the turn failed; `partial` is the reply text a stream delivered before it broke or was abandoned. */
+  failure: { code: string; message: string; status?: number; partial?: string; partialTokens?: number } | null;
+  summaryFailures: number;
+}

@@ -1,0 +1,73 @@
+// The conversation API's types, and the read view of a stored conversation.
+
+import type { MessageRecord, StoredConversation, Strategy } from '../stores/types.ts';
+import { promptTokens } from './fit.ts';
+import type { Reply } from './machine.ts';
+
+export interface CreateConversation {
+  model: string;
+  system?: string | null;
+  strategy?: Strategy;
+}
+
+export interface PostOptions {
+  idempotencyKey?: string | null;
+  maxTokens?: number | null;
+  signal?: AbortSignal;
+}
+
+export interface TurnResult {
+  turnId: string;
+  content: string;
+  finishReason: string;
+  usage: Reply['usage'];
+  deployments: string[];
+  /** True when an idempotent retry returned the stored reply of an earlier post. */
+  replayed: boolean;
+}
+
+export type TurnStreamEvent = { type: 'delta'; content: string } | { type: 'end'; result: TurnResult };
+
+export interface ConversationView {
+  id: string;
+  model: string;
+  system: string | null;
+  strategy: Strategy;
+  createdAt: number;
+  summary: { text: string; tokens: number; throughSeq: number } | null;
+  messages: { seq: number; role: 'user' | 'assistant'; content: string; tokens: number; status: MessageRecord['status']; turnId: string }[];
+  /** Turns whose user message is stored but that have no reply (a crash or a failure mid-turn). */
+  pending: { turnId: string; content: string }[];
+  /** Prompt tokens of the current window: system, summary and answered turns. */
+  tokens: number;
+}
+
+export interface LiveConversation {
+  /** The machine's state: idle, checking, persistingUser, fitting, summarizing, awaitingReply, persistingReply… */
+  state: string;
+  queued: number;
+  /** Turns on which summarizing failed and the sliding window was used instead. */
+  summaryFailures: number;
+  summary: { text: string; tokens: number; throughSeq: number } | null;
+  messages: { seq: number; role: 'user' | 'assistant'; tokens: number; status: MessageRecord['status']; turnId: string }[];
+}
+
+/** What GET shows of a conversation: read from the store, so reading never activates an actor. */
+export function viewOf(stored: StoredConversation): ConversationView {
+  const c = stored.conversation;
+  const through = c.summary?.throughSeq ?? -1;
+  const answered = stored.messages.filter((m) => m.seq > through && m.status === 'done');
+  return {
+    id: c.id,
+    model: c.model,
+    system: c.system,
+    strategy: c.strategy,
+    createdAt: c.createdAt,
+    summary: c.summary,
+    messages: stored.messages.map(({ seq, role, content, tokens, status, turnId }) => ({ seq, role, content, tokens, status, turnId })),
+    pending: stored.messages
+      .filter((m) => m.role === 'user' && m.status === 'pending')
+      .map((m) => ({ turnId: m.turnId, content: m.content })),
+    tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
+  };
+}

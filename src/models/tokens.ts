@@ -1,0 +1,67 @@
+// Token counting with tiktoken (WASM). Encoders hold WASM memory, so there is one per encoding per process,
+// created on first use and freed by freeEncoders() at shutdown.
+
+import { get_encoding, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
+import { perMessage, perName, replyPriming } from './chat-format.ts';
+
+export type Encoding = Extract<TiktokenEncoding, 'o200k_base' | 'cl100k_base'>;
+
+const encoders = new Map<Encoding, Tiktoken>();
+
+function encoder(encoding: Encoding): Tiktoken {
+  let enc = encoders.get(encoding);
+  if (!enc) {
+    enc = get_encoding(encoding);
+    encoders.set(encoding, enc);
+  }
+  return enc;
+}
+
+/** Tokens in a plain text. */
+export function countTokens(text: string, encoding: Encoding = 'o200k_base'): number {
+  return text === '' ? 0 : encoder(encoding).encode_ordinary(text).length;
+}
+
+/** The first `maxTokens` tokens of a text, decoded back to a string. */
+export function truncateToTokens(text: string, maxTokens: number, encoding: Encoding = 'o200k_base'): string {
+  const enc = encoder(encoding);
+  const ids = enc.encode_ordinary(text);
+  if (ids.length <= maxTokens) return text;
+  return new TextDecoder().decode(enc.decode(ids.slice(0, Math.max(0, maxTokens))));
+}
+
+export interface ChatMessageLike {
+  role: string;
+  content?: unknown;
+  name?: string | undefined;
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => (part && typeof part === 'object' && 'text' in part && typeof part.text === 'string' ? part.text : ''))
+      .join('');
+  }
+  return '';
+}
+
+/** What one message adds to a prompt: its framing, role, content and name. Counted once per message. */
+export function countMessageTokens(m: ChatMessageLike, encoding: Encoding = 'o200k_base'): number {
+  let total = perMessage + countTokens(m.role, encoding) + countTokens(contentText(m.content), encoding);
+  if (m.name) total += perName + countTokens(m.name, encoding);
+  return total;
+}
+
+/** Prompt tokens of a chat request, counted the way OpenAI bills them: its messages plus the reply priming. */
+export function countChatTokens(messages: readonly ChatMessageLike[], encoding: Encoding = 'o200k_base'): number {
+  let total = replyPriming;
+  for (const m of messages) total += countMessageTokens(m, encoding);
+  return total;
+}
+
+/** Releases every encoder's WASM memory. Safe to call more than once. */
+export function freeEncoders(): void {
+  for (const enc of encoders.values()) enc.free();
+  encoders.clear();
+}

@@ -1,0 +1,290 @@
+// A provider deployment at run time: the circuit that measures its calls (src/provider/circuit.ts), the adapter
+// that makes them, and what it reports to its health actor (src/provider/machine.ts): one event per call, when
+// the call settles. The machine is the one source of truth: it opens and closes the circuit from its entry
+// actions, and opossum's trip decision reaches it as an event. The actor is attached afterwards, spawned by the
+// supervisor or created alone by createProvider() (src/provider/actor.ts).
+
+import type { ChatCompletion } from 'openai/resources/chat/completions';
+import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { statePath } from '../inspection/events.ts';
+import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from '../upstream/adapter.ts';
+import { type Circuit, createCircuit } from './circuit.ts';
+import { admission, healthOf, type ProviderFault, type ProviderHealth, type ProviderRef, type ProviderSnapshot } from './machine.ts';
+import { latencyP95, type ProviderMetrics } from './metrics.ts';
+import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
+
+export interface ProviderDeployment {
+  /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */
+  id: string;
+  baseURL: string;
+  apiKey?: string | undefined;
+  /** Upstream model name. */
+  model: string;
+  timeoutMs?: number | undefined;
+  streamIdleTimeoutMs?: number | undefined;
+  headers?: Record<string, string> | undefined;
+  health?: ProviderHealthInput | undefined;
+  /** Seed of the backoff jitter's PRNG. */
+  seed?: number | undefined;
+}
+
+export const deploymentDefaults = { timeoutMs: 30_000, streamIdleTimeoutMs: 30_000 } as const;
+
+/** A serializable view of a provider: what the supervisor and the HTTP layer read. */
+export interface ProviderView {
+  id: string;
+  model: string;
+  health: ProviderHealth;
+  /** The full state path, e.g. `recovering.probing.waiting`. */
+  state: string;
+  attempt: number;
+  nextProbeAt: number | null;
+  lastError: { code: string; message: string; at: number } | null;
+  /** `requests` counts calls started: settled ones and the `inFlight` ones. */
+  metrics: Omit<ProviderMetrics, 'latencySamples'> & { inFlight: number; latencyP95Ms: number | null };
+}
+
+export interface Provider {
+  readonly id: string;
+  readonly model: string;
+  /** The deployment's health actor. */
+  readonly actor: ProviderRef;
+  /** Whether a call would be admitted now (`probe`: as one of the bounded probes of a recovering deployment). */
+  admission(): 'normal' | 'probe' | null;
+  /** Calls admitted and not settled yet (counted here: the machine hears of a call once, when it settles). */
+  inFlight(): number;
+  complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
+  stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
+  view(): ProviderView;
+  /** The breaker's own state, for checking that it agrees with the machine. */
+  breakerState(): 'closed' | 'open' | 'halfOpen';
+  disable(): void;
+  enable(): void;
+  stop(): void;
+}
+
+/** A deployment whose actor is attached after creation (spawned by the supervisor, or by createProvider). */
+export interface Deployment extends Provider {
+  readonly circuit: Circuit;
+  readonly health: ProviderHealthOptions;
+  readonly input: { id: string; model: string; health: ProviderHealthOptions; seed?: number };
+  attach(ref: ProviderRef): void;
+  /** The synthetic health probe: one tiny completion, reported as a probe call. */
+  probe(): Promise<void>;
+}
+
+type Usage = { prompt_tokens: number; completion_tokens: number } | null | undefined;
+type Outcome = { ok: true; ttftMs?: number | undefined; usage?: Usage } | { ok: false; error: unknown };
+
+interface Started {
+  probe: boolean;
+  startedAt: number;
+}
+
+const circuitOpen = (id: string) =>
+  new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id, retryable: true, status: 503 });
+
+/** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
+export function createDeployment(
+  deployment: ProviderDeployment,
+  runtime: { now: () => number; adapter?: OpenAIAdapter | undefined },
+): Deployment {
+  const { now } = runtime;
+  const id = deployment.id;
+  const adapter =
+    runtime.adapter ??
+    createOpenAIAdapter({
+      id,
+      baseURL: deployment.baseURL,
+      apiKey: deployment.apiKey,
+      model: deployment.model,
+      timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
+      streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
+      headers: deployment.headers,
+    });
+  const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
+  const circuit = createCircuit(id, health);
+  let ref: ProviderRef | undefined;
+  const actor = (): ProviderRef => {
+    if (!ref) throw new Error(`deployment ${id} has no actor attached`);
+    return ref;
+  };
+  circuit.onTrip(() => actor().send({ type: 'circuit.tripped', at: now() }));
+
+  let inFlight = 0;
+
+  function begin(kind: 'normal' | 'probe'): Started {
+    const at = now();
+    inFlight++;
+    if (kind === 'probe') actor().send({ type: 'probe.started', at });
+    return { probe: kind === 'probe', startedAt: at };
+  }
+
+  /** A call admitted but never run (the breaker refused it): it leaves flight without a verdict. */
+  function refused(started: Started): never {
+    inFlight--;
+    actor().send({ type: 'call.abandoned', at: started.startedAt, probe: started.probe, latencyMs: 0 });
+    throw circuitOpen(id);
+  }
+
+  function admit(): Started {
+    const snapshot = actor().getSnapshot();
+    const kind = admission(snapshot);
+    if (kind === null) {
+      const next = snapshot.context.nextProbeAt;
+      throw new SwitchyardError('provider_circuit_open', `${id}: not admitting calls (${healthOf(snapshot)})`, {
+        provider: id,
+        retryable: true,
+        status: 503,
+        ...(next === null ? {} : { retryAfterMs: Math.max(0, next - now()) }),
+      });
+    }
+    return begin(kind);
+  }
+
+  function report(started: Started, outcome: Outcome) {
+    const at = now();
+    const latencyMs = at - started.startedAt;
+    inFlight--;
+    if (outcome.ok) {
+      circuit.record(latencyMs, false);
+      actor().send({
+        type: 'call.succeeded',
+        at,
+        probe: started.probe,
+        latencyMs,
+        ttftMs: outcome.ttftMs ?? latencyMs,
+        tokensIn: outcome.usage?.prompt_tokens,
+        tokensOut: outcome.usage?.completion_tokens,
+        window: circuit.windowStats(),
+      });
+      return;
+    }
+    const err = outcome.error;
+    if (isSwitchyardError(err, 'aborted')) {
+      actor().send({ type: 'call.abandoned', at, probe: started.probe, latencyMs });
+      return;
+    }
+    const fault: ProviderFault = isSwitchyardError(err)
+      ? { code: err.code, retryable: err.retryable, message: err.message, retryAfterMs: err.retryAfterMs }
+      : { code: 'provider_unavailable', retryable: true, message: String(err) };
+    circuit.record(latencyMs, fault.retryable);
+    actor().send({ type: 'call.failed', at, probe: started.probe, latencyMs, error: fault, window: circuit.windowStats() });
+  }
+
+  /** Runs `task` through the circuit and reports its outcome to the actor once opossum has counted it. */
+  async function measured<T>(started: Started, task: () => Promise<T>, usageOf: (value: T) => Usage): Promise<T> {
+    const { admitted, result } = circuit.fire(task);
+    if (!admitted) refused(started);
+    try {
+      const value = await result;
+      report(started, { ok: true, usage: usageOf(value) });
+      return value;
+    } catch (error) {
+      report(started, { ok: false, error });
+      throw error;
+    }
+  }
+
+  async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+    const started = admit();
+    // The circuit measures the whole stream: its task settles when the stream ends.
+    let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
+    const done = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const { admitted, result } = circuit.fire(() => done);
+    result.catch(() => {});
+    if (!admitted) refused(started);
+    let ttftMs: number | undefined;
+    let settled = false;
+    // Reports the outcome once: before the end event is passed on (a consumer may stop pulling after it),
+    // or when the stream fails or is abandoned.
+    const finish = async (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      if (outcome.ok) settle.resolve();
+      else settle.reject(outcome.error);
+      await result.catch(() => {});
+      report(started, outcome);
+    };
+    try {
+      for await (const event of adapter.stream(request, attempt)) {
+        if (event.type === 'delta' && ttftMs === undefined && event.content !== '') ttftMs = now() - started.startedAt;
+        if (event.type === 'end') {
+          await finish({ ok: true, ttftMs, usage: event.usage });
+          yield event;
+          return;
+        }
+        yield event;
+      }
+      throw new SwitchyardError('stream_interrupted', `${id}: the stream ended without its end`, {
+        provider: id,
+        retryable: true,
+        status: 502,
+      });
+    } catch (error) {
+      await finish({ ok: false, error });
+      throw error;
+    } finally {
+      // Not settled: the consumer stopped reading, which says nothing about the deployment.
+      if (!settled)
+        await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
+    }
+  }
+
+  return {
+    id,
+    model: deployment.model,
+    get actor() {
+      return actor();
+    },
+    circuit,
+    health,
+    input: { id, model: deployment.model, health, ...(deployment.seed === undefined ? {} : { seed: deployment.seed }) },
+    attach: (next) => {
+      ref = next;
+    },
+    admission: () => admission(actor().getSnapshot()),
+    inFlight: () => inFlight,
+    complete: async (request, attempt = {}) =>
+      measured(
+        admit(),
+        () => adapter.complete(request, attempt),
+        (c) => c.usage,
+      ),
+    stream,
+    probe: async () => {
+      const ping: ChatRequest = { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 };
+      await measured(
+        begin('probe'),
+        () => adapter.complete(ping),
+        (c) => c.usage,
+      ).catch(() => {});
+    },
+    view: () => viewOf(actor().getSnapshot(), inFlight),
+    breakerState: () => circuit.state(),
+    disable: () => actor().send({ type: 'operator.disable', at: now() }),
+    enable: () => actor().send({ type: 'operator.enable', at: now() }),
+    stop: () => {
+      circuit.shutdown();
+      void adapter.close?.();
+    },
+  };
+}
+
+/** The serializable view of a provider actor's snapshot, with the deployment's calls in flight. */
+export function viewOf(snapshot: ProviderSnapshot, inFlight: number): ProviderView {
+  const c = snapshot.context;
+  const { latencySamples: _samples, ...metrics } = c.metrics;
+  return {
+    id: c.id,
+    model: c.model,
+    health: healthOf(snapshot),
+    state: statePath(snapshot.value),
+    attempt: c.attempt,
+    nextProbeAt: c.nextProbeAt,
+    lastError: c.lastError,
+    metrics: { ...metrics, requests: metrics.requests + inFlight, inFlight, latencyP95Ms: latencyP95(c.metrics) },
+  };
+}

@@ -1,0 +1,103 @@
+// Picks the deployment for each attempt of a request from the provider actors' current snapshots. When no
+// deployment of the model admits a call, it waits for the earliest probe if that falls inside the deadline
+// and fails fast otherwise: it never sends to an open circuit.
+
+import type { Continuation, ProviderConfig } from '../config.ts';
+import { SwitchyardError } from '../errors.ts';
+import type { Deployment } from '../provider/deployment.ts';
+import { admission, healthOf } from '../provider/machine.ts';
+import type { RateLimiter } from './budgets.ts';
+import { type Candidate, pickNext, type Strategy } from './rank.ts';
+
+/** One deployment serving one logical model. */
+export interface Route {
+  deployment: Deployment;
+  provider: ProviderConfig;
+  /** Position among the model's deployments: config order. */
+  priority: number;
+  continuation: Continuation;
+}
+
+export interface PickOptions {
+  model: string;
+  tried: ReadonlySet<string>;
+  deadlineAt: number;
+  signal: AbortSignal;
+  /** Estimated tokens of the request, for rpm/tpm budgets. */
+  tokens: number;
+  /** Only routes passing this filter are considered (e.g. those able to continue a stream). */
+  filter?: (route: Route) => boolean;
+}
+
+export interface RouterDeps {
+  routes: ReadonlyMap<string, readonly Route[]>;
+  strategy: Strategy;
+  limiter: RateLimiter;
+  now: () => number;
+  random: () => number;
+  /** Resolves after `ms`, or earlier when a provider actor changes state; rejects when `signal` aborts. */
+  waitForChange: (routes: readonly Route[], ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+// Bounds the wait-and-look loop; every turn waits for a state change or the deadline.
+const maxWaits = 64;
+
+export function candidateOf(route: Route, limiter: RateLimiter, tokens: number): Candidate {
+  const snapshot = route.deployment.actor.getSnapshot();
+
+  return {
+    id: route.deployment.id,
+    priority: route.priority,
+    health: healthOf(snapshot),
+    admission: admission(snapshot),
+    weight: route.provider.weight,
+    latencyEwmaMs: snapshot.context.metrics.latencyEwmaMs,
+    inFlight: route.deployment.inFlight(),
+    overBudget: !limiter.hasBudget(route.deployment.id, tokens),
+  };
+}
+
+export function createRouter(deps: RouterDeps) {
+  return {
+    /** The routes of a logical model, or `model_not_found`. */
+    routesOf(model: string): readonly Route[] {
+      const routes = deps.routes.get(model);
+      if (!routes) {
+        throw new SwitchyardError('model_not_found', `model "${model}" is not served here (known: ${[...deps.routes.keys()].join(', ')})`, {
+          status: 404,
+          param: 'model',
+        });
+      }
+      return routes;
+    },
+
+    /** The route for the next attempt; waits inside the deadline while every deployment is recovering. */
+    async pick(options: PickOptions): Promise<Route> {
+      const routes = this.routesOf(options.model).filter(options.filter ?? (() => true));
+      for (let turn = 0; turn < maxWaits; turn++) {
+        const candidates = routes.map((r) => candidateOf(r, deps.limiter, options.tokens));
+        const next = pickNext(candidates, deps.strategy, options.tried, deps.random);
+        if (next) return routes.find((r) => r.deployment.id === next.id) as Route;
+        const now = deps.now();
+        const probing = candidates.some((c) => c.health === 'probing');
+        const probes = routes.map((r) => r.deployment.actor.getSnapshot().context.nextProbeAt).filter((t): t is number => t !== null);
+        const earliest = probes.length > 0 ? Math.min(...probes) : null;
+        const reachable = probing || (earliest !== null && earliest <= options.deadlineAt);
+        if (!reachable || now >= options.deadlineAt) {
+          const retryAfterMs = earliest === null ? undefined : Math.max(0, earliest - now);
+          const when = retryAfterMs === undefined ? '' : `; next probe in ${retryAfterMs} ms`;
+          throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" can take a request now${when}`, {
+            status: 503,
+            retryable: false,
+            ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          });
+        }
+        const until = probing ? options.deadlineAt : Math.min(options.deadlineAt, earliest ?? options.deadlineAt);
+        await deps.waitForChange(routes, Math.max(1, until - now), options.signal);
+      }
+      throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" became available`, { status: 503 });
+    },
+  };
+}
+
+export type Router = ReturnType<typeof createRouter>;

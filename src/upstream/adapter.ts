@@ -1,0 +1,241 @@
+// Calls one OpenAI-compatible deployment's `/chat/completions` over an undici connection pool. The request and
+// the answer are OpenAI's wire format (the `openai` SDK's types); the SDK itself is not on this path because
+// its per-call machinery (headers, web streams, logging) cost more CPU than the rest of the gateway together
+// (docs/operations.md, "Where the time goes"). Switchyard owns retries and timing: each attempt gets its own
+// signal, a per-attempt timer and, for streams, an idle timer between chunks. Every failure leaves here
+// classified (src/upstream/classify.ts).
+
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import { type Dispatcher, Pool } from 'undici';
+import { SwitchyardError } from '../errors.ts';
+import { classifyError, UpstreamError } from './classify.ts';
+import { type Linked, linkedController } from './signals.ts';
+import { readSse } from './sse-reader.ts';
+
+/** A chat request without the fields the deployment decides: the upstream model and streaming. */
+export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
+
+/** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
+export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
+
+export type StreamEvent =
+  | { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk }
+  | { type: 'end'; finishReason: string; usage: CompletionUsage | null };
+
+export interface AdapterOptions {
+  /** Deployment id, used in error messages and codes. */
+  id: string;
+  baseURL: string;
+  apiKey?: string | undefined;
+  /** Upstream model name. */
+  model: string;
+  /** Per attempt: the whole call, or for a stream the time to its first chunk. */
+  timeoutMs: number;
+  /** For a stream: the longest silence allowed between two chunks. */
+  streamIdleTimeoutMs: number;
+  /** Extra headers sent with every request (e.g. an Azure-style `api-key`). */
+  headers?: Record<string, string> | undefined;
+}
+
+export interface AttemptOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface OpenAIAdapter {
+  complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
+  stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
+  /** Releases the adapter's connections. */
+  close?(): Promise<void>;
+}
+
+/** The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). */
+class AttemptSignal {
+  readonly #link: Linked;
+  readonly signal: AbortSignal;
+  timedOut = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  readonly provider: string;
+  readonly caller: AbortSignal | undefined;
+
+  constructor(provider: string, caller: AbortSignal | undefined, timeoutMs: number) {
+    this.provider = provider;
+    this.caller = caller;
+    this.#link = linkedController(caller);
+    this.signal = this.#link.signal;
+    this.arm(timeoutMs);
+  }
+
+  arm(ms: number) {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      const message = `${this.provider}: no answer within ${ms} ms`;
+      this.#link.controller.abort(
+        new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }),
+      );
+    }, ms);
+  }
+
+  dispose() {
+    clearTimeout(this.#timer);
+    this.#link.release();
+  }
+}
+
+type ResponseData = Dispatcher.ResponseData;
+
+const headerReader = (headers: ResponseData['headers']) => ({
+  get(name: string): string | null {
+    const value = headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  },
+});
+
+/** The longest error body read from an upstream; the rest is dropped. */
+const maxErrorBodyChars = 64 * 1024;
+
+/** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
+async function upstreamError(res: ResponseData): Promise<UpstreamError> {
+  let text = '';
+  try {
+    res.body.setEncoding('utf8');
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      text += chunk;
+      if (text.length >= maxErrorBodyChars) break; // leaving the loop destroys the rest
+    }
+  } catch {
+    // A body cut short: what arrived is the message.
+  }
+  text = text.slice(0, maxErrorBodyChars);
+  let message = text.trim().slice(0, 500) || 'no body';
+  let code: string | undefined;
+  try {
+    const error = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string } | null)?.error;
+    if (typeof error === 'string') message = error;
+    else if (error && typeof error === 'object') {
+      if (typeof error.message === 'string') message = error.message;
+      if (typeof error.code === 'string') code = error.code;
+    }
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  // Redirects are not followed (a POST must not silently change where it goes): say where to point baseURL.
+  const location = headerReader(res.headers).get('location');
+  if (res.statusCode >= 300 && res.statusCode < 400) message = `redirected to ${location ?? 'an unnamed location'}: set baseURL to it`;
+  return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
+}
+
+/** The message of an `event: error` in a stream: its JSON error's message, or the text itself. */
+function errorEventMessage(data: string): string {
+  try {
+    const body = JSON.parse(data) as { error?: { message?: unknown }; message?: unknown } | null;
+    const message = body?.error?.message ?? body?.message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: the text is the message.
+  }
+  return data.slice(0, 500) || 'error event';
+}
+
+const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
+
+/** Creates the adapter for one deployment. */
+export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
+  const base = new URL(options.baseURL);
+  const path = `${base.pathname.replace(/\/+$/, '')}/chat/completions${base.search}`;
+  // Our timers decide how long an attempt may take; undici's own would only race them.
+  const pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'switchyard',
+    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    // Lower-cased, so that a configured `Authorization` replaces ours instead of going out beside it.
+    ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
+  };
+  const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
+  const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
+
+  const classify = (err: unknown, attempt: AttemptSignal) =>
+    classifyError(err, {
+      provider: options.id,
+      timedOut: attempt.timedOut,
+      callerAborted: attempt.caller?.aborted ?? false,
+      now: Date.now(),
+    });
+
+  const post = (body: string, stream: boolean, signal: AbortSignal) =>
+    pool.request({ method: 'POST', path, headers: stream ? streamHeaders : jsonHeaders, body, signal });
+
+  return {
+    close: () => pool.close().catch(() => {}),
+
+    async complete(request, { signal } = {}) {
+      const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
+      try {
+        const res = await post(JSON.stringify({ ...request, model: options.model, stream: false }), false, attempt.signal);
+        if (res.statusCode >= 300) throw await upstreamError(res);
+        const completion = (await res.body.json()) as ChatCompletion | null;
+        if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
+        return completion;
+      } catch (err) {
+        throw classify(err, attempt);
+      } finally {
+        attempt.dispose();
+      }
+    },
+
+    async *stream(request, { signal } = {}) {
+      const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
+      let finishReason: string | null = null;
+      let usage: CompletionUsage | null = null;
+      let body: ResponseData['body'] | undefined;
+      try {
+        const res = await post(
+          JSON.stringify({ ...request, model: options.model, stream: true, stream_options: { include_usage: true } }),
+          true,
+          attempt.signal,
+        );
+        if (res.statusCode >= 300) throw await upstreamError(res);
+        body = res.body;
+        body.setEncoding('utf8');
+        for await (const event of readSse(body as AsyncIterable<string>)) {
+          attempt.arm(options.streamIdleTimeoutMs);
+          if (event.data === '[DONE]') break;
+          if (event.event === 'error')
+            throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headerReader(res.headers));
+          const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
+          if (chunk.error) {
+            const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
+            throw new UpstreamError(undefined, message, chunk.error.code, headerReader(res.headers));
+          }
+          if (chunk.usage) usage = chunk.usage;
+          const choice = chunk.choices?.[0];
+          if (choice?.finish_reason) finishReason = choice.finish_reason;
+          if (!choice) continue;
+          const toolCalls = choice.delta?.tool_calls;
+          yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
+        }
+        if (attempt.signal.aborted) throw attempt.signal.reason;
+        if (finishReason === null) {
+          throw new SwitchyardError('stream_interrupted', `${options.id}: the stream ended before its end marker`, {
+            provider: options.id,
+            retryable: true,
+            status: 502,
+          });
+        }
+        // Settle before the last event: a consumer may stop pulling once it has seen the end.
+        attempt.dispose();
+        yield { type: 'end', finishReason, usage };
+      } catch (err) {
+        throw classify(err, attempt);
+      } finally {
+        attempt.dispose();
+        // A consumer that stopped early, or a failure: release the socket rather than read the rest.
+        if (body && !body.readableEnded) body.destroy();
+      }
+    },
+  };
+}
