@@ -2,7 +2,7 @@
 // inspection stream), and, once its own scenario is over, every request through the gateway that failed or
 // needed a failover (from the supervisor's decisions), so breaking a mock by hand shows its effect.
 
-import type { Decision } from './actors/supervisor.ts';
+import type { Decision } from './routing/supervisor.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Prints each deployment's health when it changes; returns the unsubscribe function. */
