@@ -5,8 +5,8 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { conversationMachine } from '../../src/conversation/machine.ts';
-import { providerMachine } from '../../src/provider/machine.ts';
 import { type MockUpstream, startMockUpstream } from '../../src/mock/server.ts';
+import { providerMachine } from '../../src/provider/machine.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { startServer } from '../../src/server/index.ts';
 
