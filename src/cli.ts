@@ -1,32 +1,36 @@
 // The `switchyard` command: `mock` runs the chaos-testing upstream, `demo` (npm start) shows a provider
-// actor riding out an outage of that upstream. `serve` arrives with the HTTP layer.
+// actor riding out an outage of that upstream, `serve` runs the gateway from a config file, `config check` and
+// `config print` read a config file without starting anything.
 
 import { parseArgs } from 'node:util';
+import { configCommand } from './config/command.ts';
 import { loadConfigFile } from './config.ts';
-import { runDemo } from './demo.ts';
 import { SwitchyardError } from './errors.ts';
 import type { ContinuationMode } from './mock/reply.ts';
-import { startMockUpstream } from './mock/server.ts';
-import { createRuntime } from './runtime.ts';
-import { startServer } from './server/index.ts';
+
+// The runtime, the server and the mock are loaded by the commands that use them, so that `config check` (a CI
+// step) does not load them.
 
 const help = `switchyard — a resilient actor-model runtime for LLM providers
 
 Usage:
   switchyard serve --config F [options]   run the gateway: OpenAI-compatible /v1/chat/completions and more
+  switchyard config check F…  check config files (exit 1 listing every error with its path)
+  switchyard config print F   the config as it will run: defaults applied, \${VAR} resolved, secrets masked
   switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
   switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
 
 Getting started:
-  switchyard.example.json (in the repository, and in the package: node_modules/switchyard/) is a config
-  that runs against two mock upstreams without any key:
-    switchyard mock --port 8000 &  switchyard mock --port 8001 &
-    switchyard serve --config switchyard.example.json --store memory
+  examples/config/switchyard.yaml is a commented config (also in JSON) that runs against the mock upstream
+  without any key; it is in the repository and in the package (node_modules/switchyard/examples/config/):
+    switchyard mock &
+    switchyard serve --config examples/config/switchyard.yaml --store memory
   Every config option, its default and unit: docs/configuration.md (also in the package).
 
 serve options:
-  --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
+  --config F            the config, YAML (.yaml/.yml) or JSON (see docs/configuration.md and
+                        switchyard.schema.json); \${VAR} and \${VAR:-default} read the environment
   --port N              port (default $PORT or 8787)
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
@@ -100,6 +104,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'mock') {
+    const { startMockUpstream } = await import('./mock/server.ts');
     const mock = await startMockUpstream({
       port: integer('port', values.port, 8000),
       host: values.host ?? '127.0.0.1',
@@ -116,10 +121,19 @@ async function main(argv: string[]): Promise<void> {
     process.once('SIGTERM', stop);
     return;
   }
+  if (command === 'config') {
+    process.exitCode = configCommand(positionals.slice(1), {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    });
+    return;
+  }
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const runtime = createRuntime(loadConfigFile(values.config), {
+    const config = loadConfigFile(values.config);
+    const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
+    const runtime = createRuntime(config, {
       store: values.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
@@ -145,6 +159,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'demo') {
+    const { runDemo } = await import('./demo.ts');
     await runDemo({
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',

@@ -1,8 +1,12 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
 export {
+  type ConfigCheck,
+  type ConfigIssue,
   type Continuation,
   type ConversationsConfig,
+  checkConfig,
+  checkConfigFile,
   loadConfigFile,
   type ProviderConfig,
   type RoutingConfig,
@@ -10,6 +14,8 @@ export {
   type Strategy,
   type SwitchyardConfig,
   type SwitchyardConfigInput,
+  type UpstreamModel,
+  type UpstreamModelInput,
 } from './config.ts';
 export type {
   ConversationView,

@@ -91,7 +91,11 @@ describe('the npm package, installed from its tarball', { timeout: 60_000 }, () 
     const { stdout } = await run('tar', ['-tzf', tarball], work);
     const files = stdout.trim().split('\n');
     const top = new Set(files.map((f) => f.replace(/^package\//, '').split('/')[0]));
-    expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'docs', 'package.json', 'switchyard.example.json']);
+    expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'docs', 'examples', 'package.json', 'switchyard.schema.json']);
+    expect(files.filter((f) => f.startsWith('package/examples/')).sort()).toEqual([
+      'package/examples/config/switchyard.json',
+      'package/examples/config/switchyard.yaml',
+    ]);
     expect(files.filter((f) => /\.(png|tgz|test\.ts)$|\/src\//.test(f))).toEqual([]);
     expect(files).toContain('package/dist/index.d.ts');
     expect(files).toContain('package/dist/server/index.js.map');
@@ -243,14 +247,18 @@ console.log([...loaded].join('\\n'));
     expect(loaded.filter((p) => /fastify|pino|prom-client|@statelyai|node:sqlite/.test(p))).toEqual([]);
   });
 
-  it('(e) the installed `switchyard --help` runs the compiled CLI and points to the example config and the docs', async () => {
+  it('(e) the installed `switchyard --help` runs the compiled CLI, and the shipped example config passes its check', async () => {
     const pkg = join(prod, 'node_modules/switchyard');
     expect(existsSync(join(pkg, 'src'))).toBe(false);
-    const { stdout } = await run(join(prod, 'node_modules/.bin/switchyard'), ['--help'], prod);
+    const bin = join(prod, 'node_modules/.bin/switchyard');
+    const { stdout } = await run(bin, ['--help'], prod);
     expect(stdout).toContain('switchyard serve --config F');
-    expect(stdout).toContain('switchyard.example.json');
+    expect(stdout).toContain('examples/config/switchyard.yaml');
     expect(stdout).toContain('docs/configuration.md');
-    expect(existsSync(join(pkg, 'switchyard.example.json'))).toBe(true);
+    for (const ext of ['yaml', 'json']) {
+      const example = join(pkg, `examples/config/switchyard.${ext}`);
+      expect((await run(bin, ['config', 'check', example], prod)).stdout).toContain(`${example}: ok`);
+    }
   });
 });
 
