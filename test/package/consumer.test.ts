@@ -197,6 +197,10 @@ console.log([typeof createRuntime, typeof SwitchyardError, typeof switchyardPlug
     expect(((await chat.json()) as { object: string }).object).toBe('chat.completion');
     expect(await (await fetch(`${url}/status`)).json()).toEqual({ app: 'mine', providers: 1 });
     expect((await fetch(`${url}/v1/chat/completions`, { method: 'POST' })).status).toBe(404);
+    // The inspector under the prefix too: its statecharts are laid out by elkjs, loaded from the install.
+    const machines = await fetch(`${url}/llm/inspect/machines`);
+    expect(machines.status).toBe(200);
+    expect(Object.keys((await machines.json()) as object)).toContain('provider');
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     // Exiting on its own after the handler ran means nothing (sockets, timers, actors) was left open.
