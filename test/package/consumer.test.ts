@@ -18,6 +18,7 @@ const repo = new URL('../..', import.meta.url).pathname;
 const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  engines: { node: string };
 };
 const node = process.execPath;
 // npm and the installed bin's `#!/usr/bin/env node` must find this Node (the pinned 24), and must not inherit
@@ -28,6 +29,8 @@ const env: NodeJS.ProcessEnv = {
   NODE_OPTIONS: '',
 };
 
+// The lowest version in engines ("^22.19.0 || …"), which the package must run on.
+const oldestNode = /\d+\.\d+\.\d+/.exec(manifest.engines.node)?.[0] ?? '';
 let work = '';
 let full = ''; // consumer with its dev dependencies (TypeScript, @types/node)
 let prod = ''; // consumer installed with --omit=dev
@@ -54,6 +57,8 @@ function consumer(name: string, devDependencies: Record<string, string>): string
     // fastify is the consumer's own app framework, at the range Switchyard uses.
     dependencies: { switchyard: `file:${tarball}`, fastify: manifest.dependencies.fastify },
     devDependencies,
+    // The `node` package puts its binary in place from an install script.
+    allowScripts: { node: true },
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   return dir;
@@ -72,9 +77,29 @@ beforeAll(async () => {
   full = consumer('full', {
     typescript: manifest.devDependencies.typescript ?? '',
     '@types/node': manifest.devDependencies['@types/node'] ?? '',
+    // The oldest Node that package.json's engines admits, from npm like the repo's pinned 24.
+    node: oldestNode,
   });
   prod = consumer('prod', {});
   await Promise.all([install(full), install(prod, '--omit=dev')]);
+  // Two small programs that cases below run on more than one Node.
+  writeFileSync(
+    join(full, 'chat.mjs'),
+    `import { createRuntime } from 'switchyard';
+const runtime = createRuntime({ providers: [{ id: 'mock', baseURL: process.argv[2], models: { chat: 'mock-model' } }] });
+const { completion, route } = await runtime.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+console.log(JSON.stringify({ content: completion.choices[0].message.content, route: route.deployments, node: process.version }));
+await runtime.stop();
+`,
+  );
+  writeFileSync(
+    join(full, 'require.cjs'),
+    `const { createRuntime, SwitchyardError } = require('switchyard');
+const { switchyardPlugin } = require('switchyard/server');
+console.log([typeof createRuntime, typeof SwitchyardError, typeof switchyardPlugin].join(' '));
+`,
+  );
+
   mock = await startMockUpstream();
 }, 240_000);
 
@@ -105,15 +130,6 @@ describe('the npm package, installed from its tarball', { timeout: 60_000 }, () 
   });
 
   it('(a) is imported as an ES module and answers a chat through createRuntime against the mock upstream', async () => {
-    writeFileSync(
-      join(full, 'chat.mjs'),
-      `import { createRuntime } from 'switchyard';
-const runtime = createRuntime({ providers: [{ id: 'mock', baseURL: process.argv[2], models: { chat: 'mock-model' } }] });
-const { completion, route } = await runtime.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
-console.log(JSON.stringify({ content: completion.choices[0].message.content, route: route.deployments, node: process.version }));
-await runtime.stop();
-`,
-    );
     const { stdout } = await run(node, ['chat.mjs', mock.url], full);
     const result = JSON.parse(stdout) as { content: string; route: string[]; node: string };
     expect(result.route).toEqual(['mock/mock-model']);
@@ -121,14 +137,15 @@ await runtime.stop();
     expect(result.node).toMatch(/^v24\./);
   });
 
+  it('runs on the oldest Node that engines admits: ESM import, a chat, and require()', async () => {
+    const oldest = join(full, 'node_modules/.bin/node');
+    const { stdout } = await run(oldest, ['chat.mjs', mock.url], full);
+    const result = JSON.parse(stdout) as { route: string[]; node: string };
+    expect(result).toEqual(expect.objectContaining({ route: ['mock/mock-model'], node: `v${oldestNode}` }));
+    expect((await run(oldest, ['require.cjs'], full)).stdout.trim()).toBe('function function function');
+  });
+
   it('is loaded with require() too, through require(esm)', async () => {
-    writeFileSync(
-      join(full, 'require.cjs'),
-      `const { createRuntime, SwitchyardError } = require('switchyard');
-const { switchyardPlugin } = require('switchyard/server');
-console.log([typeof createRuntime, typeof SwitchyardError, typeof switchyardPlugin].join(' '));
-`,
-    );
     const { stdout } = await run(node, ['require.cjs'], full);
     expect(stdout.trim()).toBe('function function function');
   });
