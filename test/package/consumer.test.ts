@@ -151,7 +151,10 @@ describe('the npm package, installed from its tarball', { timeout: 60_000 }, () 
   });
 
   it('(b) type-checks a strict TypeScript consumer, docs snippets included, and a wrong call is a type error', async () => {
-    const snippets = codeBlocks(readFileSync(join(repo, 'docs/embedding.md'), 'utf8'));
+    const page = readFileSync(join(repo, 'docs/embedding.md'), 'utf8');
+    // The page's install step is what beforeAll did, with the packed tarball standing in for the registry.
+    expect(page).toContain('```sh\nnpm install switchyard\n```');
+    const snippets = codeBlocks(page);
     expect(snippets.map((s) => s.name)).toEqual(['runtime.ts', 'server.ts']);
     for (const s of snippets) writeFileSync(join(full, s.name), s.code);
     writeFileSync(join(full, 'types.ts'), typesProbe);
