@@ -36,10 +36,46 @@ export interface AttemptRecord {
   continuation?: boolean;
 }
 
+/** What a request did before it answered or gave up: the logical model, who served, every attempt. */
+export interface RouteInfo {
+  /** The logical model requested. */
+  model: string;
+  /** Deployments that delivered the answer, in order (more than one when a stream was continued). */
+  deployments: string[];
+  attempts: AttemptRecord[];
+  /** A stream broke after delivering tokens and another deployment continued it. */
+  continued: boolean;
+}
+
+/** Each code's HTTP status and whether another attempt may succeed, unless the error says otherwise. */
+const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
+  provider_timeout: { status: 504, retryable: true },
+  provider_rate_limited: { status: 429, retryable: true },
+  provider_unavailable: { status: 502, retryable: true },
+  provider_bad_request: { status: 400, retryable: false },
+  provider_auth: { status: 502, retryable: false },
+  provider_circuit_open: { status: 503, retryable: true },
+  context_length_exceeded: { status: 400, retryable: false },
+  content_filtered: { status: 400, retryable: false },
+  stream_interrupted: { status: 502, retryable: true },
+  aborted: { status: 499, retryable: false },
+  model_not_found: { status: 404, retryable: false },
+  conversation_not_found: { status: 404, retryable: false },
+  conversation_exists: { status: 409, retryable: false },
+  conversation_busy: { status: 409, retryable: true },
+  context_overflow: { status: 413, retryable: false },
+  provider_not_found: { status: 404, retryable: false },
+  no_provider_available: { status: 503, retryable: false },
+  deadline_exceeded: { status: 504, retryable: false },
+  invalid_config: { status: 400, retryable: false },
+  invalid_request: { status: 400, retryable: false },
+  internal_error: { status: 500, retryable: false },
+};
+
 export interface SwitchyardErrorOptions {
-  /** HTTP status to answer with, where the error has one. */
+  /** HTTP status, when it differs from the code's (an upstream's own 4xx, say). */
   status?: number;
-  /** Whether another attempt (on this or another deployment) may succeed. */
+  /** Whether another attempt (on this or another deployment) may succeed, when it differs from the code's. */
   retryable?: boolean;
   /** A server's `Retry-After`, converted to milliseconds from now. */
   retryAfterMs?: number;
@@ -49,29 +85,46 @@ export interface SwitchyardErrorOptions {
   param?: string;
   /** The attempts made before the request gave up. */
   attempts?: readonly AttemptRecord[];
+  /** The request's route when it gave up: its model and attempts. */
+  route?: RouteInfo;
   cause?: unknown;
 }
 
-/** The error class of Switchyard: a stable `code`, an HTTP status where it has one, and its `cause`. */
+/** The error class of Switchyard: a stable `code`, its HTTP status, whether it is retryable, and its `cause`. */
 export class SwitchyardError extends Error {
   readonly code: ErrorCode;
-  readonly status: number | undefined;
+  readonly status: number;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly provider: string | undefined;
   readonly param: string | undefined;
   readonly attempts: readonly AttemptRecord[] | undefined;
+  readonly route: RouteInfo | undefined;
 
   constructor(code: ErrorCode, message: string, options: SwitchyardErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SwitchyardError';
     this.code = code;
-    this.status = options.status;
-    this.retryable = options.retryable ?? false;
+    this.status = options.status ?? contract[code].status;
+    this.retryable = options.retryable ?? contract[code].retryable;
     this.retryAfterMs = options.retryAfterMs;
     this.provider = options.provider;
     this.param = options.param;
-    this.attempts = options.attempts;
+    this.route = options.route;
+    this.attempts = options.attempts ?? options.route?.attempts;
+  }
+
+  /** The same error as a request's final error: every field kept, the request's route (and attempts) added. */
+  withRoute(route: RouteInfo): SwitchyardError {
+    return new SwitchyardError(this.code, this.message, {
+      status: this.status,
+      retryable: this.retryable,
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      ...(this.provider === undefined ? {} : { provider: this.provider }),
+      ...(this.param === undefined ? {} : { param: this.param }),
+      route,
+      cause: this.cause ?? this,
+    });
   }
 }
 
@@ -80,30 +133,12 @@ export function isSwitchyardError(value: unknown, code?: ErrorCode): value is Sw
   return value instanceof SwitchyardError && (code === undefined || value.code === code);
 }
 
-/** The HTTP status an error code answers with when the error carries none of its own. */
-const statusByCode: Partial<Record<ErrorCode, number>> = {
-  aborted: 499,
-  invalid_request: 400,
-  invalid_config: 400,
-  provider_bad_request: 400,
-  context_length_exceeded: 400,
-  content_filtered: 400,
-  model_not_found: 404,
-  conversation_not_found: 404,
-  provider_not_found: 404,
-  conversation_exists: 409,
-  context_overflow: 413,
-  provider_rate_limited: 429,
-  provider_auth: 502,
-  provider_unavailable: 502,
-  stream_interrupted: 502,
-  provider_circuit_open: 503,
-  no_provider_available: 503,
-  provider_timeout: 504,
-  deadline_exceeded: 504,
-  internal_error: 500,
-};
+/** Anything but a SwitchyardError is a bug of ours: reported as a final internal_error. */
+export function asSwitchyard(err: unknown): SwitchyardError {
+  return isSwitchyardError(err) ? err : new SwitchyardError('internal_error', `unexpected failure: ${String(err)}`, { cause: err });
+}
 
+/** The HTTP status of an error code. */
 export function defaultStatus(code: string): number {
-  return statusByCode[code as ErrorCode] ?? 500;
+  return (contract as Partial<Record<string, { status: number }>>)[code]?.status ?? 500;
 }

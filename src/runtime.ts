@@ -86,7 +86,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
           for (const observer of observers) observer(event);
         };
   const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect });
-  const conversations = createConversations({ store, supervisor, config: resolved, inspect });
+  const conversations = createConversations({ store, supervisor, config: resolved, inspect, timers: supervisor.timers });
   const servedBy = new Map<string, { provider: string; models: string[] }>();
   for (const model of supervisor.models()) {
     for (const route of supervisor.routesOf(model)) {

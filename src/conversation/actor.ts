@@ -1,14 +1,15 @@
 // What the conversation machine does to the world, provided through setup(): store writes, completions
 // through the supervisor (streamed into a sink when the caller reads the reply as it comes), and summaries.
 
+import type { CompletionUsage } from 'openai/resources/completions';
 import { fromPromise } from 'xstate';
 import type { ConversationsConfig } from '../config.ts';
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { asSwitchyard, SwitchyardError } from '../errors.ts';
 import { countMessageTokens, type Encoding } from '../models/tokens.ts';
-import type { ChatCompletionRequest } from '../routing/request.ts';
+import type { ChatCompletionRequest, ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, MessageRecord } from '../stores/types.ts';
-import { type ConversationMessage, conversationMachine, type Reply } from './machine.ts';
+import { BrokenReply, type ConversationMessage, conversationMachine, type Reply } from './machine.ts';
 
 const summaryPrompt =
   'Summarize the conversation below for your own later use: keep facts, decisions, names, numbers and open questions; drop pleasantries. Write plain prose.';
@@ -24,48 +25,34 @@ export interface LogicDeps {
   modelOf(conversationId: string): string | undefined;
   /** The caller's abort signal, by turn id. */
   signals: ReadonlyMap<string, AbortSignal>;
-  /** Where a turn's reply goes as it streams, by turn id (only for callers that stream). */
-  sinks: ReadonlyMap<string, (delta: string) => void>;
+  /** Where a turn's reply goes as it streams, by turn id (only for callers that stream); resolves when taken. */
+  sinks: ReadonlyMap<string, (delta: ChatStreamDelta) => Promise<void>>;
 }
 
 /** The conversation machine with its actors provided. */
 export function conversationLogic(deps: LogicDeps) {
   const { store, supervisor, settings, signals, sinks } = deps;
 
-  /** Streams a reply through the supervisor into `sink`; a failure carries the text that was delivered. */
+  /** Streams a reply through the supervisor into `sink`; a failure after text was delivered carries that text. */
   async function streamReply(
     request: ChatCompletionRequest,
     encoding: Encoding,
-    sink: (delta: string) => void,
+    sink: (delta: ChatStreamDelta) => Promise<void>,
     signal: AbortSignal | undefined,
   ): Promise<Reply> {
     let content = '';
+    const stream = supervisor.stream(request, signal ? { signal } : {});
     try {
-      for await (const event of supervisor.stream(request, signal ? { signal } : {})) {
-        if (event.type === 'delta') {
-          content += event.content;
-          sink(event.content);
-          continue;
-        }
-        // The streamed reply is counted once, at its end.
-        return {
-          content,
-          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
-          finishReason: event.finishReason,
-          usage: event.usage && {
-            prompt_tokens: event.usage.prompt_tokens,
-            completion_tokens: event.usage.completion_tokens,
-            total_tokens: event.usage.total_tokens,
-          },
-          deployments: event.route.deployments,
-        };
+      // The end is the stream's return value: a stream that did not reach it threw.
+      for (let next = await stream.next(); ; next = await stream.next()) {
+        if (next.done) return replyOf(content, next.value, encoding);
+        if (next.value.type !== 'delta') continue;
+        content += next.value.content;
+        await sink(next.value);
       }
-      throw new SwitchyardError('stream_interrupted', 'the reply stream ended without its end', { status: 502 });
     } catch (err) {
-      throw Object.assign(asSwitchyardCopy(err), {
-        partial: content,
-        partialTokens: content ? countMessageTokens({ role: 'assistant', content }, encoding) : 0,
-      });
+      const tokens = content === '' ? 0 : countMessageTokens({ role: 'assistant', content }, encoding);
+      throw new BrokenReply(asSwitchyard(err), { content, tokens });
     }
   }
   return conversationMachine.provide({
@@ -89,17 +76,12 @@ export function conversationLogic(deps: LogicDeps) {
         const { completion, route } = await supervisor.chat(request, signal ? { signal } : {});
         const choice = completion.choices[0];
         const content = choice?.message.content ?? '';
-        const usage = completion.usage ?? null;
         return {
           content,
           tokens: countMessageTokens({ role: 'assistant', content }, encoding),
           finishReason: choice?.finish_reason ?? 'stop',
-          usage: usage && {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: usage.total_tokens,
-          },
-          deployments: route.deployments,
+          usage: usageOf(completion.usage),
+          route,
         };
       }),
       summarize: fromPromise(async ({ input }) => {
@@ -127,13 +109,16 @@ export function conversationLogic(deps: LogicDeps) {
   }
 }
 
-/** A copy of an error as a SwitchyardError, so that details can be added without touching the original. */
-function asSwitchyardCopy(err: unknown): SwitchyardError {
-  if (!isSwitchyardError(err)) return new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
-  return new SwitchyardError(err.code, err.message, {
-    ...(err.status === undefined ? {} : { status: err.status }),
-    retryable: err.retryable,
-    ...(err.attempts ? { attempts: err.attempts } : {}),
-    cause: err,
-  });
+/** A reply from a finished stream: counted once, at its end. */
+function replyOf(content: string, end: ChatStreamEnd, encoding: Encoding): Reply {
+  return {
+    content,
+    tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+    finishReason: end.finishReason,
+    usage: usageOf(end.usage),
+    route: end.route,
+  };
 }
+
+const usageOf = (usage: CompletionUsage | null | undefined): Reply['usage'] =>
+  usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, total_tokens: usage.total_tokens } : null;

@@ -1,17 +1,16 @@
 // One conversation's statechart. Turns queue in its mailbox and run one at a time:
 // checking → persistingUser → fitting (→ summarizing) → awaitingReply → persistingReply → idle.
 // Pure: token counts arrive with the messages, and store writes, completions and summaries are actors provided
-// by src/conversation/registry.ts and src/conversation/actor.ts. Outcomes leave as emitted events (turn.completed, turn.failed).
+// by src/conversation/actor.ts (their defaults, actions and guards are in setup.machine.ts). Outcomes leave as
+// emitted events (turn.completed, turn.failed).
 
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit } from 'xstate';
+import { SwitchyardError } from '../errors.ts';
 import { fitSliding, planFold, promptTokens } from './fit.ts';
+import { conversationSetup } from './setup.machine.ts';
 import {
-  type ChatMessage,
-  type ConversationContext,
-  type ConversationInput,
-  type ConversationMessage,
-  errorOf,
   failedStatus,
+  failureOf,
   fitInput,
   largestBudget,
   partialMessage,
@@ -20,10 +19,10 @@ import {
   replyMessage,
   type Summary,
   statedLimit,
-  type Turn,
   userMessage,
 } from './turn.ts';
 
+export type { ConversationEmitted, ConversationEvent } from './setup.machine.ts';
 export type {
   ChatMessage,
   ConversationContext,
@@ -33,83 +32,11 @@ export type {
   Reply,
   Summary,
   Turn,
+  TurnFailure,
 } from './turn.ts';
-export { promptMessages, statedLimit } from './turn.ts';
+export { BrokenReply, promptMessages, statedLimit } from './turn.ts';
 
-export type ConversationEvent = { type: 'turn.requested'; turn: Turn };
-
-export type ConversationEmitted =
-  | { type: 'turn.completed'; turnId: string; reply: Reply; seq: number }
-  | { type: 'turn.failed'; turnId: string; code: string; message: string; status?: number };
-
-export const conversationMachine = setup({
-  types: {
-    context: {} as ConversationContext,
-    events: {} as ConversationEvent,
-    input: {} as ConversationInput,
-    emitted: {} as ConversationEmitted,
-  },
-  actors: {
-    persistUser: fromPromise<void, { id: string; message: ConversationMessage }>(async () => {}),
-    summarize: fromPromise<{ text: string; tokens: number }, { id: string; previous: Summary | null; messages: ConversationMessage[] }>(
-      async () => {
-        throw new Error('summarize is provided by the actor layer');
-      },
-    ),
-    complete: fromPromise<Reply, { id: string; turnId: string; model: string; messages: ChatMessage[]; maxTokens: number | null }>(
-      async () => {
-        throw new Error('complete is provided by the actor layer');
-      },
-    ),
-    persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(async () => {}),
-    persistSummary: fromPromise<void, { id: string; summary: Summary }>(async () => {}),
-    failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(
-      async () => {},
-    ),
-  },
-  actions: {
-    emitFailure: emit(({ context, event }) => ({
-      type: 'turn.failed' as const,
-      turnId: context.current?.turnId ?? '',
-      ...errorOf((event as { error?: unknown }).error),
-    })),
-    emitStoredFailure: emit(({ context }) => ({
-      type: 'turn.failed' as const,
-      turnId: context.current?.turnId ?? '',
-      code: context.failure?.code ?? 'internal_error',
-      message: context.failure?.message ?? 'the turn failed',
-      ...(context.failure?.status === undefined ? {} : { status: context.failure.status }),
-    })),
-    markFailed: assign(({ context }) => {
-      const status = failedStatus(context);
-      const partial = partialMessage(context);
-      return {
-        messages: [
-          ...context.messages.map((m) => (m.turnId === context.current?.turnId ? { ...m, status } : m)),
-          ...(partial ? [partial] : []),
-        ],
-        nextSeq: partial ? context.nextSeq + 1 : context.nextSeq,
-        current: null,
-      };
-    }),
-    clearTurn: assign({ current: null }),
-  },
-  guards: {
-    hasQueued: ({ context }) => context.queue.length > 0,
-    tooLarge: ({ context }) => promptTokens([context.system?.tokens ?? 0, context.current?.tokens ?? 0]) > largestBudget(context),
-    resumed: ({ context }) => context.current?.resumed === true,
-    shouldSummarize: ({ context }) =>
-      context.strategy === 'summarize' && !context.summarizedThisTurn && planFold(fitInput(context), context.summaryMaxTokens).length > 0,
-    fits: ({ context }) => fitSliding(fitInput(context)).ok,
-    contextExceededFirstTime: ({ context, event }) =>
-      errorOf((event as { error?: unknown }).error).code === 'context_length_exceeded' && !context.refitted,
-    contextExceededWithFallback: ({ context, event }) =>
-      ['context_length_exceeded', 'context_overflow'].includes(errorOf((event as { error?: unknown }).error).code) &&
-      context.fallback !== null &&
-      context.turnModel.model !== context.fallback.model,
-    overflowWithFallback: ({ context }) => context.fallback !== null && context.turnModel.model !== context.fallback.model,
-  },
-}).createMachine({
+export const conversationMachine = conversationSetup.createMachine({
   id: 'conversation',
   context: ({ input }) => ({
     ...input,
@@ -158,8 +85,10 @@ export const conversationMachine = setup({
             emit(({ context }) => ({
               type: 'turn.failed' as const,
               turnId: context.current?.turnId ?? '',
-              code: 'context_overflow',
-              message: `the message needs ${promptTokens([context.system?.tokens ?? 0, context.current?.tokens ?? 0])} tokens with the system prompt; the window leaves ${largestBudget(context)}`,
+              error: new SwitchyardError(
+                'context_overflow',
+                `the message needs ${promptTokens([context.system?.tokens ?? 0, context.current?.tokens ?? 0])} tokens with the system prompt; the window leaves ${largestBudget(context)}`,
+              ),
             })),
             assign({ current: null }),
           ],
@@ -200,7 +129,9 @@ export const conversationMachine = setup({
         {
           target: 'failing',
           actions: assign({
-            failure: ({ context }) => ({ code: 'context_overflow', message: `the prompt does not fit ${context.turnModel.model}` }),
+            failure: ({ context }) => ({
+              error: new SwitchyardError('context_overflow', `the prompt does not fit ${context.turnModel.model}`),
+            }),
           }),
         },
       ],
@@ -236,7 +167,7 @@ export const conversationMachine = setup({
         src: 'persistSummary',
         input: ({ context }) => ({ id: context.id, summary: context.summary as Summary }),
         onDone: 'fitting',
-        onError: { target: 'failing', actions: assign({ failure: ({ event }) => errorOf(event.error) }) },
+        onError: { target: 'failing', actions: assign({ failure: ({ event }) => failureOf(event.error) }) },
       },
     },
     awaitingReply: {
@@ -257,7 +188,7 @@ export const conversationMachine = setup({
             target: 'fitting',
             // Learn the window the provider states; without one, fit to three quarters of the budget.
             actions: assign(({ context, event }) => {
-              const limit = statedLimit(errorOf(event.error).message);
+              const limit = statedLimit(failureOf(event.error).error.message);
               const model = context.turnModel.model;
               return limit === null
                 ? { refitted: true, tighten: 0.75 }
@@ -269,7 +200,7 @@ export const conversationMachine = setup({
             target: 'fitting',
             actions: assign({ turnModel: ({ context }) => context.fallback ?? context.model, tighten: 1 }),
           },
-          { target: 'failing', actions: assign({ failure: ({ event }) => errorOf(event.error) }) },
+          { target: 'failing', actions: assign({ failure: ({ event }) => failureOf(event.error) }) },
         ],
       },
     },

@@ -1,16 +1,20 @@
-// Conversation actors at run time: one per conversation id, activated from the store on demand and stopped
-// (passivated) after `idleMs` without a turn, so memory is bounded by active conversations. Provides the
-// machine's store writes, completions and summaries, and makes retried posts idempotent.
+// The conversations API at run time: create, read, post turns (idempotent with a key), stream them, delete.
+// Actors live in activation.ts; this file provides the machine's store writes, completions and summaries
+// (through actor.ts) and matches each turn's outcome to the caller waiting for it.
 
 import { randomUUID } from 'node:crypto';
-import { type Actor, createActor, type InspectionEvent } from 'xstate';
+import type { InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
-import { defaultStatus, SwitchyardError } from '../errors.ts';
+import { type RouteInfo, SwitchyardError } from '../errors.ts';
 import { countMessageTokens, type Encoding } from '../models/tokens.ts';
+import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
+import { realTimers, type Timers } from '../timers.ts';
+import { createActivation } from './activation.ts';
 import { conversationLogic } from './actor.ts';
-import type { ConversationInput, ConversationMessage, conversationMachine, ModelWindow, Reply } from './machine.ts';
+import { Channel } from './channel.ts';
+import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
 import {
   type ConversationView,
   type CreateConversation,
@@ -26,20 +30,14 @@ interface Deferred {
   reject(error: SwitchyardError): void;
 }
 
-type ConversationActor = Actor<ReturnType<typeof conversationMachine.provide>>;
-
-interface Entry {
-  actor: ConversationActor;
-  idle: NodeJS.Timeout | undefined;
-  encoding: Encoding;
-}
-
 export function createConversations(options: {
   store: ConversationStore;
   supervisor: Supervisor;
   config: SwitchyardConfig;
   inspect?: (event: InspectionEvent) => void;
   now?: () => number;
+  /** Runs passivation (real timers by default). */
+  timers?: Timers;
 }) {
   const { store, supervisor } = options;
   const settings: ConversationsConfig = options.config.conversations;
@@ -48,16 +46,14 @@ export function createConversations(options: {
   const windows = logicalModelWindows(options.config);
   const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
     const w = windows.get(model);
-    if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { status: 404, param: 'model' });
+    if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { param: 'model' });
     return { model, ...w };
   };
 
-  const actors = new Map<string, Entry>();
-  const activating = new Map<string, Promise<Entry>>();
   const waiting = new Map<string, Deferred>();
   const signals = new Map<string, AbortSignal>();
   /** Turns whose caller reads the reply as it streams: deltas go to these sinks. */
-  const sinks = new Map<string, (delta: string) => void>();
+  const sinks = new Map<string, (delta: ChatStreamDelta) => Promise<void>>();
 
   const logic = conversationLogic({
     store,
@@ -68,6 +64,17 @@ export function createConversations(options: {
     modelOf: (id) => actors.get(id)?.actor.getSnapshot().context.model.model,
     signals,
     sinks,
+  });
+  const actors = createActivation({
+    store,
+    logic,
+    inputOf,
+    encodingOf: (model) => windowOf(model).encoding,
+    idleMs: settings.idleMs,
+    timers: options.timers ?? realTimers,
+    inspect: options.inspect,
+    completed: (id, turnId, reply) => settle(id, turnId, { ok: true, reply }),
+    failed: (id, turnId, error) => settle(id, turnId, { ok: false, error }),
   });
 
   const inflight = new Map<string, Promise<TurnResult>>();
@@ -90,89 +97,39 @@ export function createConversations(options: {
     };
   }
 
-  async function activate(id: string) {
-    const running = actors.get(id);
-    if (running) return running;
-    let pending = activating.get(id);
-    if (!pending) {
-      pending = (async () => {
-        const stored = await store.load(id);
-        if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
-        const actor = createActor(logic, {
-          id: `conversation:${id}`,
-          input: inputOf(stored),
-          ...(options.inspect ? { inspect: options.inspect } : {}),
-        });
-        actor.on('turn.completed', (e) => settle(id, e.turnId, { ok: true, reply: e.reply }));
-        actor.on('turn.failed', (e) => settle(id, e.turnId, { ok: false, code: e.code, message: e.message, status: e.status }));
-        actor.start();
-        const entry: Entry = { actor, idle: undefined, encoding: windowOf(stored.conversation.model).encoding };
-        actors.set(id, entry);
-        return entry;
-      })().finally(() => activating.delete(id));
-      activating.set(id, pending);
-    }
-    return pending;
-  }
-
-  function settle(
-    id: string,
-    turnId: string,
-    outcome: { ok: true; reply: Reply } | { ok: false; code: string; message: string; status?: number | undefined },
-  ) {
+  /** Answers the caller waiting for the turn: its reply, or the request's error as it is (no copy). */
+  function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; error: SwitchyardError }) {
     const deferred = waiting.get(turnId);
     waiting.delete(turnId);
     signals.delete(turnId);
     sinks.delete(turnId);
     if (deferred) {
       if (outcome.ok) {
-        const r = outcome.reply;
-        deferred.resolve({
-          turnId,
-          content: r.content,
-          finishReason: r.finishReason,
-          usage: r.usage,
-          deployments: r.deployments,
-          replayed: false,
-        });
-      } else {
-        deferred.reject(
-          new SwitchyardError(outcome.code as SwitchyardError['code'], outcome.message, {
-            status: outcome.status ?? defaultStatus(outcome.code),
-          }),
-        );
-      }
+        const { content, finishReason, usage, route } = outcome.reply;
+        deferred.resolve({ turnId, content, finishReason, usage, deployments: route.deployments, route, replayed: false });
+      } else deferred.reject(outcome.error);
     }
-    scheduleIdle(id);
+    actors.scheduleIdle(id);
   }
 
-  /** Passivates the actor after idleMs with nothing queued or running. */
-  function scheduleIdle(id: string) {
-    const entry = actors.get(id);
-    if (!entry) return;
-    clearTimeout(entry.idle);
-    entry.idle = setTimeout(() => {
-      const snapshot = entry.actor.getSnapshot();
-      if (snapshot.value !== 'idle' || snapshot.context.queue.length > 0 || snapshot.context.current) return scheduleIdle(id);
-      entry.actor.stop();
-      actors.delete(id);
-    }, settings.idleMs);
-    entry.idle.unref();
-  }
-
-  async function post(id: string, content: string, postOptions: PostOptions = {}, onDelta?: (delta: string) => void): Promise<TurnResult> {
+  async function post(
+    id: string,
+    content: string,
+    postOptions: PostOptions = {},
+    onDelta?: (delta: ChatStreamDelta) => Promise<void>,
+  ): Promise<TurnResult> {
     const key = postOptions.idempotencyKey ?? null;
     const inflightKey = key === null ? null : `${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
     if (running) return running;
     const attempt = (async () => {
-      const entry = await activate(id);
-      clearTimeout(entry.idle);
+      const entry = await actors.activate(id);
+      actors.hold(entry);
       const context = entry.actor.getSnapshot().context;
       let turnId: string = randomUUID();
       let resumed = false;
       if (key !== null) {
-        const earlier = await findByKey(id, context.messages, context.summary !== null, key);
+        const earlier = await findByKey(id, context.model.model, context.messages, context.summary !== null, key);
         if (earlier?.reply) return earlier.reply;
         if (earlier) {
           turnId = earlier.turnId;
@@ -197,7 +154,7 @@ export function createConversations(options: {
   }
 
   /** An earlier post with this idempotency key: its reply when answered, or its turn id to run it again. */
-  async function findByKey(id: string, active: readonly ConversationMessage[], folded: boolean, key: string) {
+  async function findByKey(id: string, model: string, active: readonly ConversationMessage[], folded: boolean, key: string) {
     let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
     let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
     // The actor holds every message after the summary: only folded ones need the store.
@@ -210,7 +167,15 @@ export function createConversations(options: {
     return {
       turnId: user.turnId,
       reply: reply
-        ? { turnId: user.turnId, content: reply.content, finishReason: 'stop', usage: null, deployments: [], replayed: true }
+        ? {
+            turnId: user.turnId,
+            content: reply.content,
+            finishReason: 'stop',
+            usage: null,
+            deployments: [],
+            route: storedRoute(model),
+            replayed: true,
+          }
         : null,
     };
   }
@@ -235,65 +200,44 @@ export function createConversations(options: {
 
     async get(id: string): Promise<ConversationView> {
       const stored = await store.load(id);
-      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+      if (!stored) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
       return viewOf(stored);
     },
 
     post: (id: string, content: string, options: PostOptions = {}) => post(id, content, options),
 
-    /** Posts a turn and streams the reply as it arrives; the turn is stored before the end event. */
+    /** Posts a turn and streams the reply as it arrives, as chat stream events; the turn is stored before the end. */
     async *stream(id: string, content: string, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
-      const queue: string[] = [];
-      let notify = () => {};
-      let outcome: { ok: true; result: TurnResult } | { ok: false; error: unknown } | undefined;
-      post(id, content, options, (delta) => {
-        queue.push(delta);
-        notify();
-      }).then(
-        (result) => {
-          outcome = { ok: true, result };
-          notify();
-        },
-        (error: unknown) => {
-          outcome = { ok: false, error };
-          notify();
-        },
+      const deltas = new Channel<ChatStreamDelta>();
+      const turn = post(id, content, options, (delta) => deltas.push(delta));
+      turn.then(
+        () => deltas.end(),
+        () => deltas.end(),
       );
-      while (true) {
-        for (let delta = queue.shift(); delta !== undefined; delta = queue.shift()) yield { type: 'delta', content: delta };
-        if (outcome) break;
-        await new Promise<void>((resolve) => {
-          notify = resolve;
-        });
-      }
-      if (!outcome.ok) throw outcome.error;
+      yield* deltas;
+      const result = await turn;
       // A replayed turn (an idempotent retry) streams its stored reply at once.
-      if (outcome.result.replayed) yield { type: 'delta', content: outcome.result.content };
-      yield { type: 'end', result: outcome.result };
+      if (result.replayed) yield { type: 'delta', content: result.content, deployment: '' };
+      yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
     },
 
     async delete(id: string): Promise<boolean> {
-      const entry = actors.get(id);
-      if (entry) {
-        clearTimeout(entry.idle);
-        entry.actor.stop();
-        actors.delete(id);
-      }
+      actors.remove(id);
       return store.delete(id);
     },
 
     /** Conversation actors in memory now. */
-    active: () => actors.size,
+    active: () => actors.size(),
 
     /** Loads a conversation's actor from the store (a no-op when it is in memory). */
     async activate(id: string): Promise<void> {
-      await activate(id);
-      scheduleIdle(id);
+      await actors.activate(id);
+      actors.scheduleIdle(id);
     },
 
     /** Every conversation actor in memory, with its state: for the inspector. */
     list(): (LiveConversation & { id: string })[] {
-      return [...actors.keys()].flatMap((id) => {
+      return actors.ids().flatMap((id) => {
         const live = this.live(id);
         return live ? [{ id, ...live }] : [];
       });
@@ -316,14 +260,13 @@ export function createConversations(options: {
 
     /** Stops every conversation actor; their state is in the store. */
     stop() {
-      for (const entry of actors.values()) {
-        clearTimeout(entry.idle);
-        entry.actor.stop();
-      }
-      actors.clear();
+      actors.stop();
     },
   };
 }
+
+/** The route of a reply served from the store: no deployment, no attempt. */
+const storedRoute = (model: string): RouteInfo => ({ model, deployments: [], attempts: [], continued: false });
 
 export type Conversations = ReturnType<typeof createConversations>;
 

@@ -1,6 +1,7 @@
 // The data of a conversation and its turns, and the arithmetic of its prompt: its token budget, what may enter it, and
 // its messages.
 
+import { asSwitchyard, type RouteInfo, type SwitchyardError } from '../errors.ts';
 import type { FitMessage } from './fit.ts';
 
 export interface ConversationMessage {
@@ -35,7 +36,34 @@ export interface Reply {
   tokens: number;
   finishReason: string;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
-  deployments: string[];
+  /** The request that produced the reply: deployments and attempts, as the chat path reports them. */
+  route: RouteInfo;
+}
+
+/** Why a turn failed: the request's error whole, and the reply text a stream delivered before it broke. */
+export interface TurnFailure {
+  error: SwitchyardError;
+  partial?: { content: string; tokens: number };
+}
+
+/** A streamed reply that broke after delivering text: its error, and that text (kept as an interrupted message). */
+export class BrokenReply extends Error {
+  readonly error: SwitchyardError;
+  readonly partial: { content: string; tokens: number };
+
+  constructor(error: SwitchyardError, partial: { content: string; tokens: number }) {
+    super(error.message, { cause: error });
+    this.name = 'BrokenReply';
+    this.error = error;
+    this.partial = partial;
+  }
+}
+
+/** What an invoked actor threw, as a turn failure: its SwitchyardError unchanged, anything else an internal_error. */
+export function failureOf(thrown: unknown): TurnFailure {
+  if (thrown instanceof BrokenReply)
+    return thrown.partial.content === '' ? { error: thrown.error } : { error: thrown.error, partial: thrown.partial };
+  return { error: asSwitchyard(thrown) };
 }
 
 export interface ModelWindow {
@@ -84,16 +112,6 @@ export function promptMessages(c: ConversationContext): ChatMessage[] {
   return out;
 }
 
-export const errorOf = (error: unknown) => {
-  const e = error as { code?: unknown; message?: unknown; status?: unknown; partial?: unknown; partialTokens?: unknown };
-  return {
-    code: typeof e?.code === 'string' ? e.code : 'internal_error',
-    ...(typeof e?.status === 'number' ? { status: e.status } : {}),
-    ...(typeof e?.partial === 'string' && e.partial !== '' ? { partial: e.partial, partialTokens: Number(e.partialTokens) || 0 } : {}),
-    message: typeof e?.message === 'string' ? e.message : String(error),
-  };
-};
-
 export function userMessage(c: ConversationContext): ConversationMessage {
   const t = c.current as Turn;
   return {
@@ -122,18 +140,18 @@ export function replyMessage(c: ConversationContext): ConversationMessage {
 
 /** A turn the caller abandoned mid-stream is interrupted; any other failure is failed. */
 export function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
-  return c.failure?.code === 'aborted' ? 'interrupted' : 'failed';
+  return c.failure?.error.code === 'aborted' ? 'interrupted' : 'failed';
 }
 
 /** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
 export function partialMessage(c: ConversationContext): ConversationMessage | null {
-  const text = c.failure?.partial;
-  if (!text) return null;
+  const partial = c.failure?.partial;
+  if (!partial) return null;
   return {
     seq: c.nextSeq,
     role: 'assistant',
-    content: text,
-    tokens: c.failure?.partialTokens ?? 0,
+    content: partial.content,
+    tokens: partial.tokens,
     turnId: c.current?.turnId ?? '',
     status: 'interrupted',
     idempotencyKey: null,
@@ -170,6 +188,6 @@ export interface ConversationContext extends ConversationInput {
   prompt: number[];
   reply: Reply | null;
   /** Why the turn failed; `partial` is the reply text a stream delivered before it broke or was abandoned. */
-  failure: { code: string; message: string; status?: number; partial?: string; partialTokens?: number } | null;
+  failure: TurnFailure | null;
   summaryFailures: number;
 }

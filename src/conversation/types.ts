@@ -1,5 +1,7 @@
 // The conversation API's types, and the read view of a stored conversation.
 
+import type { RouteInfo } from '../errors.ts';
+import type { ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
 import type { MessageRecord, StoredConversation, Strategy } from '../stores/types.ts';
 import { promptTokens } from './fit.ts';
 import type { Reply } from './machine.ts';
@@ -21,12 +23,19 @@ export interface TurnResult {
   content: string;
   finishReason: string;
   usage: Reply['usage'];
+  /** The deployments that answered (`route.deployments`). */
   deployments: string[];
+  /** The request behind the reply, as the chat path reports it; no deployments nor attempts for a replayed turn. */
+  route: RouteInfo;
   /** True when an idempotent retry returned the stored reply of an earlier post. */
   replayed: boolean;
 }
 
-export type TurnStreamEvent = { type: 'delta'; content: string } | { type: 'end'; result: TurnResult };
+/**
+ * A streamed turn: the chat stream's own events. The end comes once the reply is stored and carries the turn's
+ * result. A replayed turn streams its stored reply as one delta whose `deployment` is '' (no deployment served it).
+ */
+export type TurnStreamEvent = ChatStreamDelta | (ChatStreamEnd & { result: TurnResult });
 
 export interface ConversationView {
   id: string;

@@ -124,7 +124,6 @@ export function linkStately(options: StatelyOptions): StatelyLink {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new SwitchyardError('invalid_config', `stately.url: expected a ws:// or wss:// URL, got "${options.url}"`, {
       param: 'stately.url',
-      status: 400,
     });
   }
   // Loaded here, synchronously, and only when configured (require of an ES module, Node 22.12+).

@@ -7,7 +7,7 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { statePath } from '../inspection/events.ts';
-import { type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter, type StreamEvent } from '../upstream/adapter.ts';
+import { type AnswerStream, type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter } from '../upstream/adapter.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf, type ProviderFault, type ProviderHealth, type ProviderRef, type ProviderSnapshot } from './machine.ts';
 import { latencyP95, type ProviderMetrics } from './metrics.ts';
@@ -54,7 +54,8 @@ export interface Provider {
   /** Calls admitted and not settled yet (counted here: the machine hears of a call once, when it settles). */
   inFlight(): number;
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
-  stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
+  /** Deltas, and the end as the return value (see AnswerStream). */
+  stream(request: ChatRequest, options?: AttemptOptions): AnswerStream;
   view(): ProviderView;
   /** The breaker's own state, for checking that it agrees with the machine. */
   breakerState(): 'closed' | 'open' | 'halfOpen';
@@ -81,8 +82,7 @@ interface Started {
   startedAt: number;
 }
 
-const circuitOpen = (id: string) =>
-  new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id, retryable: true, status: 503 });
+const circuitOpen = (id: string) => new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id });
 
 /** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
 export function createDeployment(
@@ -134,8 +134,6 @@ export function createDeployment(
       const next = snapshot.context.nextProbeAt;
       throw new SwitchyardError('provider_circuit_open', `${id}: not admitting calls (${healthOf(snapshot)})`, {
         provider: id,
-        retryable: true,
-        status: 503,
         ...(next === null ? {} : { retryAfterMs: Math.max(0, next - now()) }),
       });
     }
@@ -186,7 +184,7 @@ export function createDeployment(
     }
   }
 
-  async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+  async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream {
     const started = admit();
     // The circuit measures the whole stream: its task settles when the stream ends.
     let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
@@ -198,8 +196,7 @@ export function createDeployment(
     if (!admitted) refused(started);
     let ttftMs: number | undefined;
     let settled = false;
-    // Reports the outcome once: before the end event is passed on (a consumer may stop pulling after it),
-    // or when the stream fails or is abandoned.
+    // Reports the outcome once: before the end is returned, or when the stream fails or is abandoned.
     const finish = async (outcome: Outcome) => {
       if (settled) return;
       settled = true;
@@ -208,25 +205,22 @@ export function createDeployment(
       await result.catch(() => {});
       report(started, outcome);
     };
+    const source = adapter.stream(request, attempt);
     try {
-      for await (const event of adapter.stream(request, attempt)) {
-        if (event.type === 'delta' && ttftMs === undefined && event.content !== '') ttftMs = now() - started.startedAt;
-        if (event.type === 'end') {
-          await finish({ ok: true, ttftMs, usage: event.usage });
-          yield event;
-          return;
+      for (let next = await source.next(); ; next = await source.next()) {
+        if (next.done) {
+          await finish({ ok: true, ttftMs, usage: next.value.usage });
+          return next.value;
         }
-        yield event;
+        if (ttftMs === undefined && next.value.content !== '') ttftMs = now() - started.startedAt;
+        yield next.value;
       }
-      throw new SwitchyardError('stream_interrupted', `${id}: the stream ended without its end`, {
-        provider: id,
-        retryable: true,
-        status: 502,
-      });
     } catch (error) {
       await finish({ ok: false, error });
       throw error;
     } finally {
+      // The consumer stopped early, or we failed: let the adapter release its connection.
+      if (!settled) await source.return?.();
       // Not settled: the consumer stopped reading, which says nothing about the deployment.
       if (!settled)
         await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });

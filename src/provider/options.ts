@@ -52,7 +52,7 @@ export type ProviderHealthInput = Partial<Omit<ProviderHealthOptions, 'backoff'>
 };
 
 function fail(path: string, expected: string): never {
-  throw new SwitchyardError('invalid_config', `${path}: expected ${expected}`, { param: path, status: 400 });
+  throw new SwitchyardError('invalid_config', `${path}: expected ${expected}`, { param: path });
 }
 
 function check(path: string, value: number, min: number, max = Number.POSITIVE_INFINITY, integer = false) {

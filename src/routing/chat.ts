@@ -2,49 +2,50 @@
 // the first answer is late. A final error returns at once; retryable ones move to the next deployment.
 
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { SwitchyardError } from '../errors.ts';
-import { asSwitchyard, type Running, race } from './race.ts';
-import type { ChatCompletionRequest, ChatResult, RequestKit } from './request.ts';
+import { asSwitchyard, SwitchyardError } from '../errors.ts';
+import { race } from './race.ts';
+import { type Attempt, type ChatCompletionRequest, type ChatResult, Request, type RequestDeps } from './request.ts';
 import type { Route } from './router.ts';
 
+interface Called {
+  attempt: Attempt;
+  route: Route;
+  ready: Promise<ChatCompletion>;
+  abort(): void;
+}
+
 /** A completion for `request.model` from the first deployment that can serve it. */
-export async function chatWithFailover(kit: RequestKit, request: ChatCompletionRequest, signal?: AbortSignal): Promise<ChatResult> {
-  const { routing, now } = kit;
-  const { state, body } = kit.open(request, signal);
-  const start = (route: Route, hedge: boolean): Running<ChatCompletion> => {
-    const { controller, signal } = kit.begin(state, route);
-    const ready = route.deployment.complete(body, { signal }).then((completion) => {
-      kit.settleTokens(route.deployment.id, state.tokens, completion.usage);
-      return completion;
-    });
-    return { route, hedge, startedAt: now(), ready, abort: () => controller.abort() };
+export async function chatWithFailover(deps: RequestDeps, request: ChatCompletionRequest, signal?: AbortSignal): Promise<ChatResult> {
+  const req = new Request(deps, request, signal);
+  const start = (route: Route, hedge: boolean): Called => {
+    const attempt = req.begin(route, hedge);
+    return { attempt, route, ready: attempt.complete(req.body), abort: () => attempt.abort() };
   };
   try {
-    while (state.started < routing.maxAttempts) {
-      const first = await kit.pick(state);
+    while (req.attemptsLeft) {
+      const first = await req.pick();
       try {
-        const { winner, value } = await race({
+        const { winner, value } = await race<ChatCompletion, Route, Called>({
           first,
           start,
-          hedgeAfterMs: kit.hedgeDelay(first),
-          nextHedge: kit.nextHedge(state),
-          lost: (running, error) => state.record(running, error.code),
+          timers: deps.timers,
+          hedgeAfterMs: req.hedgeDelay(first),
+          nextHedge: req.nextHedge(),
+          lost: (running, error) => running.attempt.report(error.code),
         });
-        state.record(winner, 'ok');
-        state.served.push(winner.route.deployment.id);
-        return { completion: value, route: kit.decide(state, 'ok') };
+        winner.attempt.report('ok');
+        req.served.push(winner.route.deployment.id);
+        return { completion: value, route: req.succeed() };
       } catch (err) {
         const error = asSwitchyard(err);
         if (!error.retryable) throw error;
-        state.lastError = error;
+        req.lastError = error;
       }
     }
-    throw state.lastError ?? new SwitchyardError('no_provider_available', 'no attempt was made', { status: 503 });
+    throw req.lastError ?? new SwitchyardError('no_provider_available', 'no attempt was made');
   } catch (err) {
-    const failure = state.failure(err);
-    kit.decide(state, failure.code);
-    throw failure;
+    throw req.fail(err);
   } finally {
-    state.dispose();
+    req.dispose();
   }
 }

@@ -2,45 +2,48 @@
 // time, a hedge on another deployment. The first attempt to be ready (a completion, or a stream's first token)
 // wins and every other one is aborted; a final error ends the round at once.
 
-import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import type { Route } from './router.ts';
+import { asSwitchyard, SwitchyardError } from '../errors.ts';
+import type { Timers } from '../timers.ts';
 
-export interface Running<T> {
+/** What the race reads of a route (a Route is one): the deployment's id, for the loser's message. */
+export interface Raced {
+  deployment: { id: string };
+}
+
+export interface Running<T, Route extends Raced = Raced> {
   route: Route;
-  hedge: boolean;
-  startedAt: number;
   /** Resolves when the attempt is ready (answered, or streamed its first token); rejects with its error. */
   ready: Promise<T>;
   abort(): void;
 }
 
-export interface RaceOptions<T> {
+export interface RaceOptions<T, Route extends Raced, R extends Running<T, Route>> {
   first: Route;
-  start(route: Route, hedge: boolean): Running<T>;
+  start(route: Route, hedge: boolean): R;
   /** Delay before a hedge, or null for none. */
   hedgeAfterMs: number | null;
   /** Another route for a hedge, or null when there is none or no attempt is left. */
   nextHedge(): Promise<Route | null>;
   /** Called once for every attempt that ends in this round without winning. */
-  lost(running: Running<T>, error: SwitchyardError): void;
+  lost(running: R, error: SwitchyardError): void;
+  /** Runs the hedge delay. */
+  timers: Timers;
 }
 
-/** Anything but a SwitchyardError is a bug of ours: reported as a final internal_error. */
-export const asSwitchyard = (err: unknown): SwitchyardError =>
-  isSwitchyardError(err) ? err : new SwitchyardError('internal_error', `unexpected failure: ${String(err)}`, { status: 500, cause: err });
-
 /** Runs the round; resolves with the winner, or rejects with a final error or the last retryable one. */
-export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; value: T }> {
+export function race<T, Route extends Raced, R extends Running<T, Route>>(
+  options: RaceOptions<T, Route, R>,
+): Promise<{ winner: R; value: T }> {
   return new Promise((resolve, reject) => {
-    const live = new Set<Running<T>>();
+    const live = new Set<R>();
     let settled = false;
     let hedging = false;
     let lastError: SwitchyardError | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
 
     const settle = () => {
       settled = true;
-      clearTimeout(timer);
+      if (timer !== undefined) options.timers.clearTimeout(timer);
     };
     const abortOthers = (reason: () => SwitchyardError) => {
       if (live.size === 0) return;
@@ -85,7 +88,7 @@ export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; 
 
     launch(options.first, false);
     if (options.hedgeAfterMs !== null) {
-      timer = setTimeout(async () => {
+      timer = options.timers.setTimeout(async () => {
         if (settled) return;
         hedging = true;
         const route = await options.nextHedge().catch(() => null);
@@ -102,5 +105,5 @@ export function race<T>(options: RaceOptions<T>): Promise<{ winner: Running<T>; 
 }
 
 function lostRace(winner: Running<unknown>): SwitchyardError {
-  return new SwitchyardError('aborted', `lost the race to ${winner.route.deployment.id}`, { status: 499 });
+  return new SwitchyardError('aborted', `lost the race to ${winner.route.deployment.id}`);
 }

@@ -1,14 +1,20 @@
-// The bookkeeping of one request across its attempts: the deadline, the caller's signal, what was tried,
-// the attempt records, and how the request's final error is reported.
+// A request and its attempts, composed the way cockatiel composes policies: the Request owns the deadline, the
+// budget reservation (consume on begin, settle with the real usage), the tried set, the attempt records and the
+// decision record; each Attempt owns its signal, its deployment call (where the deployment admits it) and
+// its outcome report. The call path (chat.ts) and the stream path (stream.ts) drive them.
 
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { RoutingConfig } from '../config.ts';
-import { type AttemptRecord, isSwitchyardError, SwitchyardError } from '../errors.ts';
-import type { ChatRequest, ToolCallDelta } from '../upstream/adapter.ts';
-import { type Linked, linkedController } from '../upstream/signals.ts';
-import type { Running } from './race.ts';
-import type { Route } from './router.ts';
+import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
+import { latencyP95 } from '../provider/metrics.ts';
+import type { Timers } from '../timers.ts';
+import type { AnswerStream, ChatRequest, ToolCallDelta } from '../upstream/adapter.ts';
+import { estimateTokens, type RateLimiter } from './budgets.ts';
+import type { DecisionLog } from './decisions.ts';
+import type { Route, Router } from './router.ts';
+
+export type { RouteInfo } from '../errors.ts';
 
 /** A chat request as clients send it: the logical model plus OpenAI's parameters. */
 export type ChatCompletionRequest = ChatRequest & { model: string };
@@ -18,85 +24,124 @@ export interface ChatResult {
   route: RouteInfo;
 }
 
-export type ChatStreamEvent =
-  | { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; deployment: string }
-  | { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
+export type ChatStreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; deployment: string };
+export type ChatStreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
+export type ChatStreamEvent = ChatStreamDelta | ChatStreamEnd;
 
-/** What the call and stream paths need from the supervisor, per request. */
-export interface RequestKit {
+/** What every request of a supervisor shares: built once, never per request. */
+export interface RequestDeps {
   routing: RoutingConfig;
+  router: Router;
+  limiter: RateLimiter;
   now: () => number;
-  /** Checks the model and starts the request's bookkeeping (deadline, budget estimate). */
-  open(request: ChatCompletionRequest, signal: AbortSignal | undefined): { state: RequestState; body: ChatRequest };
-  /** The route for the next attempt (see Router.pick). */
-  pick(state: RequestState, filter?: (route: Route) => boolean): Promise<Route>;
-  /** A source of hedge routes: not tried yet, while attempts are left. */
-  nextHedge(state: RequestState, filter?: (route: Route) => boolean): () => Promise<Route | null>;
-  hedgeDelay(route: Route): number | null;
-  /** Starts one attempt: its own abort controller under the request's signal, counted against budgets. */
-  begin(state: RequestState, route: Route): { controller: AbortController; signal: AbortSignal };
-  /** Corrects the token budget once the real usage is known. */
-  settleTokens(deployment: string, estimate: number, usage: CompletionUsage | null | undefined): void;
-  /** Records the request's outcome in the decision ring; returns the route recorded, for the caller's result. */
-  decide(state: RequestState, outcome: string): RouteInfo;
+  /** Runs the deadline and the hedge delay. */
+  timers: Timers;
+  decisions: DecisionLog;
 }
 
-export interface RouteInfo {
-  /** The logical model requested. */
-  model: string;
-  /** Deployments that delivered the answer, in order (more than one when a stream was continued). */
-  deployments: string[];
-  attempts: AttemptRecord[];
-  /** A stream broke after delivering tokens and another deployment continued it. */
-  continued: boolean;
-}
+type Ending = { why: 'deadline' | 'caller'; reason: unknown };
 
-export class RequestState {
+export class Request {
   readonly model: string;
+  readonly body: ChatRequest;
+  /** Estimated tokens, reserved against rpm/tpm budgets by each attempt. */
+  readonly tokens: number;
   readonly startedAt: number;
   readonly deadlineAt: number;
-  readonly signal: AbortSignal;
-  readonly tokens: number;
   readonly tried = new Set<string>();
   readonly attempts: AttemptRecord[] = [];
   readonly served: string[] = [];
   started = 0;
   continued = false;
   lastError: SwitchyardError | undefined;
+  readonly deps: RequestDeps;
   readonly #caller: AbortSignal | undefined;
-  readonly #deadline: Linked;
-  #deadlineHit = false;
-  readonly #timer: NodeJS.Timeout;
-  readonly #now: () => number;
+  readonly #live = new Set<Attempt>();
+  readonly #timer: unknown;
+  #ending: Ending | undefined;
+  /** Made only when the router waits for a probe: the common path needs no request-level controller. */
+  #wait: AbortController | undefined;
+  #disposed = false;
 
-  constructor(model: string, options: { deadlineMs: number; tokens: number; now: () => number; signal?: AbortSignal | undefined }) {
+  /** Checks the model (model_not_found) and starts the deadline. */
+  constructor(deps: RequestDeps, request: ChatCompletionRequest, signal: AbortSignal | undefined) {
+    const { model, ...body } = request;
+    deps.router.routesOf(model);
+    this.deps = deps;
     this.model = model;
-    this.#now = options.now;
-    this.startedAt = options.now();
-    this.deadlineAt = this.startedAt + options.deadlineMs;
-    this.tokens = options.tokens;
-    this.#caller = options.signal;
-    this.#deadline = linkedController(options.signal);
-    this.#timer = setTimeout(() => {
-      this.#deadlineHit = true;
-      this.#deadline.controller.abort();
-    }, options.deadlineMs);
-    this.signal = this.#deadline.signal;
+    this.body = body;
+    this.tokens = estimateTokens(body.messages, body.max_tokens);
+    this.startedAt = deps.now();
+    this.deadlineAt = this.startedAt + deps.routing.deadlineMs;
+    this.#caller = signal;
+    this.#timer = deps.timers.setTimeout(() => this.#end('deadline', undefined), deps.routing.deadlineMs);
+    if (signal?.aborted) this.#end('caller', signal.reason);
+    else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
   }
 
-  /** Counts an attempt as started on `deployment`. */
-  begin(deployment: string) {
+  readonly #onCallerAbort = () => this.#end('caller', this.#caller?.reason);
+
+  /** Aborts every live attempt, and a wait for a probe, with the caller's reason (none for the deadline). */
+  #end(why: Ending['why'], reason: unknown) {
+    if (this.#ending) return;
+    this.#ending = { why, reason };
+    for (const attempt of this.#live) attempt.abort(reason);
+    this.#wait?.abort(reason);
+  }
+
+  /** Aborted when the request ends (deadline or caller): what the router's wait for a probe listens to. */
+  get signal(): AbortSignal {
+    if (!this.#wait) {
+      this.#wait = new AbortController();
+      if (this.#ending) this.#wait.abort(this.#ending.reason);
+    }
+    return this.#wait.signal;
+  }
+
+  get attemptsLeft(): boolean {
+    return this.started < this.deps.routing.maxAttempts;
+  }
+
+  /** The route for the next attempt (see Router.pick). */
+  pick(filter?: (route: Route) => boolean): Promise<Route> {
+    return this.deps.router.pick(this, filter);
+  }
+
+  /** A source of hedge routes: not tried yet, while attempts are left. */
+  nextHedge(filter?: (route: Route) => boolean): () => Promise<Route | null> {
+    return async () => {
+      if (!this.attemptsLeft) return null;
+      const route = await this.pick(filter).catch(() => null);
+      return route && !this.tried.has(route.deployment.id) ? route : null;
+    };
+  }
+
+  hedgeDelay(route: Route): number | null {
+    const after = this.deps.routing.hedgeAfterMs;
+    return after === 'p95' ? latencyP95(route.deployment.actor.getSnapshot().context.metrics) : after;
+  }
+
+  /** The one place an attempt starts: counted, reserved against the deployment's budget, aborted with the request. */
+  begin(route: Route, hedge: boolean, continuation = false): Attempt {
+    const id = route.deployment.id;
     this.started++;
-    this.tried.add(deployment);
+    this.tried.add(id);
+    this.deps.limiter.consume(id, this.tokens);
+    const attempt = new Attempt(this, route, hedge, continuation);
+    this.#live.add(attempt);
+    if (this.#ending) attempt.abort(this.#ending.reason);
+    return attempt;
   }
 
-  record(running: Running<unknown>, outcome: AttemptRecord['outcome'], continuation = false) {
+  /** Records an attempt's outcome (called by Attempt.report). */
+  record(attempt: Attempt, outcome: AttemptRecord['outcome']) {
+    this.#live.delete(attempt);
     this.attempts.push({
-      deployment: running.route.deployment.id,
+      deployment: attempt.route.deployment.id,
       outcome,
-      latencyMs: this.#now() - running.startedAt,
-      ...(running.hedge ? { hedge: true } : {}),
-      ...(continuation ? { continuation: true } : {}),
+      latencyMs: this.deps.now() - attempt.startedAt,
+      ...(attempt.hedge ? { hedge: true } : {}),
+      ...(attempt.continuation ? { continuation: true } : {}),
     });
   }
 
@@ -104,32 +149,87 @@ export class RequestState {
     return { model: this.model, deployments: [...this.served], attempts: [...this.attempts], continued: this.continued };
   }
 
-  /** The error the caller gets: the deadline or its own abort when those ended it, else `err`, with the attempts. */
-  failure(err: unknown): SwitchyardError {
-    const attempts = [...this.attempts];
-    if (this.#deadlineHit && !this.#caller?.aborted) {
-      return new SwitchyardError('deadline_exceeded', `no answer within the ${this.deadlineAt - this.startedAt} ms deadline`, {
-        status: 504,
-        attempts,
-        cause: err,
-      });
-    }
-    if (this.#caller?.aborted)
-      return new SwitchyardError('aborted', 'the caller aborted the request', { status: 499, attempts, cause: err });
-    const e = isSwitchyardError(err) ? err : new SwitchyardError('internal_error', String(err), { status: 500, cause: err });
-    return new SwitchyardError(e.code, e.message, {
-      ...(e.status === undefined ? {} : { status: e.status }),
-      retryable: e.retryable,
-      ...(e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs }),
-      ...(e.provider === undefined ? {} : { provider: e.provider }),
-      ...(e.param === undefined ? {} : { param: e.param }),
-      attempts,
-      cause: e.cause ?? e,
-    });
+  /** Records the success in the decision log; returns the route for the caller's result. */
+  succeed(): RouteInfo {
+    const route = this.info();
+    this.deps.decisions.add({ at: this.deps.now(), model: this.model, outcome: 'ok', route });
+    this.dispose();
+    return route;
+  }
+
+  /**
+   * The error the caller gets, recorded in the decision log: the deadline or the caller's abort when those
+   * ended the request, else `err` itself, with the request's route and attempts.
+   */
+  fail(err: unknown): SwitchyardError {
+    const ending = this.#ending;
+    const error =
+      ending?.why === 'deadline'
+        ? new SwitchyardError('deadline_exceeded', `no answer within the ${this.deadlineAt - this.startedAt} ms deadline`, { cause: err })
+        : ending?.why === 'caller'
+          ? new SwitchyardError('aborted', 'the caller aborted the request', { cause: err })
+          : asSwitchyard(err);
+    const failure = error.withRoute(this.info());
+    this.deps.decisions.add({ at: this.deps.now(), model: this.model, outcome: failure.code, route: failure.route ?? this.info() });
+    return failure;
   }
 
   dispose() {
-    clearTimeout(this.#timer);
-    this.#deadline.release();
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.deps.timers.clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+  }
+}
+
+/** One attempt of a request on one deployment. */
+export class Attempt {
+  readonly route: Route;
+  readonly hedge: boolean;
+  /** Continues a stream that broke after delivering tokens. */
+  readonly continuation: boolean;
+  readonly startedAt: number;
+  /** The attempt's own controller: the adapter's timers abort it too, so no second one is linked under it. */
+  readonly #controller = new AbortController();
+  readonly #request: Request;
+  #reported = false;
+
+  constructor(request: Request, route: Route, hedge: boolean, continuation: boolean) {
+    this.#request = request;
+    this.route = route;
+    this.hedge = hedge;
+    this.continuation = continuation;
+    this.startedAt = request.deps.now();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The deployment's completion; its real usage settles the budget reserved at begin. */
+  async complete(body: ChatRequest): Promise<ChatCompletion> {
+    const completion = await this.route.deployment.complete(body, { signal: this.#controller.signal, controller: this.#controller });
+    this.settle(completion.usage);
+    return completion;
+  }
+
+  /** The deployment's stream (settle the budget with its end's usage). */
+  stream(body: ChatRequest): AnswerStream {
+    return this.route.deployment.stream(body, { signal: this.#controller.signal, controller: this.#controller });
+  }
+
+  settle(usage: CompletionUsage | null | undefined) {
+    if (usage) this.#request.deps.limiter.adjust(this.route.deployment.id, usage.total_tokens - this.#request.tokens);
+  }
+
+  abort(reason?: unknown) {
+    this.#controller.abort(reason);
+  }
+
+  /** Reports the attempt's outcome to its request, once. (The deployment reports to its provider actor.) */
+  report(outcome: AttemptRecord['outcome']) {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#request.record(this, outcome);
   }
 }

@@ -18,15 +18,15 @@ export interface Route {
   continuation: Continuation;
 }
 
+/** What the router reads of a request (a Request is one). */
 export interface PickOptions {
-  model: string;
-  tried: ReadonlySet<string>;
-  deadlineAt: number;
-  signal: AbortSignal;
+  readonly model: string;
+  readonly tried: ReadonlySet<string>;
+  readonly deadlineAt: number;
+  /** Read only when the router has to wait: aborted when the request ends. */
+  readonly signal: AbortSignal;
   /** Estimated tokens of the request, for rpm/tpm budgets. */
-  tokens: number;
-  /** Only routes passing this filter are considered (e.g. those able to continue a stream). */
-  filter?: (route: Route) => boolean;
+  readonly tokens: number;
 }
 
 export interface RouterDeps {
@@ -64,7 +64,6 @@ export function createRouter(deps: RouterDeps) {
       const routes = deps.routes.get(model);
       if (!routes) {
         throw new SwitchyardError('model_not_found', `model "${model}" is not served here (known: ${[...deps.routes.keys()].join(', ')})`, {
-          status: 404,
           param: 'model',
         });
       }
@@ -72,8 +71,10 @@ export function createRouter(deps: RouterDeps) {
     },
 
     /** The route for the next attempt; waits inside the deadline while every deployment is recovering. */
-    async pick(options: PickOptions): Promise<Route> {
-      const routes = this.routesOf(options.model).filter(options.filter ?? (() => true));
+    /** `filter`: only routes passing it are considered (e.g. those able to continue a stream). */
+    async pick(options: PickOptions, filter?: (route: Route) => boolean): Promise<Route> {
+      const all = this.routesOf(options.model);
+      const routes = filter ? all.filter(filter) : all;
       for (let turn = 0; turn < maxWaits; turn++) {
         const candidates = routes.map((r) => candidateOf(r, deps.limiter, options.tokens));
         const next = pickNext(candidates, deps.strategy, options.tried, deps.random);
@@ -87,15 +88,13 @@ export function createRouter(deps: RouterDeps) {
           const retryAfterMs = earliest === null ? undefined : Math.max(0, earliest - now);
           const when = retryAfterMs === undefined ? '' : `; next probe in ${retryAfterMs} ms`;
           throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" can take a request now${when}`, {
-            status: 503,
-            retryable: false,
             ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
           });
         }
         const until = probing ? options.deadlineAt : Math.min(options.deadlineAt, earliest ?? options.deadlineAt);
         await deps.waitForChange(routes, Math.max(1, until - now), options.signal);
       }
-      throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" became available`, { status: 503 });
+      throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" became available`);
     },
   };
 }

@@ -4,155 +4,171 @@
 // breaks after part of a tool call reached the caller cannot be continued and ends as stream_interrupted.
 
 import type { Continuation } from '../config.ts';
-import { SwitchyardError } from '../errors.ts';
-import type { ChatRequest, StreamEvent } from '../upstream/adapter.ts';
+import { asSwitchyard, SwitchyardError } from '../errors.ts';
+import type { AnswerStream, ChatRequest, StreamDelta, StreamEnd } from '../upstream/adapter.ts';
 import { continuationRequest, RepeatRemover } from './continuation.ts';
-import { asSwitchyard, type Running, race } from './race.ts';
-import type { ChatCompletionRequest, ChatStreamEvent, RequestKit, RequestState } from './request.ts';
+import { race } from './race.ts';
+import {
+  type Attempt,
+  type ChatCompletionRequest,
+  type ChatStreamEnd,
+  type ChatStreamEvent,
+  Request,
+  type RequestDeps,
+} from './request.ts';
 import type { Route } from './router.ts';
 
-/** A streamed completion: deltas, then one `end` event with usage and the route taken. */
+interface Opened {
+  attempt: Attempt;
+  route: Route;
+  answer: FirstTokenFirst;
+  ready: Promise<void>;
+  abort(): void;
+}
+
+/** A streamed completion: deltas, then one `end` event with usage and the route taken (also its return value). */
 export async function* streamWithFailover(
-  kit: RequestKit,
+  deps: RequestDeps,
   request: ChatCompletionRequest,
   signal?: AbortSignal,
-): AsyncGenerator<ChatStreamEvent> {
-  const { routing, now } = kit;
-  const { state, body } = kit.open(request, signal);
+): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
+  const req = new Request(deps, request, signal);
   let delivered = '';
   let toolsDelivered = false;
-  let current: { running: Running<AsyncIterator<StreamEvent>>; iterator: AsyncIterator<StreamEvent> } | undefined;
+  let current: Opened | undefined;
   const canContinue = (r: Route) => r.continuation !== 'none';
   const requestFor = (route: Route): ChatRequest =>
-    delivered === '' ? body : continuationRequest(body, delivered, route.continuation as Exclude<Continuation, 'none'>);
+    delivered === '' ? req.body : continuationRequest(req.body, delivered, route.continuation as Exclude<Continuation, 'none'>);
   try {
     while (true) {
       const continuing = delivered !== '' || toolsDelivered;
-      if (state.started >= routing.maxAttempts) throw interrupted(state, delivered, toolsDelivered);
-      if (toolsDelivered || (continuing && routing.midStreamFailover === 'error')) throw interrupted(state, delivered, toolsDelivered);
-      const first = await kit.pick(state, continuing ? canContinue : undefined).catch((err: unknown) => {
-        throw continuing ? interrupted(state, delivered, false, err) : err;
+      if (!req.attemptsLeft || toolsDelivered || (continuing && deps.routing.midStreamFailover === 'error'))
+        throw interrupted(req, delivered, toolsDelivered);
+      const filter = continuing ? canContinue : undefined;
+      const first = await req.pick(filter).catch((err: unknown) => {
+        throw continuing ? interrupted(req, delivered, false, err) : err;
       });
-      const start = (route: Route, hedge: boolean): Running<AsyncIterator<StreamEvent>> => {
-        const { controller, signal } = kit.begin(state, route);
-        const iterator = firstTokenFirst(route.deployment.stream(requestFor(route), { signal }));
-        return {
-          route,
-          hedge,
-          startedAt: now(),
-          ready: iterator.ready,
-          abort: () => {
-            controller.abort();
-            void iterator.return?.(undefined).catch(() => {});
-          },
+      const start = (route: Route, hedge: boolean): Opened => {
+        const attempt = req.begin(route, hedge, continuing);
+        const answer = firstTokenFirst(attempt.stream(requestFor(route)));
+        const abort = () => {
+          attempt.abort();
+          void answer.close();
         };
+        return { attempt, route, answer, ready: answer.ready, abort };
       };
-      let winner: Running<AsyncIterator<StreamEvent>>;
+      let winner: Opened;
       try {
         ({ winner } = await race({
           first,
           start,
-          hedgeAfterMs: continuing ? null : kit.hedgeDelay(first),
-          nextHedge: kit.nextHedge(state, continuing ? canContinue : undefined),
-          lost: (running, error) => state.record(running, error.code, continuing),
+          timers: deps.timers,
+          hedgeAfterMs: continuing ? null : req.hedgeDelay(first),
+          nextHedge: req.nextHedge(filter),
+          lost: (running, error) => running.attempt.report(error.code),
         }));
       } catch (err) {
         const error = asSwitchyard(err);
         // A deployment that refuses a continuation request cannot continue: try another.
         if (!error.retryable && !continuing) throw error;
-        state.lastError = error;
+        req.lastError = error;
         continue;
       }
-      const iterator = await winner.ready;
-      current = { running: winner, iterator };
+      current = winner;
       const remover = continuing && winner.route.continuation === 'instruct' ? new RepeatRemover(delivered) : null;
       const id = winner.route.deployment.id;
-      state.served.push(id);
-      if (continuing) state.continued = true;
+      req.served.push(id);
+      if (continuing) req.continued = true;
       try {
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-          const event = next.value;
-          if (event.type === 'delta') {
-            const text = remover ? remover.push(event.content) : event.content;
-            if (event.toolCalls) {
-              toolsDelivered = true;
-              delivered += text;
-              yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id };
-            } else if (text !== '') {
-              delivered += text;
-              yield { type: 'delta', content: text, deployment: id };
-            }
-            continue;
+        for (let next = await winner.answer.next(); ; next = await winner.answer.next()) {
+          if (next.done) {
+            const tail = remover?.end() ?? '';
+            if (tail !== '') yield { type: 'delta', content: tail, deployment: id };
+            winner.attempt.settle(next.value.usage);
+            winner.attempt.report('ok');
+            current = undefined;
+            const end: ChatStreamEnd = {
+              type: 'end',
+              finishReason: next.value.finishReason,
+              usage: next.value.usage,
+              route: req.succeed(),
+            };
+            yield end;
+            return end;
           }
-          const tail = remover?.end() ?? '';
-          if (tail !== '') yield { type: 'delta', content: tail, deployment: id };
-          state.record(winner, 'ok', continuing);
-          kit.settleTokens(id, state.tokens, event.usage);
-          current = undefined;
-          await iterator.return?.(undefined);
-          yield { type: 'end', finishReason: event.finishReason, usage: event.usage, route: kit.decide(state, 'ok') };
-          return;
+          const event = next.value;
+          const text = remover ? remover.push(event.content) : event.content;
+          if (event.toolCalls) {
+            toolsDelivered = true;
+            delivered += text;
+            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id };
+          } else if (text !== '') {
+            delivered += text;
+            yield { type: 'delta', content: text, deployment: id };
+          }
         }
-        throw new SwitchyardError('stream_interrupted', `${id}: the stream ended without its end`, { retryable: true, status: 502 });
       } catch (err) {
         current = undefined;
         const error = asSwitchyard(err);
-        state.record(winner, error.code, continuing);
+        winner.attempt.report(error.code);
         if (!error.retryable && delivered === '' && !toolsDelivered) throw error;
-        state.lastError = error;
+        req.lastError = error;
       }
     }
   } catch (err) {
-    const failure = state.failure(err);
-    kit.decide(state, failure.code);
-    throw failure;
+    throw req.fail(err);
   } finally {
     // The caller stopped reading, or we failed: close the attempt still streaming.
     if (current) {
-      current.running.abort();
-      state.record(current.running, 'aborted', state.continued);
+      current.abort();
+      current.attempt.report('aborted');
     }
-    state.dispose();
+    req.dispose();
   }
 }
 
 /** The error that ends a stream which broke after delivering tokens and could not be continued. */
-function interrupted(state: RequestState, delivered: string, toolsDelivered: boolean, cause?: unknown): SwitchyardError {
-  if (delivered === '' && !toolsDelivered) return asSwitchyard(cause ?? state.lastError);
-  const last = cause ?? state.lastError;
+function interrupted(req: Request, delivered: string, toolsDelivered: boolean, cause?: unknown): SwitchyardError {
+  if (delivered === '' && !toolsDelivered) return asSwitchyard(cause ?? req.lastError);
   const message = toolsDelivered
     ? 'the stream broke during a tool call, which cannot be continued elsewhere'
     : `the stream broke after ${delivered.length} characters and was not continued`;
-  return new SwitchyardError('stream_interrupted', message, { status: 502, cause: last });
+  // Final for this request: what reached the caller cannot be taken back.
+  return new SwitchyardError('stream_interrupted', message, { retryable: false, cause: cause ?? req.lastError });
 }
 
-type FirstTokenIterator = AsyncIterator<StreamEvent> & { ready: Promise<AsyncIterator<StreamEvent>> };
+interface FirstTokenFirst {
+  next(): Promise<IteratorResult<StreamDelta, StreamEnd>>;
+  close(): Promise<void>;
+  /** Resolves once the first token (or the end) has arrived; rejects when the stream failed before it. */
+  ready: Promise<void>;
+}
 
-/**
- * Wraps a deployment's stream so that `ready` resolves once the first token (or the end) has arrived; the
- * iterator then replays what came before it. A failure before that rejects `ready`: nothing reached the caller.
- */
-function firstTokenFirst(source: AsyncGenerator<StreamEvent, void, undefined>): FirstTokenIterator {
-  const buffered: StreamEvent[] = [];
-  const iterator: AsyncIterator<StreamEvent> = {
-    next: async () => {
-      const event = buffered.shift();
-      if (event) return { done: false, value: event };
-      const next = await source.next();
-      return next.done ? { done: true, value: undefined } : next;
-    },
-    return: async () => {
-      await source.return(undefined);
-      return { done: true, value: undefined };
-    },
-  };
+/** Wraps a deployment's stream so that `ready` waits for its first token; `next` then replays what came before. */
+function firstTokenFirst(source: AnswerStream): FirstTokenFirst {
+  const buffered: StreamDelta[] = [];
+  let end: StreamEnd | undefined;
   const ready = (async () => {
-    for (let next = await source.next(); !next.done; next = await source.next()) {
+    for (let next = await source.next(); ; next = await source.next()) {
+      if (next.done) {
+        end = next.value;
+        return;
+      }
       buffered.push(next.value);
-      if (next.value.type === 'end' || next.value.content !== '' || next.value.toolCalls) return iterator;
+      if (next.value.content !== '' || next.value.toolCalls) return;
     }
-    throw new SwitchyardError('stream_interrupted', 'the stream ended before its first token', { retryable: true, status: 502 });
   })();
   ready.catch(() => {});
-  return Object.assign(iterator, { ready });
+  return {
+    ready,
+    next: async () => {
+      const delta = buffered.shift();
+      if (delta) return { done: false, value: delta };
+      if (end) return { done: true, value: end };
+      return source.next();
+    },
+    close: async () => {
+      await source.return?.();
+    },
+  };
 }

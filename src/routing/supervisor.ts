@@ -1,22 +1,23 @@
 // The supervisor at run time: builds the deployments and the supervisor actor that spawns their provider
 // actors, the router and budgets, and hands each request to the call path (chat.ts) or the stream path
-// (stream.ts) with what they need (a RequestKit).
+// (stream.ts) with what every request shares (RequestDeps, built once).
 
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor, type InspectionEvent } from 'xstate';
 import type { SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { nowOf, providerLogic } from '../provider/actor.ts';
 import { createDeployment, type Deployment } from '../provider/deployment.ts';
-import { latencyP95 } from '../provider/metrics.ts';
+import { realTimers, type Timers } from '../timers.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
-import { linkedController } from '../upstream/signals.ts';
-import { createLocalRateLimiter, estimateTokens, type RateLimiter } from './budgets.ts';
+import { createLocalRateLimiter, type RateLimiter } from './budgets.ts';
 import { chatWithFailover } from './chat.ts';
-import { type ChatCompletionRequest, type RequestKit, RequestState, type RouteInfo } from './request.ts';
+import { DecisionLog } from './decisions.ts';
+import type { ChatCompletionRequest, RequestDeps } from './request.ts';
 import { createRouter, type Route } from './router.ts';
 import { streamWithFailover } from './stream.ts';
 import { providerSystemId, supervisorMachine } from './supervisor.machine.ts';
 
+export type { Decision } from './decisions.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent } from './request.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -30,18 +31,11 @@ export interface SupervisorOptions {
   limiter?: RateLimiter;
   /** Replaces a deployment's OpenAI adapter, by deployment id (tests of the wiring). */
   adapters?: Record<string, OpenAIAdapter>;
+  /** Runs the request deadline, the hedge delay and conversation passivation: `clock`, else real timers. */
+  timers?: Timers;
   /** Waits `ms` (real time by default); tests on a SimulatedClock advance the clock instead. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
-
-export interface Decision {
-  at: number;
-  model: string;
-  outcome: 'ok' | string;
-  route: RouteInfo;
-}
-
-const decisionsKept = 256;
 
 const realSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -58,6 +52,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
   const now = nowOf(options.clock);
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? realSleep;
+  const timers: Timers = options.timers ?? options.clock ?? realTimers;
   const { routing } = config;
 
   // One deployment per (provider, upstream model); a logical model lists its deployments in config order.
@@ -118,63 +113,19 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       }),
   });
 
-  // A ring: `next` is where the next decision goes, and the oldest one once the ring is full.
-  const decisions: Decision[] = [];
-  let next = 0;
-  const kit: RequestKit = {
-    routing,
-    now,
-    open: (request, signal) => {
-      const { model, ...body } = request;
-      router.routesOf(model);
-      const tokens = estimateTokens(body.messages, body.max_tokens);
-      return { state: new RequestState(model, { deadlineMs: routing.deadlineMs, tokens, now, signal }), body };
-    },
-    pick: (state, filter) =>
-      router.pick({
-        model: state.model,
-        tried: state.tried,
-        deadlineAt: state.deadlineAt,
-        signal: state.signal,
-        tokens: state.tokens,
-        ...(filter ? { filter } : {}),
-      }),
-    nextHedge: (state, filter) => async () => {
-      if (state.started >= routing.maxAttempts) return null;
-      const route = await kit.pick(state, filter).catch(() => null);
-      return route && !state.tried.has(route.deployment.id) ? route : null;
-    },
-    hedgeDelay: (route) =>
-      routing.hedgeAfterMs === 'p95' ? latencyP95(route.deployment.actor.getSnapshot().context.metrics) : routing.hedgeAfterMs,
-    begin: (state, route) => {
-      const id = route.deployment.id;
-      state.begin(id);
-      limiter.consume(id, state.tokens);
-      // Linked to the request's signal, which lives only as long as the request: nothing to release.
-      const { controller, signal } = linkedController(state.signal);
-      return { controller, signal };
-    },
-    settleTokens: (id, estimate, usage) => {
-      if (usage) limiter.adjust(id, usage.total_tokens - estimate);
-    },
-    decide: (state, outcome) => {
-      const route = state.info();
-      decisions[next] = { at: now(), model: state.model, outcome, route };
-      next = (next + 1) % decisionsKept;
-      return route;
-    },
-  };
+  const deps: RequestDeps = { routing, router, limiter, now, timers, decisions: new DecisionLog() };
 
   return {
     actor,
     deployments: () => [...deployments.values()],
     models: () => [...routes.keys()],
     routesOf: (model: string) => router.routesOf(model),
-    decisions: () => (decisions.length < decisionsKept ? [...decisions] : [...decisions.slice(next), ...decisions.slice(0, next)]),
+    decisions: () => deps.decisions.list(),
+    timers,
     chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      chatWithFailover(kit, request, callOptions.signal),
+      chatWithFailover(deps, request, callOptions.signal),
     stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      streamWithFailover(kit, request, callOptions.signal),
+      streamWithFailover(deps, request, callOptions.signal),
     disable: (id: string) => operator('operator.disable', id),
     enable: (id: string) => operator('operator.enable', id),
     stop: () => {
@@ -185,9 +136,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
 
   function operator(type: 'operator.disable' | 'operator.enable', id: string) {
     if (!deployments.has(id)) {
-      throw new SwitchyardError('provider_not_found', `no deployment "${id}" (known: ${[...deployments.keys()].join(', ')})`, {
-        status: 404,
-      });
+      throw new SwitchyardError('provider_not_found', `no deployment "${id}" (known: ${[...deployments.keys()].join(', ')})`);
     }
     actor.send({ type, provider: id, at: now() });
   }

@@ -2,10 +2,12 @@
 // the openai SDK raises its usual typed errors. Routes throw; this is the one place that answers.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { defaultStatus, isSwitchyardError, type SwitchyardError } from '../errors.ts';
+import { type AttemptRecord, defaultStatus, isSwitchyardError, type SwitchyardError } from '../errors.ts';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
+  /** Switchyard's own fields (SDKs ignore them): whether a retry may succeed, and the attempts made. */
+  switchyard?: { retryable: boolean; attempts: readonly AttemptRecord[] };
 }
 
 function typeOf(status: number): string {
@@ -29,8 +31,7 @@ function fieldOf(instancePath: string, missing: unknown): string {
 }
 
 function statusOfSwitchyard(err: SwitchyardError): number {
-  const status = err.status ?? defaultStatus(err.code);
-  return status >= 400 && status < 600 ? status : defaultStatus(err.code);
+  return err.status >= 400 && err.status < 600 ? err.status : defaultStatus(err.code);
 }
 
 /** The status, headers and body that answer `err`. */
@@ -38,10 +39,11 @@ export function answerFor(err: unknown): { status: number; body: OpenAIErrorBody
   if (isSwitchyardError(err)) {
     const status = statusOfSwitchyard(err);
     const headers: Record<string, string> = {};
-    if (err.retryAfterMs !== undefined && (status === 429 || status === 503))
-      headers['retry-after'] = String(Math.ceil(err.retryAfterMs / 1000));
+    // Whatever the status: a client that honours Retry-After waits for the next probe or the upstream's own.
+    if (err.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(err.retryAfterMs / 1000));
     if (err.attempts) headers['x-switchyard-attempts'] = String(err.attempts.length);
-    return { status, headers, body: openAIError(status, err.code, err.message, err.param ?? null) };
+    const body = openAIError(status, err.code, err.message, err.param ?? null);
+    return { status, headers, body: { ...body, switchyard: { retryable: err.retryable, attempts: err.attempts ?? [] } } };
   }
   const e = err as FastifyError;
   if (Array.isArray(e.validation) && e.validation.length > 0) {

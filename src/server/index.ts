@@ -57,7 +57,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
   const metrics = options.metrics === false ? undefined : createMetrics(runtime);
   await app.register(chatRoutes(runtime, metrics));
-  await app.register(conversationRoutes(runtime));
+  await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   if (options.inspector !== false) await app.register(inspectRoutes(runtime, options.demo));
 }

@@ -11,12 +11,12 @@ export function strictJson(app: FastifyInstance) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
     if (body.length === 0) {
-      done(new SwitchyardError('invalid_request', 'the request body is empty', { status: 400, param: 'body' }), undefined);
+      done(new SwitchyardError('invalid_request', 'the request body is empty', { param: 'body' }), undefined);
       return;
     }
     // Checked first (simdutf, cheaper than a fatal TextDecoder), so decoding never needs a replacement character.
     if (!isUtf8(body)) {
-      done(new SwitchyardError('invalid_request', 'the request body is not valid UTF-8', { status: 400, param: 'body' }), undefined);
+      done(new SwitchyardError('invalid_request', 'the request body is not valid UTF-8', { param: 'body' }), undefined);
       return;
     }
     let parsed: unknown;
@@ -25,7 +25,6 @@ export function strictJson(app: FastifyInstance) {
     } catch (err) {
       done(
         new SwitchyardError('invalid_request', `the request body is not valid JSON: ${(err as Error).message}`, {
-          status: 400,
           param: 'body',
         }),
         undefined,

@@ -104,7 +104,13 @@ export function createMetrics(runtime: Runtime) {
 
   return {
     registry,
-    startTimer: (model: string) => latency.startTimer({ model: modelLabel(model) }),
+    /** Starts timing a request; the returned stop takes the model when it was not known at the start (a conversation's). */
+    startTimer: (model?: string) => {
+      const end = latency.startTimer();
+      return (known: string | undefined = model) => {
+        end({ model: modelLabel(known ?? '') });
+      };
+    },
     observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model: modelLabel(model) }, seconds),
     observeRoute(model: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
       requests([model, route.deployments.at(-1) ?? 'none', outcome]);

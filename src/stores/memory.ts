@@ -7,14 +7,14 @@ export function createMemoryStore(): ConversationStore {
   const conversations = new Map<string, StoredConversation>();
   const get = (id: string) => {
     const found = conversations.get(id);
-    if (!found) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+    if (!found) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
     return found;
   };
   const clone = <T>(value: T): T => structuredClone(value);
   return {
     async create(conversation: ConversationRecord) {
       if (conversations.has(conversation.id)) {
-        throw new SwitchyardError('conversation_exists', `conversation "${conversation.id}" exists`, { status: 409 });
+        throw new SwitchyardError('conversation_exists', `conversation "${conversation.id}" exists`);
       }
       conversations.set(conversation.id, { conversation: clone(conversation), messages: [] });
     },

@@ -87,7 +87,7 @@ export function createSqliteStore(path: string): ConversationStore {
   const insert = (id: string, m: MessageRecord, status: MessageStatus = m.status) =>
     insertMessage.run(id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt);
   const exists = (id: string) => {
-    if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`, { status: 404 });
+    if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
   };
 
   return {
@@ -95,8 +95,7 @@ export function createSqliteStore(path: string): ConversationStore {
       try {
         insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt);
       } catch (cause) {
-        if (selectConversation.get(c.id))
-          throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { status: 409, cause });
+        if (selectConversation.get(c.id)) throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { cause });
         throw cause;
       }
     },

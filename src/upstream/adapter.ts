@@ -19,9 +19,17 @@ export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' |
 /** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
 export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
 
-export type StreamEvent =
-  | { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk }
-  | { type: 'end'; finishReason: string; usage: CompletionUsage | null };
+export type StreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk };
+export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null };
+export type StreamEvent = StreamDelta | StreamEnd;
+
+/**
+ * A streamed answer: its deltas (`for await` reads them), and its end as the iterator's return value. Only a
+ * stream that reached its end marker returns; any other ending throws — decided here, in the adapter, only.
+ */
+export interface AnswerStream extends AsyncIterator<StreamDelta, StreamEnd, undefined> {
+  [Symbol.asyncIterator](): AnswerStream;
+}
 
 export interface AdapterOptions {
   /** Deployment id, used in error messages and codes. */
@@ -40,11 +48,16 @@ export interface AdapterOptions {
 
 export interface AttemptOptions {
   signal?: AbortSignal | undefined;
+  /**
+   * The attempt's own controller (its `signal` is then this controller's): the adapter's timers abort it
+   * directly instead of a controller of their own linked under `signal`.
+   */
+  controller?: AbortController | undefined;
 }
 
 export interface OpenAIAdapter {
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
-  stream(request: ChatRequest, options?: AttemptOptions): AsyncGenerator<StreamEvent, void, undefined>;
+  stream(request: ChatRequest, options?: AttemptOptions): AnswerStream;
   /** Releases the adapter's connections. */
   close?(): Promise<void>;
 }
@@ -59,10 +72,13 @@ class AttemptSignal {
   readonly provider: string;
   readonly caller: AbortSignal | undefined;
 
-  constructor(provider: string, caller: AbortSignal | undefined, timeoutMs: number) {
+  constructor(provider: string, options: AttemptOptions, timeoutMs: number) {
     this.provider = provider;
-    this.caller = caller;
-    this.#link = linkedController(caller);
+    this.caller = options.signal;
+    // An attempt that brings its own controller needs no second one linked under it.
+    this.#link = options.controller
+      ? { controller: options.controller, signal: options.controller.signal, release: () => {} }
+      : linkedController(options.signal);
     this.signal = this.#link.signal;
     this.arm(timeoutMs);
   }
@@ -72,9 +88,7 @@ class AttemptSignal {
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       const message = `${this.provider}: no answer within ${ms} ms`;
-      this.#link.controller.abort(
-        new SwitchyardError('provider_timeout', message, { provider: this.provider, retryable: true, status: 504 }),
-      );
+      this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
     }, ms);
   }
 
@@ -162,7 +176,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     classifyError(err, {
       provider: options.id,
       timedOut: attempt.timedOut,
-      callerAborted: attempt.caller?.aborted ?? false,
+      // With a shared controller the signal is the caller's: aborted and not by our timer.
+      callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
       now: Date.now(),
     });
 
@@ -172,8 +187,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   return {
     close: () => pool.close().catch(() => {}),
 
-    async complete(request, { signal } = {}) {
-      const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
+    async complete(request, attemptOptions = {}) {
+      const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       try {
         const res = await post(JSON.stringify({ ...request, model: options.model, stream: false }), false, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
@@ -187,8 +202,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       }
     },
 
-    async *stream(request, { signal } = {}) {
-      const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
+    async *stream(request, attemptOptions = {}) {
+      const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
       let body: ResponseData['body'] | undefined;
@@ -222,13 +237,9 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         if (finishReason === null) {
           throw new SwitchyardError('stream_interrupted', `${options.id}: the stream ended before its end marker`, {
             provider: options.id,
-            retryable: true,
-            status: 502,
           });
         }
-        // Settle before the last event: a consumer may stop pulling once it has seen the end.
-        attempt.dispose();
-        yield { type: 'end', finishReason, usage };
+        return { type: 'end', finishReason, usage };
       } catch (err) {
         throw classify(err, attempt);
       } finally {

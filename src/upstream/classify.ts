@@ -65,34 +65,32 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
 function fromStatus(err: UpstreamError, ctx: ClassifyContext): SwitchyardError {
   const status = err.status ?? 0;
   const upstreamCode = err.code ?? '';
-  const base = { provider: ctx.provider, cause: err, status };
+  const base = { provider: ctx.provider, cause: err };
   const message = `${ctx.provider}: ${err.message}`;
   if (upstreamCode === 'context_length_exceeded') {
-    return new SwitchyardError('context_length_exceeded', message, { ...base, status: 400 });
+    return new SwitchyardError('context_length_exceeded', message, base);
   }
   if (upstreamCode === 'content_filter' || upstreamCode === 'content_policy_violation') {
-    return new SwitchyardError('content_filtered', message, { ...base, status: 400 });
+    return new SwitchyardError('content_filtered', message, base);
   }
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(err.headers, ctx.now);
     return new SwitchyardError('provider_rate_limited', message, {
       ...base,
-      retryable: true,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
-  if (status === 408) return new SwitchyardError('provider_timeout', message, { ...base, retryable: true });
+  if (status === 408) return new SwitchyardError('provider_timeout', message, { ...base, status });
   if (status === 409 || status >= 500) {
     const retryAfterMs = parseRetryAfter(err.headers, ctx.now);
     return new SwitchyardError('provider_unavailable', message, {
       ...base,
-      status: 502,
-      retryable: true,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
-  if (status === 401 || status === 403) return new SwitchyardError('provider_auth', message, { ...base, status: 502 });
-  return new SwitchyardError('provider_bad_request', message, base);
+  if (status === 401 || status === 403) return new SwitchyardError('provider_auth', message, base);
+  // The upstream's own 4xx (404, 422…) tells the client more than a generic 400.
+  return new SwitchyardError('provider_bad_request', message, { ...base, status: status >= 400 && status < 500 ? status : 400 });
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -108,29 +106,20 @@ function errnoCode(err: unknown): string | undefined {
 /** Turns whatever an attempt threw into a SwitchyardError with a stable code and a retryable verdict. */
 export function classifyError(err: unknown, ctx: ClassifyContext): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
-  const retryable = (code: ErrorCode, message: string, status = 502) =>
-    new SwitchyardError(code, `${ctx.provider}: ${message}`, {
-      provider: ctx.provider,
-      retryable: true,
-      status,
-      cause: err,
-    });
+  // Every failure below is retryable by its code's contract (src/errors.ts).
+  const retryable = (code: ErrorCode, message: string) =>
+    new SwitchyardError(code, `${ctx.provider}: ${message}`, { provider: ctx.provider, cause: err });
   // An abort looks the same whoever fired it: tell our timers from the caller by the flags.
-  if (ctx.timedOut) return retryable('provider_timeout', 'attempt timed out', 504);
+  if (ctx.timedOut) return retryable('provider_timeout', 'attempt timed out');
   if (ctx.callerAborted) {
-    return new SwitchyardError('aborted', `${ctx.provider}: the caller aborted the request`, {
-      provider: ctx.provider,
-      status: 499,
-      cause: err,
-    });
+    return new SwitchyardError('aborted', `${ctx.provider}: the caller aborted the request`, { provider: ctx.provider, cause: err });
   }
   if (err instanceof UpstreamError) {
     if (err.status === undefined) return retryable('stream_interrupted', `stream failed: ${err.message}`);
     return fromStatus(err, ctx);
   }
   const code = errnoCode(err);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT')
-    return retryable('provider_timeout', `connection timed out (${code})`, 504);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return retryable('provider_timeout', `connection timed out (${code})`);
   if (code) return retryable('provider_unavailable', `connection failed (${code})`);
   if (err instanceof SyntaxError) return retryable('stream_interrupted', `malformed response: ${err.message}`);
   const message = err instanceof Error ? err.message : String(err);

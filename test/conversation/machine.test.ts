@@ -23,7 +23,13 @@ const input: ConversationInput = {
 /** The machine with store and provider actors that succeed at once, recording what they were asked. */
 function start(over: Partial<ConversationInput> = {}, complete?: () => Promise<Reply>) {
   const calls: string[] = [];
-  const reply = (content: string): Reply => ({ content, tokens: 8, finishReason: 'stop', usage: null, deployments: ['d'] });
+  const reply = (content: string): Reply => ({
+    content,
+    tokens: 8,
+    finishReason: 'stop',
+    usage: null,
+    route: { model: 'm', deployments: ['d'], attempts: [{ deployment: 'd', outcome: 'ok', latencyMs: 1 }], continued: false },
+  });
   const machine = conversationMachine.provide({
     actors: {
       persistUser: fromPromise(async ({ input }) => void calls.push(`persistUser ${input.message.content}`)),
@@ -80,7 +86,9 @@ describe('conversation machine', () => {
     c.actor.send(turn(1, 5000));
     await drained(c.actor);
     expect(c.calls).toEqual([]);
-    expect(c.emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'context_overflow' })]);
+    expect(c.emitted).toEqual([
+      expect.objectContaining({ type: 'turn.failed', error: expect.objectContaining({ code: 'context_overflow', status: 413 }) }),
+    ]);
     expect(c.actor.getSnapshot().context.messages).toEqual([]);
   });
 

@@ -3,6 +3,7 @@ import { SimulatedClock } from 'xstate';
 import { type MockUpstreamOptions, startMockUpstream } from '../../src/mock/server.ts';
 import { createProvider } from '../../src/provider/actor.ts';
 import type { Provider, ProviderDeployment } from '../../src/provider/deployment.ts';
+import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -27,7 +28,7 @@ const ask = { messages: [{ role: 'user' as const, content: 'How do circuit break
 async function collect(provider: Provider, signal?: AbortSignal) {
   let text = '';
   let end: unknown;
-  for await (const event of provider.stream(ask, { signal })) {
+  for await (const event of eventsOf(provider.stream(ask, { signal }))) {
     if (event.type === 'delta') text += event.content;
     else end = event;
   }
@@ -59,7 +60,7 @@ describe('provider over HTTP to the mock upstream: success', () => {
 describe('provider over HTTP to the mock upstream: stream bookkeeping', () => {
   it('reports a stream as a success as soon as its end event is handed over, even if nobody pulls after it', async () => {
     const { provider } = await setup();
-    for await (const event of provider.stream(ask)) if (event.type === 'end') break;
+    for await (const event of eventsOf(provider.stream(ask))) if (event.type === 'end') break;
     expect(provider.view().metrics).toMatchObject({ successes: 1, failures: 0, inFlight: 0 });
     expect(provider.view().metrics.tokensOut).toBeGreaterThan(0);
   });
@@ -123,7 +124,7 @@ describe('provider over HTTP to the mock upstream: faults', () => {
     const seen: string[] = [];
     const err = await failure(
       (async () => {
-        for await (const event of provider.stream(ask)) if (event.type === 'delta' && event.content) seen.push(event.content);
+        for await (const event of eventsOf(provider.stream(ask))) if (event.type === 'delta' && event.content) seen.push(event.content);
       })(),
     );
     expect(err).toMatchObject({ code: 'stream_interrupted', retryable: true });
@@ -147,7 +148,7 @@ describe('provider over HTTP to the mock upstream: faults', () => {
 
   it('aborts a stream the consumer stops reading, without a verdict on the provider', async () => {
     const { provider, mock } = await setup({ chunkDelayMs: 20 });
-    for await (const event of provider.stream(ask)) if (event.type === 'delta' && event.content) break;
+    for await (const event of eventsOf(provider.stream(ask))) if (event.type === 'delta' && event.content) break;
     await waitUntil(() => mock.stats().aborted === 1 && mock.stats().inFlight === 0);
     expect(provider.view().metrics).toMatchObject({ failures: 0, successes: 0, inFlight: 0 });
   });

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -58,7 +59,7 @@ const chunk = (content: string | null, finish: string | null = null) =>
 
 async function events(adapter: OpenAIAdapter) {
   const seen: unknown[] = [];
-  for await (const event of adapter.stream(ask))
+  for await (const event of eventsOf(adapter.stream(ask)))
     seen.push(event.type === 'delta' ? event.content : { end: event.finishReason, usage: event.usage });
   return seen;
 }
@@ -184,7 +185,7 @@ describe('the OpenAI-compatible adapter on the wire', () => {
     const seen: string[] = [];
     const err = await failure(
       (async () => {
-        for await (const event of adapter.stream(ask)) if (event.type === 'delta') seen.push(event.content);
+        for await (const event of eventsOf(adapter.stream(ask))) if (event.type === 'delta') seen.push(event.content);
       })(),
     );
     expect(err).toMatchObject({ code: 'stream_interrupted', retryable: true, message: 'raw: stream failed: overloaded' });

@@ -85,7 +85,7 @@ export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
       const { name, action } = request.params as { name: string; action: string };
       const target = demo.find((d) => d.name === name);
       if (!target || (action !== 'break' && action !== 'heal')) {
-        throw new SwitchyardError('provider_not_found', `no demo target "${name}" with action "${action}"`, { status: 404 });
+        throw new SwitchyardError('provider_not_found', `no demo target "${name}" with action "${action}"`);
       }
       if (action === 'break') target.break();
       else target.heal();

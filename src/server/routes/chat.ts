@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TurnStreamEvent } from '../../conversation/types.ts';
+import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest, ChatStreamEvent } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
@@ -53,7 +53,7 @@ interface ChatBody extends ChatCompletionRequest {
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away', { status: 499 }));
+    if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away'));
   });
   return controller.signal;
 }
@@ -135,7 +135,7 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const header = request.headers['x-conversation-id'];
       const conversationId = body.conversation_id ?? (typeof header === 'string' ? header : undefined);
       const signal = clientGone(reply);
-      if (conversationId !== undefined) return conversationTurn(runtime, conversationId, body, request, reply, signal);
+      if (conversationId !== undefined) return conversationTurn(runtime, metrics, conversationId, body, { request, reply, signal });
       const { stream, stream_options, conversation_id: _unused, ...chat } = body;
       const stop = metrics?.startTimer(body.model);
       try {
@@ -165,56 +165,53 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
 /** The stateful extension: the last user message is the new turn; the server supplies the history. */
 async function conversationTurn(
   runtime: Runtime,
+  metrics: Metrics | undefined,
   id: string,
   body: ChatBody,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  signal: AbortSignal,
+  http: { request: FastifyRequest; reply: FastifyReply; signal: AbortSignal },
 ) {
+  const { request, reply, signal } = http;
   const last = body.messages.at(-1);
   if (last?.role !== 'user' || typeof last.content !== 'string') {
     throw new SwitchyardError('invalid_request', 'with conversation_id, the last message must be the new user message, as text', {
-      status: 400,
       param: 'messages',
     });
   }
   const key = request.headers['idempotency-key'];
   const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, maxTokens: body.max_tokens ?? null, signal };
-  if (body.stream) {
-    await writeSse(reply, body.model, turnEvents(runtime.conversations.stream(id, last.content, postOptions), body.model), {
-      includeUsage: body.stream_options?.include_usage === true,
-      headers: { 'x-conversation-id': id },
-    });
-    return reply;
+  const stop = metrics?.startTimer(body.model);
+  try {
+    if (body.stream) {
+      await writeSse(reply, body.model, runtime.conversations.stream(id, last.content, postOptions), {
+        includeUsage: body.stream_options?.include_usage === true,
+        headers: { 'x-conversation-id': id },
+        metrics,
+      });
+      return reply;
+    }
+    const turn = await runtime.conversations.post(id, last.content, postOptions);
+    // Labelled with the model the client sent, as its stream is, and as chat requests are.
+    metrics?.observeRoute(body.model, turn.route, 'ok', turn.usage);
+    return conversationCompletion(reply, id, body.model, turn);
+  } catch (err) {
+    metrics?.observeError(body.model, err);
+    throw err;
+  } finally {
+    stop?.();
   }
-  const turn = await runtime.conversations.post(id, last.content, postOptions);
+}
+
+function conversationCompletion(reply: FastifyReply, id: string, model: string, turn: TurnResult) {
   void reply.header('x-switchyard-deployment', turn.deployments.join(',')).header('x-conversation-id', id);
   return {
     id: `chatcmpl-${turn.turnId}`,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
-    model: body.model,
+    model,
     choices: [
       { index: 0, message: { role: 'assistant', content: turn.content, refusal: null }, finish_reason: turn.finishReason, logprobs: null },
     ],
     usage: turn.usage,
     switchyard: { conversation_id: id, turn_id: turn.turnId, deployments: turn.deployments, replayed: turn.replayed },
   };
-}
-
-/** A conversation turn's stream as the events writeSse sends. */
-export async function* turnEvents(events: AsyncGenerator<TurnStreamEvent>, model: string): AsyncGenerator<ChatStreamEvent> {
-  for await (const event of events) {
-    if (event.type === 'delta') {
-      yield { type: 'delta', content: event.content, deployment: '' };
-      continue;
-    }
-    const r = event.result;
-    yield {
-      type: 'end',
-      finishReason: r.finishReason,
-      usage: r.usage,
-      route: { model, deployments: r.deployments, attempts: [], continued: false },
-    };
-  }
 }

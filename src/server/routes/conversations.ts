@@ -1,8 +1,10 @@
 // The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
 
 import type { FastifyInstance } from 'fastify';
+import { isSwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
-import { clientGone, turnEvents, writeSse } from './chat.ts';
+import type { Metrics } from '../metrics.ts';
+import { clientGone, writeSse } from './chat.ts';
 
 const createSchema = {
   type: 'object',
@@ -28,7 +30,7 @@ const postSchema = {
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
-export function conversationRoutes(runtime: Runtime) {
+export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (app: FastifyInstance) => {
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
       const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
@@ -50,23 +52,35 @@ export function conversationRoutes(runtime: Runtime) {
         maxTokens: body.max_tokens ?? null,
         signal: clientGone(reply),
       };
-      if (body.stream) {
-        const model = (await runtime.conversations.get(id)).model;
-        await writeSse(reply, model, turnEvents(runtime.conversations.stream(id, body.content, postOptions), model), {
-          includeUsage: true,
-        });
-        return reply;
+      // Conversation turns count like chat requests, with the route their request took.
+      const stop = metrics?.startTimer();
+      let model: string | undefined;
+      try {
+        if (body.stream) {
+          model = (await runtime.conversations.get(id)).model;
+          await writeSse(reply, model, runtime.conversations.stream(id, body.content, postOptions), { includeUsage: true, metrics });
+          return reply;
+        }
+        const turn = await runtime.conversations.post(id, body.content, postOptions);
+        model = turn.route.model;
+        metrics?.observeRoute(model, turn.route, 'ok', turn.usage);
+        return {
+          turn_id: turn.turnId,
+          role: 'assistant',
+          content: turn.content,
+          finish_reason: turn.finishReason,
+          usage: turn.usage,
+          deployments: turn.deployments,
+          replayed: turn.replayed,
+        };
+      } catch (err) {
+        // The model of a turn that failed is in its route when a request was made.
+        model ??= isSwitchyardError(err) ? err.route?.model : undefined;
+        metrics?.observeError(model ?? '', err);
+        throw err;
+      } finally {
+        stop?.(model);
       }
-      const turn = await runtime.conversations.post(id, body.content, postOptions);
-      return {
-        turn_id: turn.turnId,
-        role: 'assistant',
-        content: turn.content,
-        finish_reason: turn.finishReason,
-        usage: turn.usage,
-        deployments: turn.deployments,
-        replayed: turn.replayed,
-      };
     });
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
