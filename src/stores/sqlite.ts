@@ -1,7 +1,7 @@
 // The SQLite store, on Node's built-in node:sqlite (no native addon), in WAL mode with synchronous=FULL so
 // that a write acknowledged here survives a crash of the process.
 
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync as Database } from 'node:sqlite';
 import { SwitchyardError } from '../errors.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
 
@@ -60,14 +60,17 @@ interface MessageRow {
  * Brings a database written by an older version up to the current schema. Conversations stored before tenants
  * existed get a NULL tenant: no user key reaches them, admins and keyless servers still do.
  */
-function migrate(db: DatabaseSync) {
+function migrate(db: Database) {
   const columns = db.prepare('PRAGMA table_info(conversations)').all() as { name: string }[];
   if (!columns.some((c) => c.name === 'tenant')) db.exec('ALTER TABLE conversations ADD COLUMN tenant TEXT DEFAULT NULL');
 }
 
 /** Opens (and creates) a SQLite store at `path`; `:memory:` works for tests. */
 export function createSqliteStore(path: string): ConversationStore {
-  const db = new DatabaseSync(path);
+  // Loaded here, not at import: node:sqlite is still experimental on Node 22 (a warning when loaded), and an
+  // embedder that keeps conversations in memory or in a store of its own should not load it at all.
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db: Database = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   db.exec(schema);
   migrate(db);
