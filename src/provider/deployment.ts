@@ -81,6 +81,9 @@ interface Started {
   startedAt: number;
 }
 
+/** A failure of the request itself, before anything reached the upstream (see serialize in the adapter). */
+const notSent = (err: unknown) => isSwitchyardError(err, 'invalid_request');
+
 const circuitOpen = (id: string) =>
   new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id, retryable: true, status: 503 });
 
@@ -161,7 +164,8 @@ export function createDeployment(
       return;
     }
     const err = outcome.error;
-    if (isSwitchyardError(err, 'aborted')) {
+    // Neither a caller that went away nor a request refused before a byte was sent says anything about the deployment.
+    if (isSwitchyardError(err, 'aborted') || notSent(err)) {
       actor().send({ type: 'call.abandoned', at, probe: started.probe, latencyMs });
       return;
     }

@@ -142,6 +142,19 @@ function errorEventMessage(data: string): string {
 
 const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
 
+/**
+ * The request body as JSON. Runs before anything is sent: a request that cannot be serialized (a cycle, a
+ * nesting too deep for the stack, a BigInt) is the caller's fault, `invalid_request`, and never the upstream's.
+ */
+function serialize(provider: string, body: object): string {
+  try {
+    return JSON.stringify(body);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new SwitchyardError('invalid_request', `the request cannot be serialized: ${reason}`, { provider, cause });
+  }
+}
+
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const base = new URL(options.baseURL);
@@ -173,9 +186,10 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     close: () => pool.close().catch(() => {}),
 
     async complete(request, { signal } = {}) {
+      const body = serialize(options.id, { ...request, model: options.model, stream: false });
       const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
       try {
-        const res = await post(JSON.stringify({ ...request, model: options.model, stream: false }), false, attempt.signal);
+        const res = await post(body, false, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
         const completion = (await res.body.json()) as ChatCompletion | null;
         if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
@@ -188,16 +202,13 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     },
 
     async *stream(request, { signal } = {}) {
+      const payload = serialize(options.id, { ...request, model: options.model, stream: true, stream_options: { include_usage: true } });
       const attempt = new AttemptSignal(options.id, signal, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
       let body: ResponseData['body'] | undefined;
       try {
-        const res = await post(
-          JSON.stringify({ ...request, model: options.model, stream: true, stream_options: { include_usage: true } }),
-          true,
-          attempt.signal,
-        );
+        const res = await post(payload, true, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
         body = res.body;
         body.setEncoding('utf8');
