@@ -4,10 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { SwitchyardError } from './errors.ts';
+import { type LimitsConfig, resolveLimits } from './limits.ts';
 import { type ModelInfo, modelInfo } from './models/table.ts';
 import type { Encoding } from './models/tokens.ts';
 import { type ProviderHealthInput, resolveProviderHealthOptions } from './provider/options.ts';
 import type { Strategy } from './routing/rank.ts';
+import { defaultMaxResponseBytes } from './upstream/adapter.ts';
 
 export type { Strategy };
 /** How a deployment can continue a stream that broke on another one. */
@@ -31,6 +33,8 @@ export interface ProviderConfig {
   tpm: number | null;
   /** Health options over the top-level `health`. */
   health?: ProviderHealthInput | undefined;
+  /** Limits (issue 14): the largest non-streamed answer body, and stream event, read from this deployment. */
+  maxResponseBytes: number;
 }
 
 /** An upstream model: its name, and its window, output limit and encoding (from the model table or the config). */
@@ -83,6 +87,8 @@ export interface SwitchyardConfig {
   /** Health options for every provider; a provider's own `health` overrides them. */
   health: ProviderHealthInput;
   conversations: ConversationsConfig;
+  /** Limits (issue 14): every bound on what a client or an upstream can make the gateway hold (src/limits.ts). */
+  limits: LimitsConfig;
 }
 
 /** What callers write: everything but the providers' ids, URLs and models has a default. */
@@ -92,6 +98,7 @@ export interface SwitchyardConfigInput {
   routing?: Partial<RoutingConfig>;
   health?: ProviderHealthInput;
   conversations?: Partial<ConversationsConfig>;
+  limits?: Partial<LimitsConfig>;
 }
 
 export const routingDefaults: RoutingConfig = {
@@ -219,6 +226,7 @@ const providerKeys = [
   'rpm',
   'tpm',
   'health',
+  'maxResponseBytes',
 ] as const;
 
 function resolveProvider(raw: unknown, path: string, health: ProviderHealthInput): ProviderConfig {
@@ -257,6 +265,9 @@ function resolveProvider(raw: unknown, path: string, health: ProviderHealthInput
     rpm: optionalLimit(raw.rpm, `${path}.rpm`),
     tpm: optionalLimit(raw.tpm, `${path}.tpm`),
     health: merged,
+    // Limits (issue 14).
+    maxResponseBytes:
+      raw.maxResponseBytes === undefined ? defaultMaxResponseBytes : num(raw.maxResponseBytes, `${path}.maxResponseBytes`, 1, true),
   };
 }
 
@@ -278,7 +289,7 @@ function resolveRouting(raw: unknown): RoutingConfig {
 export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): SwitchyardConfig {
   if (!isObject(input)) return fail('config', 'expected an object');
   const raw = substitute(input, '', env) as Json;
-  onlyKeys(raw, 'config', ['providers', 'routing', 'health', 'conversations']);
+  onlyKeys(raw, 'config', ['providers', 'routing', 'health', 'conversations', 'limits']);
   const health =
     raw.health === undefined ? {} : isObject(raw.health) ? (raw.health as ProviderHealthInput) : fail('health', 'expected an object');
   resolveProviderHealthOptions(health, 'health');
@@ -290,7 +301,13 @@ export function resolveConfig(input: unknown, env: NodeJS.ProcessEnv = process.e
     seen.add(p.id);
   }
   const logical = new Set(providers.flatMap((p) => Object.keys(p.models)));
-  return { providers, routing: resolveRouting(raw.routing), health, conversations: resolveConversations(raw.conversations, logical) };
+  return {
+    providers,
+    routing: resolveRouting(raw.routing),
+    health,
+    conversations: resolveConversations(raw.conversations, logical),
+    limits: resolveLimits(raw.limits),
+  };
 }
 
 /** Reads and resolves a JSON config file. */

@@ -22,7 +22,16 @@ export type ErrorCode =
   | 'deadline_exceeded'
   | 'invalid_config'
   | 'invalid_request'
-  | 'internal_error';
+  | 'internal_error'
+  // Limits and robustness (issue 14): what a client or an upstream may grow, and a store that cannot write.
+  | 'upstream_response_too_large'
+  | 'idempotency_key_reused'
+  | 'store_unavailable'
+  | 'conversation_quota_exceeded'
+  | 'system_prompt_too_large'
+  | 'message_too_large'
+  | 'inspector_busy'
+  | 'shutting_down';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -102,6 +111,16 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   provider_timeout: 504,
   deadline_exceeded: 504,
   internal_error: 500,
+  // Limits and robustness. Quotas are 403/413, not 429: retrying the same request cannot succeed, and the
+  // openai SDK retries 409 and 429 on its own.
+  upstream_response_too_large: 502,
+  idempotency_key_reused: 422,
+  store_unavailable: 503,
+  conversation_quota_exceeded: 403,
+  system_prompt_too_large: 413,
+  message_too_large: 413,
+  inspector_busy: 503,
+  shutting_down: 503,
 };
 
 export function defaultStatus(code: string): number {

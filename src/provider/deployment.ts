@@ -24,6 +24,8 @@ export interface ProviderDeployment {
   streamIdleTimeoutMs?: number | undefined;
   headers?: Record<string, string> | undefined;
   health?: ProviderHealthInput | undefined;
+  /** Largest non-streamed answer body and stream event read, in bytes (the adapter's default when absent). */
+  maxResponseBytes?: number | undefined;
   /** Seed of the backoff jitter's PRNG. */
   seed?: number | undefined;
 }
@@ -104,6 +106,7 @@ export function createDeployment(
       timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
       streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
       headers: deployment.headers,
+      maxResponseBytes: deployment.maxResponseBytes,
     });
   const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
   const circuit = createCircuit(id, health);

@@ -36,7 +36,12 @@ export interface AdapterOptions {
   streamIdleTimeoutMs: number;
   /** Extra headers sent with every request (e.g. an Azure-style `api-key`). */
   headers?: Record<string, string> | undefined;
+  /** Largest non-streamed answer body read, in bytes; also bounds each stream event (default 32 MiB). */
+  maxResponseBytes?: number | undefined;
 }
+
+/** Default of `maxResponseBytes`: far above any real completion, far below what exhausts the heap. */
+export const defaultMaxResponseBytes = 32 * 1024 * 1024;
 
 export interface AttemptOptions {
   signal?: AbortSignal | undefined;
@@ -155,6 +160,26 @@ function serialize(provider: string, body: object): string {
   }
 }
 
+const tooLarge = (provider: string, what: string) =>
+  new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
+
+/**
+ * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
+ * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
+ */
+async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
+  const declared = Number(headerReader(res.headers).get('content-length'));
+  if (declared > max) throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+}
+
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const base = new URL(options.baseURL);
@@ -168,6 +193,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     // Lower-cased, so that a configured `Authorization` replaces ours instead of going out beside it.
     ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
   };
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
 
@@ -191,7 +217,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       try {
         const res = await post(body, false, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
-        const completion = (await res.body.json()) as ChatCompletion | null;
+        const completion = (await readJson(options.id, res, maxResponseBytes)) as ChatCompletion | null;
         if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
         return completion;
       } catch (err) {
@@ -212,7 +238,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         if (res.statusCode >= 300) throw await upstreamError(res);
         body = res.body;
         body.setEncoding('utf8');
-        for await (const event of readSse(body as AsyncIterable<string>)) {
+        for await (const event of readSse(body as AsyncIterable<string>, maxResponseBytes)) {
           attempt.arm(options.streamIdleTimeoutMs);
           if (event.data === '[DONE]') break;
           if (event.event === 'error')
