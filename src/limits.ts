@@ -13,6 +13,8 @@ export interface LimitsConfig {
   headersTimeoutMs: number;
   /** Bytes a streaming client may leave unread before it is cut and its upstream call aborted. */
   sseBufferBytes: number;
+  /** How long a write to a streaming client may wait for it to read, in ms, before it is cut. */
+  sseStallMs: number;
   /** Concurrent /inspect/events readers; more get 503 inspector_busy. */
   inspectorClients: number;
   /** Bytes an /inspect/events reader may leave unread before it is cut. */
@@ -30,6 +32,7 @@ export const limitDefaults: LimitsConfig = {
   bodyTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   sseBufferBytes: 1024 * 1024,
+  sseStallMs: 30_000,
   inspectorClients: 32,
   inspectorBufferBytes: 1024 * 1024,
   conversationsPerTenant: 10_000,

@@ -30,7 +30,11 @@ export function bearerAuth(app: FastifyInstance, keys: string[]) {
     let ok = false;
     for (const d of digests) ok = timingSafeEqual(d, given) || ok;
     if (!ok || token === '') {
-      return reply.code(401).send(openAIError(401, 'invalid_api_key', 'missing or invalid API key: send Authorization: Bearer <key>'));
+      // Close the connection: an unauthenticated client must not keep it (or a trickling body) open.
+      return reply
+        .code(401)
+        .header('connection', 'close')
+        .send(openAIError(401, 'invalid_api_key', 'missing or invalid API key: send Authorization: Bearer <key>'));
     }
   });
 }

@@ -3,6 +3,7 @@
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
+import { type LimitsConfig, limitDefaults } from '../limits.ts';
 import type { Runtime } from '../runtime.ts';
 import { apiKeysFrom, bearerAuth } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -12,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { configureSse, endOpenStreams } from './sse.ts';
 
 export interface ServerOptions {
   /** Bearer keys; default SWITCHYARD_API_KEYS. With none, the server binds to loopback only. */
@@ -28,6 +30,8 @@ export interface ServerOptions {
   inspector?: boolean;
   /** Mock upstreams the inspector may break and heal (the demo). */
   demo?: DemoTarget[];
+  /** Limits on what a client may make the server hold (src/limits.ts; the config's `limits` section). */
+  limits?: Partial<LimitsConfig>;
 }
 
 export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
@@ -42,6 +46,7 @@ export interface PluginOptions {
   /** Bearer keys for these routes; none for no authentication. */
   apiKeys?: string[];
   logPrompts?: boolean;
+  limits?: Partial<LimitsConfig>;
 }
 
 /**
@@ -50,7 +55,9 @@ export interface PluginOptions {
  */
 export async function switchyardPlugin(app: FastifyInstance, options: PluginOptions) {
   const { runtime } = options;
-  strictJson(app);
+  const limits = { ...limitDefaults, ...options.limits };
+  strictJson(app, { maxDepth: limits.maxJsonDepth });
+  configureSse(app.server, { bufferBytes: limits.sseBufferBytes, stallMs: limits.sseStallMs });
   app.setErrorHandler(errorHandler);
   const keys = options.apiKeys ?? [];
   if (keys.length > 0) bearerAuth(app, keys);
@@ -71,14 +78,24 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
           ...(typeof options.logger === 'object' ? options.logger : {}),
           redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
         };
+  const limits = { ...limitDefaults, ...options.limits };
+  // A client that trickles its headers or body (slowloris) is answered 408 and closed. Node checks these
+  // timeouts only every connectionsCheckingInterval (30 s by default): check often enough for them to bite.
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.bodyTimeoutMs);
   const app = Fastify({
     logger,
     bodyLimit: options.bodyLimit ?? serverDefaults.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    requestTimeout: limits.bodyTimeoutMs,
+    http: {
+      requestTimeout: limits.bodyTimeoutMs,
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
+    },
   });
   // Outside the plugin too: unknown routes and bodies that are not JSON get the same error shape.
-  strictJson(app);
+  strictJson(app, { maxDepth: limits.maxJsonDepth });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.register(switchyardPlugin, {
@@ -88,6 +105,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
     ...(options.inspector === undefined ? {} : { inspector: options.inspector }),
     ...(options.demo === undefined ? {} : { demo: options.demo }),
+    limits,
   });
   return app;
 }
@@ -122,10 +140,21 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
     authenticated: keys.length > 0,
     /** Stops accepting, lets in-flight requests and streams finish up to drainMs, then stops the runtime. */
     async shutdown(drainMs = options.drainMs ?? 10_000) {
-      const force = setTimeout(() => app.server.closeAllConnections(), drainMs);
+      // When the drain time runs out, open streams end with an error event (a client can tell a cut answer from a
+      // finished one); a moment later whatever is still open is closed.
+      let closeRest: NodeJS.Timeout | undefined;
+      const force = setTimeout(() => {
+        endOpenStreams(
+          app.server,
+          new SwitchyardError('shutting_down', `the server is shutting down: the ${drainMs} ms drain time ran out`),
+        );
+        closeRest = setTimeout(() => app.server.closeAllConnections(), 250);
+        closeRest.unref();
+      }, drainMs);
       force.unref();
       await app.close();
       clearTimeout(force);
+      clearTimeout(closeRest);
       await runtime.stop();
     },
   };

@@ -83,6 +83,11 @@ class AttemptSignal {
     }, ms);
   }
 
+  /** Stops the timer while the consumer holds an event: a slow reader is not a silent upstream. */
+  pause() {
+    clearTimeout(this.#timer);
+  }
+
   dispose() {
     clearTimeout(this.#timer);
     this.#link.release();
@@ -253,7 +258,9 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (!choice) continue;
           const toolCalls = choice.delta?.tool_calls;
+          attempt.pause();
           yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
+          attempt.arm(options.streamIdleTimeoutMs);
         }
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (finishReason === null) {

@@ -2,7 +2,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
-import { clientGone, turnEvents, writeSse } from './chat.ts';
+import { clientGone, writeSse } from '../sse.ts';
+import { turnEvents } from './chat.ts';
 
 const createSchema = {
   type: 'object',
