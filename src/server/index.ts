@@ -66,7 +66,10 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(chatRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime));
   await app.register(providerRoutes(runtime, metrics));
-  if (options.inspector !== false) await app.register(inspectRoutes(runtime, options.demo));
+  if (options.inspector !== false)
+    await app.register(
+      inspectRoutes(runtime, options.demo, { clients: limits.inspectorClients, bufferBytes: limits.inspectorBufferBytes }),
+    );
 }
 
 /** Builds the fastify app for `runtime`; call listen() yourself, or use startServer(). */

@@ -9,7 +9,11 @@ describe('shutdown drain', () => {
   it('ends a stream still open when the drain time runs out with a shutting_down error event', async () => {
     const g = await startGateway({ mocks: [{ chunkDelayMs: 400 }] });
     try {
-      const res = await g.post('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'a long one' }], stream: true });
+      const res = await g.post('/v1/chat/completions', {
+        model: 'chat',
+        messages: [{ role: 'user', content: 'a long one' }],
+        stream: true,
+      });
       expect(res.status).toBe(200);
       const frames = readSse(res);
       await g.shutdown(100);

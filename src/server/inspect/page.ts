@@ -117,8 +117,24 @@ async function main() {
   const events = new EventSource(base + '/events' + query);
   events.addEventListener('open', () => (document.getElementById('status').textContent = 'live'));
   events.addEventListener('error', () => (document.getElementById('status').textContent = 'reconnecting…'));
-  events.addEventListener('hello', (e) => render(JSON.parse(e.data)));
-  events.addEventListener('stats', (e) => render(JSON.parse(e.data)));
+  // hello carries the whole state once; each delta only what changed since (providers and conversations by id).
+  let current = null;
+  const merge = (list, changed, removed = []) => {
+    const byId = new Map(list.filter((x) => !removed.includes(x.id)).map((x) => [x.id, x]));
+    for (const x of changed) byId.set(x.id, x);
+    return [...byId.values()];
+  };
+  events.addEventListener('hello', (e) => render((current = JSON.parse(e.data))));
+  events.addEventListener('delta', (e) => {
+    if (!current) return;
+    const d = JSON.parse(e.data);
+    current = {
+      providers: merge(current.providers, d.providers),
+      decisions: [...current.decisions, ...d.decisions].slice(-20),
+      conversations: merge(current.conversations, d.conversations.changed, d.conversations.removed),
+    };
+    render(current);
+  });
   events.addEventListener('transition', (e) => {
     log.push(JSON.parse(e.data));
     if (log.length > 1000) log.splice(0, log.length - 1000);

@@ -1,13 +1,17 @@
 // The inspector: GET /inspect (a self-contained page), /inspect/machines (statecharts from the definitions),
-// /inspect/state, and /inspect/events (SSE: state changes as they happen, aggregated counters once a second).
+// /inspect/state, and /inspect/events (SSE, src/server/inspect/events.ts: one snapshot, then state changes as they
+// happen and what changed once a second).
 // In demo mode, POST /inspect/demo/:name/break|heal switches a mock upstream's faults.
 
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
 import { allCharts } from '../../inspection/charts.ts';
-import type { InspectionRecord } from '../../inspection/events.ts';
+import { limitDefaults } from '../../limits.ts';
 import type { Runtime } from '../../runtime.ts';
+import { createInspectorFeed, type InspectorLimits, stateOf } from './events.ts';
 import { inspectorPage } from './page.ts';
+
+const inspectorDefaults: InspectorLimits = { clients: limitDefaults.inspectorClients, bufferBytes: limitDefaults.inspectorBufferBytes };
 
 /** A mock upstream the inspector may break and heal (demo mode). */
 export interface DemoTarget {
@@ -16,25 +20,11 @@ export interface DemoTarget {
   heal(): void;
 }
 
-const statsEveryMs = 1000;
-
-function stateOf(runtime: Runtime) {
-  return {
-    providers: runtime.providers(),
-    decisions: runtime.decisions().slice(-20),
-    conversations: runtime.conversations.list().map(({ id, state, queued, messages, summary }) => ({
-      id,
-      state,
-      queued,
-      messages: messages.length,
-      tokens: messages.filter((m) => m.status === 'done').reduce((n, m) => n + m.tokens, 0) + (summary?.tokens ?? 0),
-    })),
-  };
-}
-
-export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
+export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = [], limits: InspectorLimits = inspectorDefaults) {
   return async (app: FastifyInstance) => {
     const charts = allCharts();
+    const feed = createInspectorFeed(runtime, limits);
+    app.addHook('preClose', async () => feed.close());
     app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inspectorPage()));
     app.get('/inspect/machines', async () => charts);
     app.get('/inspect/state', async () => stateOf(runtime));
@@ -50,18 +40,6 @@ export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
       return { name, action };
     });
 
-    app.get('/inspect/events', (request, reply) => {
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('hello', stateOf(runtime));
-      const unsubscribe = runtime.subscribe((record: InspectionRecord) => send('transition', record));
-      const timer = setInterval(() => send('stats', stateOf(runtime)), statsEveryMs);
-      request.raw.on('close', () => {
-        clearInterval(timer);
-        unsubscribe();
-      });
-    });
+    app.get('/inspect/events', async (_request, reply) => feed.serve(reply));
   };
 }
