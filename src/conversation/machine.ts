@@ -18,6 +18,7 @@ import {
   promptMessages,
   type Reply,
   replyMessage,
+  restartedMessages,
   type Summary,
   statedLimit,
   type Turn,
@@ -66,6 +67,7 @@ export const conversationMachine = setup({
     failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(
       async () => {},
     ),
+    restartTurn: fromPromise<void, { id: string; turnId: string }>(async () => {}),
   },
   actions: {
     emitFailure: emit(({ context, event }) => ({
@@ -164,9 +166,19 @@ export const conversationMachine = setup({
             assign({ current: null }),
           ],
         },
-        { guard: 'resumed', target: 'fitting' },
+        // A retried turn that never got its reply starts again from its stored user message: whatever an earlier
+        // attempt streamed is dropped, so the turn ends with one user and one assistant message.
+        { guard: 'resumed', target: 'restarting', actions: assign({ messages: ({ context }) => restartedMessages(context) }) },
         { target: 'persistingUser' },
       ],
+    },
+    restarting: {
+      invoke: {
+        src: 'restartTurn',
+        input: ({ context }) => ({ id: context.id, turnId: context.current?.turnId ?? '' }),
+        onDone: 'fitting',
+        onError: { target: 'idle', actions: ['emitFailure', 'clearTurn'] },
+      },
     },
     persistingUser: {
       invoke: {

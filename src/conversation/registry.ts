@@ -70,7 +70,7 @@ export function createConversations(options: {
     sinks,
   });
 
-  const inflight = new Map<string, Promise<TurnResult>>();
+  const inflight = new Map<string, { content: string; result: Promise<TurnResult> }>();
 
   function inputOf(stored: StoredConversation): ConversationInput {
     const c = stored.conversation;
@@ -164,7 +164,10 @@ export function createConversations(options: {
     const key = postOptions.idempotencyKey ?? null;
     const inflightKey = key === null ? null : `${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
-    if (running) return running;
+    if (running) {
+      if (running.content !== content) throw keyReused(key ?? '');
+      return running.result;
+    }
     const attempt = (async () => {
       const entry = await activate(id);
       clearTimeout(entry.idle);
@@ -173,6 +176,7 @@ export function createConversations(options: {
       let resumed = false;
       if (key !== null) {
         const earlier = await findByKey(id, context.messages, context.summary !== null, key);
+        if (earlier && earlier.content !== content) throw keyReused(key);
         if (earlier?.reply) return earlier.reply;
         if (earlier) {
           turnId = earlier.turnId;
@@ -190,7 +194,7 @@ export function createConversations(options: {
       return result;
     })();
     if (inflightKey !== null) {
-      inflight.set(inflightKey, attempt);
+      inflight.set(inflightKey, { content, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
     }
     return attempt;
@@ -209,11 +213,18 @@ export function createConversations(options: {
     const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
     return {
       turnId: user.turnId,
+      content: user.content,
       reply: reply
         ? { turnId: user.turnId, content: reply.content, finishReason: 'stop', usage: null, deployments: [], replayed: true }
         : null,
     };
   }
+
+  /** The same idempotency key with a different message: replaying either answer would be wrong. */
+  const keyReused = (key: string) =>
+    new SwitchyardError('idempotency_key_reused', `the idempotency key "${key}" was used with a different message`, {
+      param: 'idempotency-key',
+    });
 
   return {
     async create(input: CreateConversation): Promise<{ id: string }> {

@@ -35,6 +35,11 @@ export function createMemoryStore(): ConversationStore {
       for (const m of c.messages) if (m.turnId === turnId) m.status = status;
       if (partial) c.messages.push(clone({ ...partial, status }));
     },
+    async restartTurn(id, turnId) {
+      const c = get(id);
+      c.messages = c.messages.filter((m) => !(m.turnId === turnId && m.role === 'assistant'));
+      for (const m of c.messages) if (m.turnId === turnId) m.status = 'pending';
+    },
     async saveSummary(id, summary: SummaryRecord) {
       get(id).conversation.summary = clone(summary);
     },

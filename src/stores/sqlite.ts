@@ -69,6 +69,7 @@ export function createSqliteStore(path: string): ConversationStore {
   );
   const setTurnStatus = db.prepare('UPDATE messages SET status = ? WHERE conversation_id = ? AND turn_id = ?');
   const updateSummary = db.prepare('UPDATE conversations SET summary = ?, summary_tokens = ?, summary_through = ? WHERE id = ?');
+  const deleteReplies = db.prepare("DELETE FROM messages WHERE conversation_id = ? AND turn_id = ? AND role = 'assistant'");
   const deleteConversation = db.prepare('DELETE FROM conversations WHERE id = ?');
 
   const transaction = (fn: () => void) => {
@@ -141,6 +142,12 @@ export function createSqliteStore(path: string): ConversationStore {
       transaction(() => {
         setTurnStatus.run(status, id, turnId);
         if (partial) insert(id, partial, status);
+      });
+    },
+    async restartTurn(id, turnId) {
+      transaction(() => {
+        deleteReplies.run(id, turnId);
+        setTurnStatus.run('pending', id, turnId);
       });
     },
     async saveSummary(id, summary) {
