@@ -54,5 +54,7 @@ export interface ConversationStore {
   restartTurn(id: string, turnId: string): Promise<void>;
   saveSummary(id: string, summary: SummaryRecord): Promise<void>;
   delete(id: string): Promise<boolean>;
+  /** A small real write, to learn whether a store that failed can write again (optional). */
+  probe?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -45,7 +45,7 @@ describe('streams and clients', () => {
 describe('operations endpoints', () => {
   it('reports readiness per logical model, and deployments with their state', async () => {
     const g = await gateway({ mocks: [{}] });
-    expect(await (await fetch(`${g.url}/readyz`)).json()).toEqual({ status: 'ready', notReady: [] });
+    expect(await (await fetch(`${g.url}/readyz`)).json()).toEqual({ status: 'ready', notReady: [], store: 'ok' });
     const id = encodeURIComponent('p0/mock-model');
     expect((await g.post(`/v1/providers/${id}/disable`, {})).status).toBe(200);
     const notReady = await fetch(`${g.url}/readyz`);
