@@ -8,6 +8,8 @@ export interface CreateConversation {
   model: string;
   system?: string | null;
   strategy?: Strategy;
+  /** The owner, for the per-tenant quota (limits.conversationsPerTenant); none for a keyless gateway. */
+  tenant?: string | null;
 }
 
 export interface PostOptions {

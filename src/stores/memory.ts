@@ -43,6 +43,11 @@ export function createMemoryStore(): ConversationStore {
     async saveSummary(id, summary: SummaryRecord) {
       get(id).conversation.summary = clone(summary);
     },
+    async countByTenant(tenant) {
+      let n = 0;
+      for (const c of conversations.values()) if ((c.conversation.tenant ?? null) === tenant) n++;
+      return n;
+    },
     async delete(id) {
       return conversations.delete(id);
     },

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS conversations (
   system_tokens INTEGER NOT NULL,
   strategy TEXT NOT NULL,
   created_at INTEGER NOT NULL,
+  tenant TEXT,
   summary TEXT,
   summary_tokens INTEGER,
   summary_through INTEGER
@@ -40,6 +41,7 @@ interface ConversationRow {
   system_tokens: number;
   strategy: string;
   created_at: number;
+  tenant: string | null;
   summary: string | null;
   summary_tokens: number | null;
   summary_through: number | null;
@@ -74,8 +76,12 @@ export function createSqliteStore(path: string): ConversationStore {
   };
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   db.exec(schema);
+  // Databases from before per-tenant quotas lack the tenant column.
+  const columns = db.prepare('PRAGMA table_info(conversations)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'tenant')) db.exec('ALTER TABLE conversations ADD COLUMN tenant TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS conversations_tenant ON conversations (tenant)');
   const insertConversation = db.prepare(
-    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const selectConversation = db.prepare('SELECT * FROM conversations WHERE id = ?');
   const selectMessages = db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq');
@@ -86,6 +92,7 @@ export function createSqliteStore(path: string): ConversationStore {
   const updateSummary = db.prepare('UPDATE conversations SET summary = ?, summary_tokens = ?, summary_through = ? WHERE id = ?');
   const deleteReplies = db.prepare("DELETE FROM messages WHERE conversation_id = ? AND turn_id = ? AND role = 'assistant'");
   const probe = db.prepare('INSERT OR REPLACE INTO switchyard_probe (id, at) VALUES (1, ?)');
+  const countTenant = db.prepare('SELECT COUNT(*) AS n FROM conversations WHERE tenant IS ?');
   const deleteConversation = db.prepare('DELETE FROM conversations WHERE id = ?');
 
   const transaction = (fn: () => void) => {
@@ -109,7 +116,7 @@ export function createSqliteStore(path: string): ConversationStore {
     async create(c: ConversationRecord) {
       sameFile();
       try {
-        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt);
+        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null);
       } catch (cause) {
         if (selectConversation.get(c.id))
           throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { status: 409, cause });
@@ -141,6 +148,7 @@ export function createSqliteStore(path: string): ConversationStore {
           systemTokens: row.system_tokens,
           strategy: row.strategy as Strategy,
           createdAt: row.created_at,
+          tenant: row.tenant,
           summary,
         },
         messages,
@@ -172,6 +180,9 @@ export function createSqliteStore(path: string): ConversationStore {
     async saveSummary(id, summary) {
       sameFile();
       updateSummary.run(summary.text, summary.tokens, summary.throughSeq, id);
+    },
+    async countByTenant(tenant) {
+      return Number((countTenant.get(tenant) as { n: number }).n);
     },
     async delete(id) {
       sameFile();

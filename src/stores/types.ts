@@ -13,6 +13,8 @@ export interface ConversationRecord {
   strategy: Strategy;
   createdAt: number;
   summary: SummaryRecord | null;
+  /** Who owns the conversation, for per-tenant quotas; absent or null for the one tenant of a keyless gateway. */
+  tenant?: string | null;
 }
 
 export interface SummaryRecord {
@@ -54,6 +56,8 @@ export interface ConversationStore {
   restartTurn(id: string, turnId: string): Promise<void>;
   saveSummary(id: string, summary: SummaryRecord): Promise<void>;
   delete(id: string): Promise<boolean>;
+  /** Conversations stored for `tenant` (null: those without a tenant). */
+  countByTenant(tenant: string | null): Promise<number>;
   /** A small real write, to learn whether a store that failed can write again (optional). */
   probe?(): Promise<void>;
   close(): Promise<void>;

@@ -82,6 +82,16 @@ describe.each(stores)('%s store', (_name, make) => {
     ]);
   });
 
+  it('counts conversations per tenant, those without one apart', async () => {
+    const s = store();
+    await s.create({ ...conversation('a1'), tenant: 'a' });
+    await s.create({ ...conversation('a2'), tenant: 'a' });
+    await s.create(conversation('n1'));
+    expect([await s.countByTenant('a'), await s.countByTenant('b'), await s.countByTenant(null)]).toEqual([2, 0, 1]);
+    await s.delete('a1');
+    expect(await s.countByTenant('a')).toBe(1);
+  });
+
   it('saves the running summary', async () => {
     const s = store();
     await s.create(conversation('c1'));
