@@ -91,6 +91,10 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
     requestTimeout: limits.bodyTimeoutMs,
+    // Ids are bounded by the routes' schemas (400 in OpenAI's shape); the router's own limit sits above them, and
+    // what it and the URL parser refuse is answered in the same shape, never with fastify's own body.
+    routerOptions: { maxParamLength: 1024 },
+    frameworkErrors: errorHandler,
     http: {
       requestTimeout: limits.bodyTimeoutMs,
       headersTimeout,
