@@ -19,7 +19,7 @@ Usage:
   switchyard --help           this text
 
 serve options:
-  --config F            the JSON config (providers, routing, health, conversations); \${VAR} reads the environment
+  --config F            the JSON config (providers, routing, health, conversations, limits); \${VAR} reads the environment
   --port N              port (default $PORT or 8787)
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs SWITCHYARD_API_KEYS)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
@@ -112,7 +112,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const runtime = createRuntime(loadConfigFile(values.config), {
+    const config = loadConfigFile(values.config);
+    const runtime = createRuntime(config, {
       store: values.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
@@ -121,6 +122,7 @@ async function main(argv: string[]): Promise<void> {
       host: values.host ?? process.env.HOST ?? '127.0.0.1',
       drainMs: integer('drain-ms', values['drain-ms'], 10_000),
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      limits: config.limits,
     }).catch(async (err: unknown) => {
       await runtime.stop();
       throw err;
