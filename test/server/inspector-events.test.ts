@@ -1,8 +1,10 @@
 // Finding 5 of issue 14: /inspect/events has a reader cap (503 inspector_busy beyond it), sends the whole state
 // once (hello) and afterwards only what changed (delta), built once for all readers.
 
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../helpers/gateway.ts';
+import { pollUntil } from '../helpers/wait.ts';
 
 let g: Gateway;
 beforeAll(async () => {
@@ -82,4 +84,38 @@ describe('/inspect/events', () => {
       stop.abort();
     }
   });
+});
+
+describe('/inspect/events with a reader that does not read', () => {
+  it('cuts the reader once it is more than inspectorBufferBytes behind, which frees its place', async () => {
+    const gw = await startGateway({ server: { limits: { inspectorClients: 1, inspectorBufferBytes: 64 * 1024 } } });
+    try {
+      const { port } = new URL(gw.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('GET /inspect/events HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+      socket.pause(); // never read
+      await pollUntil(
+        async () => (await fetch(`${gw.url}/inspect/events`, { signal: AbortSignal.timeout(1000) }).catch(() => null))?.status,
+        (status) => status === 503,
+      );
+      // Every operator command is a state change, broadcast as a transition record: megabytes of them, until
+      // the reader is cut and its place is free again.
+      const [deployment] = gw.runtime.providers();
+      let status = 503;
+      for (let batch = 0; batch < 50 && status === 503; batch++) {
+        for (let i = 0; i < 1000; i++) {
+          gw.runtime.disable(deployment?.id ?? '');
+          gw.runtime.enable(deployment?.id ?? '');
+        }
+        const again = new AbortController();
+        status = (await fetch(`${gw.url}/inspect/events`, { signal: again.signal })).status;
+        again.abort();
+      }
+      expect(status).toBe(200);
+      socket.destroy();
+    } finally {
+      await gw.close();
+    }
+  }, 30_000);
 });
