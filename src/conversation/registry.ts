@@ -11,6 +11,7 @@ import type { Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { conversationLogic } from './actor.ts';
 import type { ConversationInput, ConversationMessage, conversationMachine, ModelWindow, Reply } from './machine.ts';
+import { createQuotas, keyReused } from './quotas.ts';
 import {
   type ConversationView,
   type CreateConversation,
@@ -43,7 +44,7 @@ export function createConversations(options: {
 }) {
   const { store, supervisor } = options;
   const settings: ConversationsConfig = options.config.conversations;
-  const limits = options.config.limits;
+  const quotas = createQuotas(store, options.config.limits);
   const now = options.now ?? Date.now;
 
   const windows = logicalModelWindows(options.config);
@@ -162,7 +163,7 @@ export function createConversations(options: {
   }
 
   async function post(id: string, content: string, postOptions: PostOptions = {}, onDelta?: (delta: string) => void): Promise<TurnResult> {
-    checkMessage(content);
+    quotas.checkMessage(content);
     const key = postOptions.idempotencyKey ?? null;
     const inflightKey = key === null ? null : `${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
@@ -222,43 +223,6 @@ export function createConversations(options: {
     };
   }
 
-  // Limits (issue 14): what one tenant may store, and how large its messages may be.
-  async function checkQuotas(tenant: string | null, systemTokens: number) {
-    if (systemTokens > limits.systemPromptTokens) {
-      throw new SwitchyardError(
-        'system_prompt_too_large',
-        `the system prompt has ${systemTokens} tokens; at most ${limits.systemPromptTokens} are allowed`,
-        {
-          param: 'system',
-        },
-      );
-    }
-    const held = await store.countByTenant(tenant);
-    if (held >= limits.conversationsPerTenant) {
-      throw new SwitchyardError(
-        'conversation_quota_exceeded',
-        `${held} conversations are stored; at most ${limits.conversationsPerTenant} are allowed: delete some first`,
-      );
-    }
-  }
-  const checkMessage = (content: string) => {
-    if (content.length > limits.messageChars) {
-      throw new SwitchyardError(
-        'message_too_large',
-        `the message has ${content.length} characters; at most ${limits.messageChars} are allowed`,
-        {
-          param: 'content',
-        },
-      );
-    }
-  };
-
-  /** The same idempotency key with a different message: replaying either answer would be wrong. */
-  const keyReused = (key: string) =>
-    new SwitchyardError('idempotency_key_reused', `the idempotency key "${key}" was used with a different message`, {
-      param: 'idempotency-key',
-    });
-
   return {
     async create(input: CreateConversation): Promise<{ id: string }> {
       const model = windowOf(input.model);
@@ -266,7 +230,7 @@ export function createConversations(options: {
       const system = input.system ?? null;
       const tenant = input.tenant ?? null;
       const systemTokens = system === null ? 0 : countMessageTokens({ role: 'system', content: system }, model.encoding);
-      await checkQuotas(tenant, systemTokens);
+      await quotas.checkCreate(tenant, systemTokens);
       await store.create({
         id,
         model: input.model,
