@@ -7,8 +7,10 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMockUpstream } from '../../src/mock/server.ts';
 import { createRuntime } from '../../src/runtime.ts';
 import { startServer } from '../../src/server/index.ts';
+import { readSse } from '../helpers/sse.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -105,6 +107,27 @@ describe('slow clients', () => {
     await client.closed;
     expect(client.received()).toMatch(/^HTTP\/1\.1 408/);
   }, 10_000);
+
+  it('lets a stream that outlasts the body timeout run to its end: the timeout covers receiving the request only', async () => {
+    const mock = await startMockUpstream({ chunkDelayMs: 60 });
+    cleanup.push(() => mock.close());
+    const runtime = createRuntime({ providers: [{ id: 'p0', baseURL: mock.url, models: { chat: 'mock-model' } }] });
+    const server = await startServer(runtime, {
+      port: 0,
+      host: '127.0.0.1',
+      apiKeys: [],
+      limits: { bodyTimeoutMs: 300, headersTimeoutMs: 300 },
+    });
+    cleanup.push(() => server.shutdown(100));
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'a reply of many words' }], stream: true }),
+    });
+    const frames = await readSse(res);
+    expect(frames.length).toBeGreaterThan(10); // 60 ms apart: well past the 300 ms timeout
+    expect(frames.at(-1)).toBe('[DONE]');
+  }, 15_000);
 
   it('answers a request whose headers stall with 408 and closes the connection', async () => {
     const g = await gateway((await endlessStream()).port, { limits: { bodyTimeoutMs: 300, headersTimeoutMs: 300 } });
