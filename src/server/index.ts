@@ -36,6 +36,9 @@ export interface ServerOptions {
 
 export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
 
+/** For an app that mounts switchyardPlugin itself: end its open streams with an error event before closing it. */
+export { endOpenStreams } from './sse.ts';
+
 export interface PluginOptions {
   runtime: Runtime;
   /** Serve the inspector at /inspect (default true); `demo` adds break/heal buttons for mock upstreams. */
