@@ -145,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
       drainMs: integer('drain-ms', values['drain-ms'], 10_000),
       keys: config.auth.keys,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      limits: config.limits,
     }).catch(async (err: unknown) => {
       await runtime.stop();
       throw err;
