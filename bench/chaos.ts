@@ -8,6 +8,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { InspectionEvent } from 'xstate';
 import { isSwitchyardError } from '../src/errors.ts';
 import { type MockUpstream, startMockUpstream } from '../src/mock/server.ts';
@@ -164,24 +165,63 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return report;
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? undefined : process.argv[i + 1];
-}
-
 function duration(text: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(text);
   if (!m) throw new Error(`--soak: expected a duration like 10m, 30s or 5000ms, got "${text}"`);
   return Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 's' ? 1000 : 1);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const soak = arg('soak');
-  const report = await runChaos({
-    conversations: Number(arg('conversations') ?? 1000),
-    turns: Number(arg('turns') ?? 5),
-    ...(soak ? { soakMs: duration(soak) } : {}),
+const usage = `npm run chaos -- [options]: many conversations over three faulty mock upstreams; exits 1 on a violation
+
+  --conversations N   conversations (default 1000)
+  --turns N           turns per conversation (default 5)
+  --concurrency N     conversations at once (default 50)
+  --soak D            repeat in rounds for a duration (10m, 30s, 5000ms), sampling memory
+  --help              this text
+`;
+
+function count(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** The command line, strictly: an unknown option is an error, not a full chaos run with defaults. */
+function parseCli(argv: string[]): ChaosOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      conversations: { type: 'string' },
+      turns: { type: 'string' },
+      concurrency: { type: 'string' },
+      soak: { type: 'string' },
+    },
   });
+  if (values.help) return null;
+  return {
+    conversations: count('conversations', values.conversations, 1000),
+    turns: count('turns', values.turns, 5),
+    ...(values.concurrency === undefined ? {} : { concurrency: count('concurrency', values.concurrency, 1) }),
+    ...(values.soak === undefined ? {} : { soakMs: duration(values.soak) }),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let options: ChaosOptions | null;
+  try {
+    options = parseCli(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`chaos: ${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (options === null) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const soak = options.soakMs !== undefined;
+  const report = await runChaos(options);
   const { memory, ...summary } = report;
   console.log(JSON.stringify(summary, null, 2));
   const first = memory[0];

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick]`: figures, not pass/fail. Everything runs on 127.0.0.1, each server in its own
 // process; comparisons are made side by side in one run so that a noisy machine affects all sides alike.
-// Writes bench/results/latest.json and bench/results/latest.md.
+// Writes latest.json and latest.md to .tmp/bench/, or with `--record` to bench/results/ (the committed figures).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,9 +11,13 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
+import { addedMs, type Noise, noiseNote, resultsDir } from './output.ts';
 import { seedConversations } from './seed.ts';
 
 const quick = process.argv.includes('--quick');
+const output = resultsDir(process.argv);
+// Negative "added" differences, shown as 0 and explained in a footnote.
+const noise: Noise[] = [];
 const seconds = quick ? 3 : 5;
 const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
 const gatewayBody = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
@@ -151,10 +155,10 @@ async function overhead() {
       direct,
       bare,
       through,
-      addedP50: round(through.p50 - direct.p50),
-      addedP99: round(through.p99 - direct.p99),
-      bareAddedP50: round(bare.p50 - direct.p50),
-      bareAddedP99: round(bare.p99 - direct.p99),
+      addedP50: addedMs(`added p50 at ${connections} connections`, through.p50, direct.p50, noise),
+      addedP99: addedMs(`added p99 at ${connections} connections`, through.p99, direct.p99, noise),
+      bareAddedP50: addedMs(`bare proxy added p50 at ${connections} connections`, bare.p50, direct.p50, noise),
+      bareAddedP99: addedMs(`bare proxy added p99 at ${connections} connections`, bare.p99, direct.p99, noise),
     });
   }
   const count = quick ? 500 : 2000;
@@ -168,14 +172,19 @@ async function overhead() {
     direct: seqDirect,
     bare: seqBare,
     through: seqThrough,
-    addedP50: round(seqThrough.p50 - seqDirect.p50, 3),
-    addedP99: round(seqThrough.p99 - seqDirect.p99, 3),
+    addedP50: addedMs('added p50 one request at a time', seqThrough.p50, seqDirect.p50, noise, 3),
+    addedP99: addedMs('added p99 one request at a time', seqThrough.p99, seqDirect.p99, noise, 3),
   };
   const streams = [];
   for (const concurrency of quick ? [1, 16] : [1, 64]) {
     const direct = await streamLoad(mock.url, body, concurrency, seconds * 1000);
     const through = await streamLoad(gateway.url, gatewayBody, concurrency, seconds * 1000);
-    streams.push({ concurrency, direct, through, addedTtftP50: round(through.ttftP50 - direct.ttftP50) });
+    streams.push({
+      concurrency,
+      direct,
+      through,
+      addedTtftP50: addedMs(`added TTFT p50 at concurrency ${concurrency}`, through.ttftP50, direct.ttftP50, noise),
+    });
   }
   for (const s of [mock, proxy, gateway]) s.proc.kill('SIGTERM');
   return { rounds, rows, latency, streams };
@@ -316,6 +325,7 @@ function markdown(results: Record<string, unknown> & { machine: Record<string, u
     '| history (turns) | count the new message | re-count the whole history |',
     '| --- | --- | --- |',
     ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
+    ...(noise.length > 0 ? ['', noiseNote(noise)] : []),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -334,13 +344,18 @@ async function main() {
     failover: await failover(),
     conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
     tokens: tokens(),
+    noise,
   };
-  const out = new URL('./results/', import.meta.url);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(new URL('latest.json', out), `${JSON.stringify(results, null, 2)}\n`);
+  mkdirSync(output.dir, { recursive: true });
+  writeFileSync(join(output.dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   const md = markdown(results);
-  writeFileSync(new URL('latest.md', out), md);
+  writeFileSync(join(output.dir, 'latest.md'), md);
   console.log(md);
+  console.log(
+    output.recorded
+      ? `Recorded in ${output.dir} (the committed figures).`
+      : `Written to ${output.dir} (scratch); add -- --record to replace bench/results/.`,
+  );
 }
 
 try {

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// Launcher for the `switchyard` command: the CLI is TypeScript that Node ≥ 22.18 runs directly.
+// Launcher for the `switchyard` command. An installed package runs the compiled CLI in dist/; a checkout of the
+// repository (src/ present) runs the TypeScript source directly, so it never runs a stale build.
+import { existsSync } from 'node:fs';
+
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+if (major < 22 || (major === 22 && minor < 19)) {
   console.error(
-    `switchyard needs Node >= 22.18 (this is ${process.version}); run it through npm (npx switchyard), which uses the pinned Node 24.`,
+    `switchyard needs Node >= 22.19 (this is ${process.version}); in a checkout, run it through npm (npx switchyard), which uses the pinned Node 24.`,
   );
   process.exit(1);
 }
-await import('../src/cli.ts');
+const source = new URL('../src/cli.ts', import.meta.url);
+await import(existsSync(source) ? source.href : new URL('../dist/cli.js', import.meta.url).href);

@@ -1,6 +1,6 @@
 // Switchyard embedded in another Node process, no HTTP: two in-process mock upstreams serve the logical
 // model "chat"; the primary goes down and the runtime fails over, as the printed routes show.
-// Run it: node examples/embed.ts
+// Run it: npm run example:embed (npm scripts run on the pinned Node 24; the system Node may be too old).
 
 import { createRuntime, isSwitchyardError, startMockUpstream } from '../src/index.ts';
 

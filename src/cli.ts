@@ -21,6 +21,13 @@ Usage:
   switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
 
+Getting started:
+  examples/config/switchyard.yaml is a commented config (also in JSON) that runs against the mock upstream
+  without any key; it is in the repository and in the package (node_modules/switchyard/examples/config/):
+    switchyard mock &
+    switchyard serve --config examples/config/switchyard.yaml --store memory
+  Every config option, its default and unit: docs/configuration.md (also in the package).
+
 serve options:
   --config F            the config, YAML (.yaml/.yml) or JSON (see docs/configuration.md and
                         switchyard.schema.json); \${VAR} and \${VAR:-default} read the environment
@@ -138,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
       drainMs: integer('drain-ms', values['drain-ms'], 10_000),
       keys: config.auth.keys,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
+      limits: config.limits,
     }).catch(async (err: unknown) => {
       await runtime.stop();
       throw err;

@@ -10,6 +10,7 @@ import { type ConfigIssue, schemaIssues } from './config/issues.ts';
 import { type clusterSchema, configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
+import type { LimitsConfig } from './limits.ts';
 import { type ModelInfo, modelInfo } from './models/table.ts';
 import type { Encoding } from './models/tokens.ts';
 import { type ProviderHealthInput, resolveProviderHealthOptions } from './provider/options.ts';
@@ -55,6 +56,8 @@ export interface SwitchyardConfig {
   cluster: ClusterConfig;
   /** API keys with their tenant and role; the server adds SWITCHYARD_API_KEYS and SWITCHYARD_ADMIN_KEYS. */
   auth: AuthConfig;
+  /** Every bound on what a client or an upstream can make the gateway hold (docs/security.md, "Limits"). */
+  limits: LimitsConfig;
 }
 
 // The schema's defaults, as the constants callers used before the schema existed.
@@ -63,7 +66,7 @@ export const routingDefaults: RoutingConfig = defaults.routing;
 export const conversationDefaults: ConversationsConfig = defaults.conversations;
 export const providerDefaults = Value.Default(providerSchema, {}) as Pick<
   ProviderConfig,
-  'weight' | 'timeoutMs' | 'streamIdleTimeoutMs' | 'continuation' | 'rpm' | 'tpm'
+  'weight' | 'timeoutMs' | 'streamIdleTimeoutMs' | 'continuation' | 'rpm' | 'tpm' | 'maxResponseBytes'
 >;
 
 // The router owns Strategy and the tokenizer owns Encoding: the schema must offer exactly their values (a
@@ -142,6 +145,7 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     conversations: filled.conversations,
     cluster: filled.cluster,
     auth: resolveAuth(filled.auth),
+    limits: filled.limits,
   };
   const issues = crossFieldIssues(
     config,

@@ -5,6 +5,7 @@
 
 import OpenAI from 'openai';
 import type { SwitchyardConfigInput } from './config.ts';
+import { narrateFailures, narrateHealth } from './demo-narrator.ts';
 import { isSwitchyardError } from './errors.ts';
 import { type MockUpstream, startMockUpstream } from './mock/server.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
@@ -80,15 +81,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(`  try: curl ${server.url}/v1/chat/completions -H 'content-type: application/json' \\`);
   console.log(`         -d '{"model":"chat","messages":[{"role":"user","content":"hi"}]}'\n`);
 
+  // Every health change of every deployment as it happens, for as long as the demo runs.
+  const stopHealth = narrateHealth(runtime, console.log);
   if (!options.openaiKey) await outageScenario(server.url, runtime, mocks);
   if (options.once) {
+    stopHealth();
     await closeAll();
     return;
   }
-  console.log('\nStill serving. Break a mock yourself:');
-  console.log(`  curl -X POST ${mocks[0]?.url.replace(/\/v1$/, '')}/_mock/faults -d '{"mode":"error","status":429,"retryAfterSeconds":2}'`);
+  const stopFailures = narrateFailures(runtime, console.log);
+  const mockRoot = mocks[0]?.url.replace(/\/v1$/, '');
+  console.log('\nStill serving, and printing every state change and every failed or failed-over request. Break a mock yourself:');
+  console.log(`  curl -X POST ${mockRoot}/_mock/faults -d '{"mode":"error","status":429,"retryAfterSeconds":2}'`);
+  console.log(`  then send requests (the curl above), and heal it: curl -X DELETE ${mockRoot}/_mock/faults`);
   console.log('Stop with Ctrl-C.');
-  const stop = () => void closeAll().then(() => process.exit(0));
+  const stop = () => {
+    stopHealth();
+    stopFailures();
+    void closeAll().then(() => process.exit(0));
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
@@ -96,15 +107,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** Sends a trickle of requests and streams through the gateway while the primary mock is down for a while. */
 async function outageScenario(url: string, runtime: Runtime, mocks: MockUpstream[]) {
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'demo', maxRetries: 0 });
-  // Every health change of every deployment as it happens, from the actors' own inspection stream.
-  const last = new Map<string, string>(runtime.providers().map((p) => [p.id, p.health]));
-  const unsubscribe = runtime.subscribe((record) => {
-    if (record.machine !== 'provider') return;
-    const p = runtime.providers().find((view) => view.id === record.actor);
-    if (!p || last.get(p.id) === p.health) return;
-    last.set(p.id, p.health);
-    console.log(`  ${p.provider} → ${p.health}${p.health === 'coolingDown' ? ` (attempt ${p.attempt})` : ''}`);
-  });
   const servedBy = new Map<string, number>();
   let failed = 0;
   for (let tick = 0; tick < outage.lastTick; tick++) {
@@ -137,7 +139,6 @@ async function outageScenario(url: string, runtime: Runtime, mocks: MockUpstream
     }
     await new Promise((r) => setTimeout(r, tickMs));
   }
-  unsubscribe();
   const served = [...servedBy].map(([by, n]) => `${by}: ${n}`).join(', ');
   console.log(`\n${outage.lastTick} requests through the gateway, ${outage.lastTick - failed} answered, ${failed} failed.`);
   console.log(`Served by ${served}.`);

@@ -26,7 +26,16 @@ export type ErrorCode =
   | 'forbidden'
   | 'misdirected_request'
   | 'unsupported_media_type'
-  | 'internal_error';
+  | 'internal_error'
+  // Limits and robustness (issue 14): what a client or an upstream may grow, and a store that cannot write.
+  | 'upstream_response_too_large'
+  | 'idempotency_key_reused'
+  | 'store_unavailable'
+  | 'conversation_quota_exceeded'
+  | 'system_prompt_too_large'
+  | 'message_too_large'
+  | 'inspector_busy'
+  | 'shutting_down';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -78,6 +87,16 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   unsupported_media_type: { status: 415, retryable: false },
   misdirected_request: { status: 421, retryable: false },
   internal_error: { status: 500, retryable: false },
+  // Limits and robustness. Quotas are 403/413, not 429: retrying the same request cannot succeed, and the
+  // openai SDK retries 409 and 429 on its own. An oversized upstream answer is that deployment's failure.
+  upstream_response_too_large: { status: 502, retryable: true },
+  idempotency_key_reused: { status: 422, retryable: false },
+  store_unavailable: { status: 503, retryable: true },
+  conversation_quota_exceeded: { status: 403, retryable: false },
+  system_prompt_too_large: { status: 413, retryable: false },
+  message_too_large: { status: 413, retryable: false },
+  inspector_busy: { status: 503, retryable: true },
+  shutting_down: { status: 503, retryable: true },
 };
 
 export interface SwitchyardErrorOptions {

@@ -29,6 +29,7 @@ export type {
 } from './conversation/types.ts';
 export { type AttemptRecord, type ErrorCode, isSwitchyardError, SwitchyardError } from './errors.ts';
 export type { InspectionRecord } from './inspection/events.ts';
+export { type LimitsConfig, limitDefaults } from './limits.ts';
 export type { FaultMode, MockFaults } from './mock/faults.ts';
 export { type MockStats, type MockUpstream, type MockUpstreamOptions, startMockUpstream } from './mock/server.ts';
 export { type ModelInfo, modelInfo } from './models/table.ts';
@@ -44,6 +45,7 @@ export type { RateLimiter } from './routing/budgets.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './routing/supervisor.ts';
 export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
+export type { StoreStatus } from './stores/health.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';

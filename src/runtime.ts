@@ -16,6 +16,7 @@ import {
   type Decision,
   type SupervisorOptions,
 } from './routing/supervisor.ts';
+import { type StoreStatus, trackStore } from './stores/health.ts';
 import { openStore } from './stores/index.ts';
 import type { ConversationStore } from './stores/types.ts';
 
@@ -64,6 +65,8 @@ export interface Runtime {
   conversations: Omit<Conversations, 'stop'>;
   /** A handle on one conversation: its turns, its view and its deletion. */
   conversation(id: string): ConversationHandle;
+  /** Whether the conversation store can write (a probe write is tried, at most once a second, while it cannot). */
+  storeStatus(): Promise<StoreStatus>;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
@@ -75,7 +78,10 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   // Before the store opens: a bad URL throws here and leaves nothing open.
   const stately = statelyOption ? linkStately(statelyOption) : undefined;
   const ownsStore = typeof storeOption !== 'object';
-  const store = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
+  const opened = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
+  // Store failures become 503 store_unavailable and make the runtime not ready until a write succeeds.
+  const tracked = trackStore(opened);
+  const store = tracked.store;
   // Every actor reports to the inspection stream, and to the caller's own observer and the Stately inspector when given.
   const inspection = createInspection();
   const observers = [inspection.observer, supervisorOptions.inspect, stately?.observer].filter((o) => o !== undefined);
@@ -121,11 +127,12 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       get: () => conversations.get(id),
       delete: () => conversations.delete(id),
     }),
+    storeStatus: () => tracked.status(),
     stop: async () => {
       conversations.stop();
       supervisor.stop();
       stately?.stop();
-      if (ownsStore) await store.close();
+      if (ownsStore) await opened.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { waitUntil } from './helpers/wait.ts';
 
 const bin = new URL('../bin/switchyard.js', import.meta.url).pathname;
@@ -46,6 +46,13 @@ describe('switchyard CLI', () => {
     ]) {
       expect(stdout).toContain(flag);
     }
+  });
+
+  it('names the example config and docs/configuration.md in --help', async () => {
+    const { stdout } = await run(['--help']);
+    expect(stdout).toContain('switchyard serve --config examples/config/switchyard.yaml --store memory');
+    expect(stdout).toContain('node_modules/switchyard/examples/config/');
+    expect(stdout).toContain('docs/configuration.md');
   });
 
   it('refuses a bad flag value with a clear message and exit code 2', async () => {
@@ -131,4 +138,41 @@ describe('switchyard CLI', () => {
     expect(stdout).toContain('40 requests through the gateway, 40 answered, 0 failed.');
     expect(stdout).toContain('Final states: primary healthy');
   }, 40_000);
+
+  it('keeps narrating after its scenario: state changes, failed-over and failed requests, until stopped', async () => {
+    const child = spawn(process.execPath, [bin, 'demo', '--port', '0', '--store', 'memory'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OPENAI_API_KEY: '' },
+    });
+    children.push(child);
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    await waitUntil(() => stdout.includes('Still serving'), 40_000);
+    onTestFailed(() => console.log(stdout));
+    const gateway = /at (http:\/\/127\.0\.0\.1:\d+)\/v1\/chat\/completions/.exec(stdout)?.[1];
+    const mocks = ['primary', 'backup', 'flaky'].map((name) => new RegExp(`${name}: (http://\\S+)/v1`).exec(stdout)?.[1]);
+    const narration = () => stdout.slice(stdout.indexOf('Still serving'));
+    const chat = () =>
+      fetch(`${gateway}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const breakMock = (url: string | undefined) =>
+      fetch(`${url}/_mock/faults`, { method: 'POST', body: JSON.stringify({ mode: 'error', status: 503 }) });
+
+    await breakMock(mocks[0]);
+    // The primary's window still holds the scenario's successes: it trips after enough failures outweigh them.
+    for (let i = 0; i < 40 && !narration().includes('primary → coolingDown'); i++) expect((await chat()).status).toBe(200);
+    await waitUntil(() => narration().includes('primary → coolingDown'), 5000);
+    await waitUntil(() => /served by backup after primary: provider_unavailable/.test(narration()), 5000);
+
+    await Promise.all([breakMock(mocks[1]), breakMock(mocks[2])]);
+    for (let i = 0; i < 3; i++) await chat();
+    await waitUntil(() => /request for "chat" failed: \w+/.test(narration()), 5000);
+
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  }, 60_000);
 });

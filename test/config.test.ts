@@ -83,6 +83,13 @@ describe('config', () => {
       '',
     ],
     [{ providers: [{ id: 'a', baseURL: 'http://x', models: { chat: 'm' } }], health: { windowMS: 5 } }, 'health.windowMS', 'unknown'],
+    [{ providers: [{ id: 'a', baseURL: 'http://x', models: { chat: 'm' } }], limits: { maxJsonDepth: 0 } }, 'limits.maxJsonDepth', '≥ 1'],
+    [{ providers: [{ id: 'a', baseURL: 'http://x', models: { chat: 'm' } }], limits: { bodyTimeout: 5 } }, 'limits.bodyTimeout', 'unknown'],
+    [
+      { providers: [{ id: 'a', baseURL: 'http://x', models: { chat: 'm' }, maxResponseBytes: 1.5 }] },
+      'providers[0].maxResponseBytes',
+      'an integer',
+    ],
     [
       {
         providers: [
@@ -99,6 +106,12 @@ describe('config', () => {
     expect(err.param).toBe(path);
     expect(err.message).toContain(`${path}: `);
     expect(err.message).toContain(expected);
+  });
+
+  it('fills every limit with its default and keeps the ones given', () => {
+    const config = resolveConfig({ providers: [{ id: 'a', baseURL: 'http://x', models: { chat: 'm' } }], limits: { inspectorClients: 4 } });
+    expect(config.limits).toMatchObject({ maxJsonDepth: 64, bodyTimeoutMs: 10_000, headersTimeoutMs: 10_000, inspectorClients: 4 });
+    expect(config.providers[0]?.maxResponseBytes).toBe(32 * 1024 * 1024);
   });
 
   it('refuses a reference to an unset environment variable, naming where it is used', () => {

@@ -23,7 +23,7 @@ describe('embedding', () => {
     expect(stdout).toContain('conversation: 4 messages stored');
   });
 
-  it('importing the runtime loads no HTTP framework', async () => {
+  it('importing the runtime loads no HTTP framework, no Stately inspector and no SQLite', async () => {
     const { stdout } = await run(process.execPath, [new URL('./fixtures/imports-child.ts', import.meta.url).pathname], { timeout: 30_000 });
     const packages = stdout.trim().split('\n');
     expect(packages).toContain('xstate');
@@ -33,6 +33,9 @@ describe('embedding', () => {
     // The Stately inspector link loads its package only when configured.
     expect(packages).not.toContain('@statelyai/inspect');
     expect(packages.filter((p) => /fastify|prom-client|pino/.test(p))).toEqual([]);
+    // SQLite loads with the first sqlite: store, not with the import.
+    expect(packages).toContain('node:fs');
+    expect(packages).not.toContain('node:sqlite');
   });
 
   it('mounts as a fastify plugin under a prefix in an existing app', async () => {

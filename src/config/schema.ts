@@ -79,6 +79,15 @@ export const providerSchema = Type.Object(
         'tokens per minute (estimated up front at ~4 characters a token plus `max_tokens`, corrected by the real usage); null: no limit',
       ),
     ),
+    maxResponseBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        default: 32 * 1024 * 1024,
+        unit: 'bytes',
+        description:
+          'largest non-streamed answer body (and stream event) read from this deployment; larger is 502 `upstream_response_too_large`, counted as its failure',
+      }),
+    ),
     health: Type.Optional(
       Type.Object(healthProperties(false), {
         additionalProperties: false,
@@ -232,6 +241,38 @@ export const authSchema = section(
   'API keys, their tenants and roles (docs/security.md)',
 );
 
+const limit = (unit: string, fallback: number, description: string) => Type.Integer({ minimum: 1, default: fallback, unit, description });
+
+export const limitsSchema = section(
+  {
+    maxJsonDepth: Type.Optional(
+      limit('levels', 64, 'deepest nesting of arrays and objects in a request body; deeper is 400 at parse time'),
+    ),
+    bodyTimeoutMs: Type.Optional(
+      limit('ms', 10_000, 'time a client has to send a whole request (headers and body); then 408 and the connection closes'),
+    ),
+    headersTimeoutMs: Type.Optional(
+      limit('ms', 10_000, 'time a client has to send the request headers; then 408 and the connection closes'),
+    ),
+    sseBufferBytes: Type.Optional(
+      limit('bytes', 1024 * 1024, 'bytes a streaming client may leave unread before it is cut and its upstream call aborted'),
+    ),
+    sseStallMs: Type.Optional(limit('ms', 30_000, 'how long a write to a streaming client may wait for it to read before it is cut')),
+    inspectorClients: Type.Optional(limit('readers', 32, 'concurrent /inspect/events readers; more get 503 `inspector_busy`')),
+    inspectorBufferBytes: Type.Optional(limit('bytes', 1024 * 1024, 'bytes an /inspect/events reader may leave unread before it is cut')),
+    conversationsPerTenant: Type.Optional(
+      limit('conversations', 10_000, 'conversations one tenant may hold; more get 403 `conversation_quota_exceeded`'),
+    ),
+    systemPromptTokens: Type.Optional(
+      limit('tokens', 32_768, "tokens of a conversation's system prompt; more get 413 `system_prompt_too_large`"),
+    ),
+    messageChars: Type.Optional(
+      limit('characters', 1024 * 1024, 'characters of one message posted to a conversation; more get 413 `message_too_large`'),
+    ),
+  },
+  'bounds on what a client or an upstream can make the gateway hold (docs/security.md)',
+);
+
 /** The whole config. A new section is one more entry here (its types and docs follow). */
 export const configSchema = Type.Object(
   {
@@ -245,6 +286,7 @@ export const configSchema = Type.Object(
     conversations: Type.Optional(conversationsSchema),
     cluster: Type.Optional(clusterSchema),
     auth: Type.Optional(authSchema),
+    limits: Type.Optional(limitsSchema),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -259,6 +301,7 @@ export const documentedSections: Record<string, TSchema> = {
   cluster: clusterSchema,
   auth: authSchema,
   'auth.keys': apiKeySchema,
+  limits: limitsSchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

@@ -60,6 +60,7 @@ export function conversationLogic(deps: LogicDeps) {
       persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
       persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
       persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
+      restartTurn: fromPromise(async ({ input }) => store.restartTurn(input.id, input.turnId)),
       failTurn: fromPromise(async ({ input }) =>
         store.failTurn(input.id, input.turnId, input.status, input.partial ? record(input.partial) : undefined),
       ),

@@ -17,6 +17,7 @@ import {
   promptMessages,
   type Reply,
   replyMessage,
+  restartedMessages,
   type Summary,
   statedLimit,
   userMessage,
@@ -93,9 +94,19 @@ export const conversationMachine = conversationSetup.createMachine({
             assign({ current: null }),
           ],
         },
-        { guard: 'resumed', target: 'fitting' },
+        // A retried turn that never got its reply starts again from its stored user message: whatever an earlier
+        // attempt streamed is dropped, so the turn ends with one user and one assistant message.
+        { guard: 'resumed', target: 'restarting', actions: assign({ messages: ({ context }) => restartedMessages(context) }) },
         { target: 'persistingUser' },
       ],
+    },
+    restarting: {
+      invoke: {
+        src: 'restartTurn',
+        input: ({ context }) => ({ id: context.id, turnId: context.current?.turnId ?? '' }),
+        onDone: 'fitting',
+        onError: { target: 'idle', actions: ['emitFailure', 'clearTurn'] },
+      },
     },
     persistingUser: {
       invoke: {

@@ -15,6 +15,7 @@ import { createActivation } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
 import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
+import { createQuotas, keyReused } from './quotas.ts';
 import {
   type ConversationScope,
   type ConversationView,
@@ -47,6 +48,7 @@ export function createConversations(options: {
 }) {
   const { store, supervisor } = options;
   const settings: ConversationsConfig = options.config.conversations;
+  const quotas = createQuotas(store, options.config.limits);
   const now = options.now ?? Date.now;
 
   const windows = logicalModelWindows(options.config);
@@ -83,7 +85,7 @@ export function createConversations(options: {
     failed: (id, turnId, error) => settle(id, turnId, { ok: false, error }),
   });
 
-  const inflight = new Map<string, Promise<TurnResult>>();
+  const inflight = new Map<string, { content: string; result: Promise<TurnResult> }>();
 
   function inputOf(stored: StoredConversation): ConversationInput {
     const c = stored.conversation;
@@ -124,11 +126,15 @@ export function createConversations(options: {
     postOptions: PostOptions = {},
     onDelta?: (delta: ChatStreamDelta) => Promise<void>,
   ): Promise<TurnResult> {
+    quotas.checkMessage(content);
     const key = postOptions.idempotencyKey ?? null;
     // The tenant is part of the key: another tenant's retry must never join (and read) this turn.
     const inflightKey = key === null ? null : `${postOptions.tenant ?? ''}\u0000${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
-    if (running) return running;
+    if (running) {
+      if (running.content !== content) throw keyReused(key ?? '');
+      return running.result;
+    }
     const attempt = (async () => {
       const entry = await actors.activate(id);
       if (!visible(entry.tenant, postOptions)) {
@@ -142,6 +148,7 @@ export function createConversations(options: {
       let resumed = false;
       if (key !== null) {
         const earlier = await findByKey(id, context.model.model, context.messages, context.summary !== null, key);
+        if (earlier && earlier.content !== content) throw keyReused(key);
         if (earlier?.reply) return earlier.reply;
         if (earlier) {
           turnId = earlier.turnId;
@@ -159,7 +166,7 @@ export function createConversations(options: {
       return result;
     })();
     if (inflightKey !== null) {
-      inflight.set(inflightKey, attempt);
+      inflight.set(inflightKey, { content, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
     }
     return attempt;
@@ -178,6 +185,7 @@ export function createConversations(options: {
     const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
     return {
       turnId: user.turnId,
+      content: user.content,
       reply: reply
         ? {
             turnId: user.turnId,
@@ -197,7 +205,9 @@ export function createConversations(options: {
       const model = windowOf(input.model);
       const id = randomUUID();
       const system = input.system ?? null;
+      const tenant = input.tenant ?? null;
       const systemTokens = system === null ? 0 : countMessageTokens({ role: 'system', content: system }, model.encoding);
+      await quotas.checkCreate(tenant, systemTokens);
       await store.create({
         id,
         model: input.model,

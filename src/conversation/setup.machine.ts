@@ -51,6 +51,10 @@ export const conversationSetup = setup({
     failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(
       async () => {},
     ),
+    // Drops what an earlier attempt of a retried turn stored of its reply.
+    restartTurn: fromPromise<void, { id: string; turnId: string }>(async () => {
+      throw new Error('restartTurn is provided by the actor layer');
+    }),
   },
   actions: {
     emitFailure: emit(({ context, event }) => ({

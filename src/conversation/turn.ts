@@ -143,6 +143,14 @@ export function failedStatus(c: ConversationContext): 'failed' | 'interrupted' {
   return c.failure?.error.code === 'aborted' ? 'interrupted' : 'failed';
 }
 
+/** The messages with the current turn started again: its user message pending, its partial replies gone. */
+export function restartedMessages(c: ConversationContext): ConversationMessage[] {
+  const turnId = c.current?.turnId;
+  return c.messages
+    .filter((m) => !(m.turnId === turnId && m.role === 'assistant'))
+    .map((m) => (m.turnId === turnId ? { ...m, status: 'pending' as const } : m));
+}
+
 /** The part of a reply that streamed before the turn broke, kept as an interrupted assistant message. */
 export function partialMessage(c: ConversationContext): ConversationMessage | null {
   const partial = c.failure?.partial;

@@ -10,7 +10,7 @@ export interface CreateConversation {
   model: string;
   system?: string | null;
   strategy?: Strategy;
-  /** The tenant that owns it; calls scoped to another tenant find no such conversation. */
+  /** The tenant that owns it; calls scoped to another tenant find no such conversation; counted by the per-tenant quota (limits.conversationsPerTenant). */
   tenant?: string | null;
 }
 

@@ -27,6 +27,8 @@ export interface ProviderDeployment {
   streamIdleTimeoutMs?: number | undefined;
   headers?: Record<string, string> | undefined;
   health?: ProviderHealthInput | undefined;
+  /** Largest non-streamed answer body and stream event read, in bytes (the adapter's default when absent). */
+  maxResponseBytes?: number | undefined;
   /** Seed of the backoff jitter's PRNG. */
   seed?: number | undefined;
 }
@@ -85,6 +87,9 @@ interface Started {
   startedAt: number;
 }
 
+/** A failure of the request itself, before anything reached the upstream (see serialize in the adapter). */
+const notSent = (err: unknown) => isSwitchyardError(err, 'invalid_request');
+
 const circuitOpen = (id: string) => new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id });
 
 /** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
@@ -104,6 +109,7 @@ export function createDeployment(
       timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
       streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
       headers: deployment.headers,
+      maxResponseBytes: deployment.maxResponseBytes,
     });
   const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
   const circuit = createCircuit(id, health);
@@ -162,7 +168,8 @@ export function createDeployment(
       return;
     }
     const err = outcome.error;
-    if (isSwitchyardError(err, 'aborted')) {
+    // Neither a caller that went away nor a request refused before a byte was sent says anything about the deployment.
+    if (isSwitchyardError(err, 'aborted') || notSent(err)) {
       actor().send({ type: 'call.abandoned', at, probe: started.probe, latencyMs });
       return;
     }

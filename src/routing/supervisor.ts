@@ -64,7 +64,12 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       let deployment = deployments.get(id);
       if (!deployment) {
         const spec = { id, baseURL: provider.baseURL, apiKey: provider.apiKey, model: upstream, timeoutMs: provider.timeoutMs };
-        const rest = { streamIdleTimeoutMs: provider.streamIdleTimeoutMs, headers: provider.headers, health: provider.health };
+        const rest = {
+          streamIdleTimeoutMs: provider.streamIdleTimeoutMs,
+          headers: provider.headers,
+          health: provider.health,
+          maxResponseBytes: provider.maxResponseBytes,
+        };
         deployment = createDeployment({ ...spec, ...rest }, { now, adapter: options.adapters?.[id] });
         deployments.set(id, deployment);
       }

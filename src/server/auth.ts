@@ -3,7 +3,7 @@
 // caller's own conversations need a user key, everything else (providers, metrics, the inspector) an admin key.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ApiKeyConfig, type Role, tenantOfKey } from '../config/auth.ts';
 import { SwitchyardError } from '../errors.ts';
 
@@ -88,7 +88,7 @@ const bearer = /^bearer /i;
 export function authenticator(keys: readonly ApiKeyConfig[], prefix = '') {
   // Hashing makes every comparison the same length, so timingSafeEqual applies and leaks nothing of the keys.
   const entries = keys.map((k) => ({ digest: digest(k.key), principal: { tenant: k.tenant, role: k.role } }));
-  return async (request: FastifyRequest) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const route = routeOf(request, prefix);
     const access = accessOf(request, route);
     if (access === 'open') return;
@@ -104,7 +104,11 @@ export function authenticator(keys: readonly ApiKeyConfig[], prefix = '') {
     let found: Principal | null = null;
     // Every entry is compared, whichever matches: the time taken does not depend on which key was sent.
     for (const entry of entries) if (timingSafeEqual(entry.digest, given) && token !== '') found = entry.principal;
-    if (!found) throw new SwitchyardError('invalid_api_key', 'missing or invalid API key: send Authorization: Bearer <key>');
+    if (!found) {
+      // Close the connection: an unauthenticated client must not keep it (or a trickling body) open.
+      reply.header('connection', 'close');
+      throw new SwitchyardError('invalid_api_key', 'missing or invalid API key: send Authorization: Bearer <key>');
+    }
     if (access === 'admin' && found.role !== 'admin') throw new SwitchyardError('forbidden', 'this route needs an admin key');
     request.principal = found;
   };

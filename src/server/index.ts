@@ -3,6 +3,7 @@
 
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
+import { type LimitsConfig, limitDefaults } from '../limits.ts';
 import type { Runtime } from '../runtime.ts';
 import { type ApiKeyConfig, authenticator, bearerAuth, decoratePrincipal, keyTable, redactUrl } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -13,6 +14,7 @@ import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { configureSse, endOpenStreams } from './sse.ts';
 
 export type { Principal } from './auth.ts';
 
@@ -35,9 +37,14 @@ export interface ServerOptions {
   inspector?: boolean;
   /** Mock upstreams the inspector may break and heal (the demo). */
   demo?: DemoTarget[];
+  /** Limits on what a client may make the server hold (src/limits.ts; the config's `limits` section). */
+  limits?: Partial<LimitsConfig>;
 }
 
 export const serverDefaults = { bodyLimit: 4 * 1024 * 1024 } as const;
+
+/** For an app that mounts switchyardPlugin itself: end its open streams with an error event before closing it. */
+export { endOpenStreams } from './sse.ts';
 
 export interface PluginOptions {
   runtime: Runtime;
@@ -53,6 +60,7 @@ export interface PluginOptions {
   /** Keys with their tenant and role. */
   keys?: ApiKeyConfig[];
   logPrompts?: boolean;
+  limits?: Partial<LimitsConfig>;
 }
 
 /**
@@ -61,7 +69,9 @@ export interface PluginOptions {
  */
 export async function switchyardPlugin(app: FastifyInstance, options: PluginOptions) {
   const { runtime } = options;
-  strictJson(app);
+  const limits = { ...limitDefaults, ...options.limits };
+  strictJson(app, { maxDepth: limits.maxJsonDepth });
+  configureSse(app.server, { bufferBytes: limits.sseBufferBytes, stallMs: limits.sseStallMs });
   app.setErrorHandler(errorHandler);
   // The plugin reads no environment: its keys are what the embedding app passes.
   const keys = keyTable({ apiKeys: options.apiKeys ?? [], adminKeys: options.adminKeys ?? [], keys: options.keys }, {});
@@ -72,7 +82,10 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(chatRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
-  if (options.inspector !== false) await app.register(inspectRoutes(runtime, options.demo));
+  if (options.inspector !== false)
+    await app.register(
+      inspectRoutes(runtime, options.demo, { clients: limits.inspectorClients, bufferBytes: limits.inspectorBufferBytes }),
+    );
 }
 
 /** Builds the fastify app for `runtime`; call listen() yourself, or use startServer(). */
@@ -94,14 +107,28 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
             }),
           },
         };
+  const limits = { ...limitDefaults, ...options.limits };
+  // A client that trickles its headers or body (slowloris) is answered 408 and closed. Node checks these
+  // timeouts only every connectionsCheckingInterval (30 s by default): check often enough for them to bite.
+  const headersTimeout = Math.min(limits.headersTimeoutMs, limits.bodyTimeoutMs);
   const app = Fastify({
     logger,
     bodyLimit: options.bodyLimit ?? serverDefaults.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    requestTimeout: limits.bodyTimeoutMs,
+    // Ids are bounded by the routes' schemas (400 in OpenAI's shape); the router's own limit sits above them, and
+    // what it and the URL parser refuse is answered in the same shape, never with fastify's own body.
+    routerOptions: { maxParamLength: 1024 },
+    frameworkErrors: errorHandler,
+    http: {
+      requestTimeout: limits.bodyTimeoutMs,
+      headersTimeout,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 4)),
+    },
   });
   // Outside the plugin too: unknown routes and bodies that are not JSON get the same error shape.
-  strictJson(app);
+  strictJson(app, { maxDepth: limits.maxJsonDepth });
   app.setErrorHandler(errorHandler);
   const keys = keyTable(options);
   decoratePrincipal(app);
@@ -118,6 +145,7 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     ...(options.logPrompts === undefined ? {} : { logPrompts: options.logPrompts }),
     ...(options.inspector === undefined ? {} : { inspector: options.inspector }),
     ...(options.demo === undefined ? {} : { demo: options.demo }),
+    limits,
   });
   return app;
 }
@@ -152,10 +180,21 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
     authenticated: keys.length > 0,
     /** Stops accepting, lets in-flight requests and streams finish up to drainMs, then stops the runtime. */
     async shutdown(drainMs = options.drainMs ?? 10_000) {
-      const force = setTimeout(() => app.server.closeAllConnections(), drainMs);
+      // When the drain time runs out, open streams end with an error event (a client can tell a cut answer from a
+      // finished one); a moment later whatever is still open is closed.
+      let closeRest: NodeJS.Timeout | undefined;
+      const force = setTimeout(() => {
+        endOpenStreams(
+          app.server,
+          new SwitchyardError('shutting_down', `the server is shutting down: the ${drainMs} ms drain time ran out`),
+        );
+        closeRest = setTimeout(() => app.server.closeAllConnections(), 250);
+        closeRest.unref();
+      }, drainMs);
       force.unref();
       await app.close();
       clearTimeout(force);
+      clearTimeout(closeRest);
       await runtime.stop();
     },
   };

@@ -1,12 +1,45 @@
-// The JSON body parser: strict UTF-8 (invalid bytes are refused, never replaced) and a clear error for bad JSON.
+// The JSON body parser: strict UTF-8 (invalid bytes are refused, never replaced), a bounded nesting depth, and a
+// clear error for bad JSON.
 
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 
+/** Deepest nesting of arrays and objects a body may have (the body object itself is level 1). */
+export const defaultMaxJsonDepth = 64;
+
 const hasBom = (b: Buffer) => b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
 
-export function strictJson(app: FastifyInstance) {
+const quote = 0x22;
+const backslash = 0x5c;
+const openers = new Set([0x5b, 0x7b]); // [ {
+const closers = new Set([0x5d, 0x7d]); // ] }
+
+/**
+ * Whether `body` nests arrays and objects deeper than `max`. One pass over the bytes with a counter, no recursion:
+ * a 20,000-deep body must be refused before JSON.parse, schema validation, serialization or token counting (all
+ * of which recurse) ever see it. Brackets inside strings do not count; a malformed body is left to JSON.parse.
+ */
+export function deeperThan(body: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i] as number;
+    if (inString) {
+      if (byte === backslash) i++;
+      else if (byte === quote) inString = false;
+    } else if (byte === quote) inString = true;
+    else if (openers.has(byte)) {
+      if (++depth > max) return true;
+    } else if (closers.has(byte)) depth--;
+  }
+  return false;
+}
+
+const invalid = (message: string) => new SwitchyardError('invalid_request', message, { param: 'body' });
+
+export function strictJson(app: FastifyInstance, options: { maxDepth?: number } = {}) {
+  const maxDepth = options.maxDepth ?? defaultMaxJsonDepth;
   // Only JSON is parsed; every other content type is answered 415.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
@@ -16,24 +49,23 @@ export function strictJson(app: FastifyInstance) {
       return;
     }
     if (body.length === 0) {
-      done(new SwitchyardError('invalid_request', 'the request body is empty', { param: 'body' }), undefined);
+      done(invalid('the request body is empty'), undefined);
       return;
     }
     // Checked first (simdutf, cheaper than a fatal TextDecoder), so decoding never needs a replacement character.
     if (!isUtf8(body)) {
-      done(new SwitchyardError('invalid_request', 'the request body is not valid UTF-8', { param: 'body' }), undefined);
+      done(invalid('the request body is not valid UTF-8'), undefined);
+      return;
+    }
+    if (deeperThan(body, maxDepth)) {
+      done(invalid(`the request body nests arrays and objects deeper than ${maxDepth} levels`), undefined);
       return;
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8', hasBom(body) ? 3 : 0));
     } catch (err) {
-      done(
-        new SwitchyardError('invalid_request', `the request body is not valid JSON: ${(err as Error).message}`, {
-          param: 'body',
-        }),
-        undefined,
-      );
+      done(invalid(`the request body is not valid JSON: ${(err as Error).message}`), undefined);
       return;
     }
     // Outside the try: fastify runs the route from inside done(), and its errors are not JSON errors.

@@ -35,8 +35,18 @@ export function createMemoryStore(): ConversationStore {
       for (const m of c.messages) if (m.turnId === turnId) m.status = status;
       if (partial) c.messages.push(clone({ ...partial, status }));
     },
+    async restartTurn(id, turnId) {
+      const c = get(id);
+      c.messages = c.messages.filter((m) => !(m.turnId === turnId && m.role === 'assistant'));
+      for (const m of c.messages) if (m.turnId === turnId) m.status = 'pending';
+    },
     async saveSummary(id, summary: SummaryRecord) {
       get(id).conversation.summary = clone(summary);
+    },
+    async countByTenant(tenant) {
+      let n = 0;
+      for (const c of conversations.values()) if ((c.conversation.tenant ?? null) === tenant) n++;
+      return n;
     },
     async delete(id) {
       return conversations.delete(id);

@@ -1,7 +1,8 @@
 // The SQLite store, on Node's built-in node:sqlite (no native addon), in WAL mode with synchronous=FULL so
 // that a write acknowledged here survives a crash of the process.
 
-import { DatabaseSync } from 'node:sqlite';
+import { statSync } from 'node:fs';
+import type { DatabaseSync as Database } from 'node:sqlite';
 import { SwitchyardError } from '../errors.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
 
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS messages (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (conversation_id, seq)
 );
+CREATE TABLE IF NOT EXISTS switchyard_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 `;
 
 interface ConversationRow {
@@ -60,14 +62,32 @@ interface MessageRow {
  * Brings a database written by an older version up to the current schema. Conversations stored before tenants
  * existed get a NULL tenant: no user key reaches them, admins and keyless servers still do.
  */
-function migrate(db: DatabaseSync) {
+function migrate(db: Database) {
   const columns = db.prepare('PRAGMA table_info(conversations)').all() as { name: string }[];
   if (!columns.some((c) => c.name === 'tenant')) db.exec('ALTER TABLE conversations ADD COLUMN tenant TEXT DEFAULT NULL');
+  // Per-tenant quotas count a tenant's conversations.
+  db.exec('CREATE INDEX IF NOT EXISTS conversations_tenant ON conversations (tenant)');
 }
 
 /** Opens (and creates) a SQLite store at `path`; `:memory:` works for tests. */
 export function createSqliteStore(path: string): ConversationStore {
-  const db = new DatabaseSync(path);
+  // Loaded here, not at import: node:sqlite is still experimental on Node 22 (a warning when loaded), and an
+  // embedder that keeps conversations in memory or in a store of its own should not load it at all.
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+  const db: Database = new DatabaseSync(path);
+  // A database file deleted (or replaced) under an open handle still takes writes, into an inode nobody will
+  // open again: every write first checks that the path still names the file we opened, so no turn is
+  // acknowledged that a restart would lose.
+  const file = path === ':memory:' || path === '' ? null : statSync(path);
+  const sameFile = () => {
+    if (!file) return;
+    let now: ReturnType<typeof statSync> | undefined;
+    try {
+      now = statSync(path);
+    } catch {}
+    if (!now || now.ino !== file.ino || now.dev !== file.dev)
+      throw new SwitchyardError('store_unavailable', `the database file ${path} was deleted or replaced`);
+  };
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   db.exec(schema);
   migrate(db);
@@ -81,9 +101,13 @@ export function createSqliteStore(path: string): ConversationStore {
   );
   const setTurnStatus = db.prepare('UPDATE messages SET status = ? WHERE conversation_id = ? AND turn_id = ?');
   const updateSummary = db.prepare('UPDATE conversations SET summary = ?, summary_tokens = ?, summary_through = ? WHERE id = ?');
+  const deleteReplies = db.prepare("DELETE FROM messages WHERE conversation_id = ? AND turn_id = ? AND role = 'assistant'");
+  const probe = db.prepare('INSERT OR REPLACE INTO switchyard_probe (id, at) VALUES (1, ?)');
+  const countTenant = db.prepare('SELECT COUNT(*) AS n FROM conversations WHERE tenant IS ?');
   const deleteConversation = db.prepare('DELETE FROM conversations WHERE id = ?');
 
   const transaction = (fn: () => void) => {
+    sameFile();
     db.exec('BEGIN IMMEDIATE');
     try {
       fn();
@@ -101,6 +125,7 @@ export function createSqliteStore(path: string): ConversationStore {
 
   return {
     async create(c: ConversationRecord) {
+      sameFile();
       try {
         insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null);
       } catch (cause) {
@@ -140,6 +165,7 @@ export function createSqliteStore(path: string): ConversationStore {
       };
     },
     async appendUser(id, message) {
+      sameFile();
       exists(id);
       insert(id, message, 'pending');
     },
@@ -155,11 +181,26 @@ export function createSqliteStore(path: string): ConversationStore {
         if (partial) insert(id, partial, status);
       });
     },
+    async restartTurn(id, turnId) {
+      transaction(() => {
+        deleteReplies.run(id, turnId);
+        setTurnStatus.run('pending', id, turnId);
+      });
+    },
     async saveSummary(id, summary) {
+      sameFile();
       updateSummary.run(summary.text, summary.tokens, summary.throughSeq, id);
     },
+    async countByTenant(tenant) {
+      return Number((countTenant.get(tenant) as { n: number }).n);
+    },
     async delete(id) {
+      sameFile();
       return Number(deleteConversation.run(id).changes) > 0;
+    },
+    async probe() {
+      sameFile();
+      probe.run(Date.now());
     },
     async close() {
       if (db.isOpen) db.close();

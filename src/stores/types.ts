@@ -52,7 +52,13 @@ export interface ConversationStore {
   completeTurn(id: string, turnId: string, reply: MessageRecord): Promise<void>;
   /** Marks a turn failed or interrupted; a partial reply, when given, is kept with the same status. */
   failTurn(id: string, turnId: string, status: 'failed' | 'interrupted', partial?: MessageRecord): Promise<void>;
+  /** Starts a turn that never got its reply again: its user message pending, its partial replies deleted, atomically. */
+  restartTurn(id: string, turnId: string): Promise<void>;
   saveSummary(id: string, summary: SummaryRecord): Promise<void>;
   delete(id: string): Promise<boolean>;
+  /** Conversations stored for `tenant` (null: those without a tenant). */
+  countByTenant(tenant: string | null): Promise<number>;
+  /** A small real write, to learn whether a store that failed can write again (optional). */
+  probe?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -45,7 +45,12 @@ export interface AdapterOptions {
   streamIdleTimeoutMs: number;
   /** Extra headers sent with every request (e.g. an Azure-style `api-key`). */
   headers?: Record<string, string> | undefined;
+  /** Largest non-streamed answer body read, in bytes; also bounds each stream event (default 32 MiB). */
+  maxResponseBytes?: number | undefined;
 }
+
+/** Default of `maxResponseBytes`: far above any real completion, far below what exhausts the heap. */
+export const defaultMaxResponseBytes = 32 * 1024 * 1024; // the config schema's default of providers[].maxResponseBytes
 
 export interface AttemptOptions {
   signal?: AbortSignal | undefined;
@@ -91,6 +96,11 @@ class AttemptSignal {
       const message = `${this.provider}: no answer within ${ms} ms`;
       this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
     }, ms);
+  }
+
+  /** Stops the timer while the consumer holds an event: a slow reader is not a silent upstream. */
+  pause() {
+    clearTimeout(this.#timer);
   }
 
   dispose() {
@@ -159,6 +169,39 @@ function errorEventMessage(data: string): string {
 
 const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
 
+/**
+ * The request body as JSON. Runs before anything is sent: a request that cannot be serialized (a cycle, a
+ * nesting too deep for the stack, a BigInt) is the caller's fault, `invalid_request`, and never the upstream's.
+ */
+function serialize(provider: string, body: object): string {
+  try {
+    return JSON.stringify(body);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new SwitchyardError('invalid_request', `the request cannot be serialized: ${reason}`, { provider, cause });
+  }
+}
+
+const tooLarge = (provider: string, what: string) =>
+  new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
+
+/**
+ * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
+ * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
+ */
+async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
+  const declared = Number(headerReader(res.headers).get('content-length'));
+  if (declared > max) throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+}
+
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const base = new URL(options.baseURL);
@@ -172,6 +215,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     // Lower-cased, so that a configured `Authorization` replaces ours instead of going out beside it.
     ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
   };
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
 
@@ -191,11 +235,12 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     close: () => pool.close().catch(() => {}),
 
     async complete(request, attemptOptions = {}) {
+      const body = serialize(options.id, { ...request, model: options.model, stream: false });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       try {
-        const res = await post(JSON.stringify({ ...request, model: options.model, stream: false }), false, attempt.signal);
+        const res = await post(body, false, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
-        const completion = (await res.body.json()) as ChatCompletion | null;
+        const completion = (await readJson(options.id, res, maxResponseBytes)) as ChatCompletion | null;
         if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
         return completion;
       } catch (err) {
@@ -206,20 +251,17 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     },
 
     async *stream(request, attemptOptions = {}) {
+      const payload = serialize(options.id, { ...request, model: options.model, stream: true, stream_options: { include_usage: true } });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
       let body: ResponseData['body'] | undefined;
       try {
-        const res = await post(
-          JSON.stringify({ ...request, model: options.model, stream: true, stream_options: { include_usage: true } }),
-          true,
-          attempt.signal,
-        );
+        const res = await post(payload, true, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
         body = res.body;
         body.setEncoding('utf8');
-        for await (const event of readSse(body as AsyncIterable<string>)) {
+        for await (const event of readSse(body as AsyncIterable<string>, maxResponseBytes)) {
           attempt.arm(options.streamIdleTimeoutMs);
           if (event.data === '[DONE]') break;
           if (event.event === 'error')
@@ -234,7 +276,9 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
           if (choice?.finish_reason) finishReason = choice.finish_reason;
           if (!choice) continue;
           const toolCalls = choice.delta?.tool_calls;
+          attempt.pause();
           yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
+          attempt.arm(options.streamIdleTimeoutMs);
         }
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (finishReason === null) {

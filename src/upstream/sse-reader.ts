@@ -1,6 +1,9 @@
 // Reads a Server-Sent Events body (text chunks, split anywhere) into events, as the WHATWG spec parses them:
 // lines end in \n or \r\n, `data:` lines of one event are joined with \n, a blank line ends the event, an
-// event cut off by the end of the stream is dropped. One line is bounded so a broken upstream cannot grow it.
+// event cut off by the end of the stream is dropped. One line, and one event's data, are bounded so a broken
+// upstream cannot grow them.
+
+import { SwitchyardError } from '../errors.ts';
 
 export interface SseEvent {
   event: string | undefined;
@@ -9,9 +12,11 @@ export interface SseEvent {
 
 const maxLineChars = 4 * 1024 * 1024;
 
-export async function* readSse(chunks: AsyncIterable<string>): AsyncGenerator<SseEvent, void, undefined> {
+/** Reads events; `maxEventChars` bounds the data of one event (its lines together). */
+export async function* readSse(chunks: AsyncIterable<string>, maxEventChars = maxLineChars): AsyncGenerator<SseEvent, void, undefined> {
   let pending = '';
   let data: string[] = [];
+  let dataChars = 0;
   let event: string | undefined;
   for await (const chunk of chunks) {
     pending = pending === '' ? chunk : pending + chunk;
@@ -22,6 +27,7 @@ export async function* readSse(chunks: AsyncIterable<string>): AsyncGenerator<Ss
       if (line === '') {
         if (data.length > 0) yield { event, data: data.length === 1 ? (data[0] as string) : data.join('\n') };
         data = [];
+        dataChars = 0;
         event = undefined;
         continue;
       }
@@ -29,8 +35,14 @@ export async function* readSse(chunks: AsyncIterable<string>): AsyncGenerator<Ss
       const colon = line.indexOf(':');
       const field = colon === -1 ? line : line.slice(0, colon);
       const value = colon === -1 ? '' : line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
-      if (field === 'data') data.push(value);
-      else if (field === 'event') event = value;
+      if (field === 'data') {
+        dataChars += value.length + 1;
+        if (dataChars > maxEventChars)
+          throw new SwitchyardError('upstream_response_too_large', `an event-stream event is longer than ${maxEventChars} characters`, {
+            retryable: true,
+          });
+        data.push(value);
+      } else if (field === 'event') event = value;
     }
     pending = start === 0 ? pending : pending.slice(start);
     if (pending.length > maxLineChars) throw new SyntaxError(`an event-stream line is longer than ${maxLineChars} characters`);

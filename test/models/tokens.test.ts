@@ -1,3 +1,4 @@
+import { get_encoding } from 'tiktoken';
 import { describe, expect, it } from 'vitest';
 import { promptTokens } from '../../src/conversation/fit.ts';
 import { modelInfo, unknownModel } from '../../src/models/table.ts';
@@ -45,5 +46,25 @@ describe('token counting', () => {
     expect(modelInfo('o3-mini').encoding).toBe('o200k_base');
     expect(modelInfo('llama3.1:8b')).toEqual(unknownModel);
     expect(modelInfo('llama3.1:8b', { contextWindow: 32_768 }).contextWindow).toBe(32_768);
+  });
+});
+
+// Issue 14: BPE is quadratic in one unbroken run; a client's megabyte of "x" must not hold the event loop for
+// minutes. Runs are counted in slices; text without long runs counts exactly as before.
+describe('token counting of hostile text', () => {
+  it('counts unbroken megabyte runs of letters, spaces and punctuation (minutes each without slicing)', () => {
+    expect(countTokens('x'.repeat(40_000))).toBe(5000);
+    for (const ch of ['x', ' ', '!', '7']) expect(countTokens(ch.repeat(1 << 20))).toBeGreaterThan(0);
+  });
+
+  it('counts text with words of ordinary length exactly as an unsliced count', () => {
+    const enc = get_encoding('o200k_base');
+    try {
+      for (const text of ['The quick brown fox, jumps over: the lazy dog! 12345 grüße 你好. '.repeat(2000), `a ${'b'.repeat(256)} c`]) {
+        expect(countTokens(text)).toBe(enc.encode_ordinary(text).length);
+      }
+    } finally {
+      enc.free();
+    }
   });
 });

@@ -45,12 +45,12 @@ describe('streams and clients', () => {
 describe('operations endpoints', () => {
   it('reports readiness per logical model, and deployments with their state', async () => {
     const g = await gateway({ mocks: [{}] });
-    expect(await (await fetch(`${g.url}/readyz`)).json()).toEqual({ status: 'ready', notReady: [] });
+    expect(await (await fetch(`${g.url}/readyz`)).json()).toEqual({ status: 'ready', notReady: [], store: 'ok' });
     const id = encodeURIComponent('p0/mock-model');
     expect((await g.post(`/v1/providers/${id}/disable`, {})).status).toBe(200);
     const notReady = await fetch(`${g.url}/readyz`);
     expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toEqual({ status: 'not_ready', notReady: ['chat'] });
+    expect(await notReady.json()).toEqual({ status: 'not_ready', notReady: ['chat'], store: 'ok' });
     const providers = (await (await fetch(`${g.url}/v1/providers`)).json()) as { data: { id: string; health: string }[] };
     expect(providers.data.map((p) => [p.id, p.health])).toEqual([['p0/mock-model', 'disabled']]);
     expect(((await (await g.post(`/v1/providers/${id}/enable`, {})).json()) as { health: string }).health).toBe('probing');

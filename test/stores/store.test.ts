@@ -68,6 +68,30 @@ describe.each(stores)('%s store', (_name, make) => {
     expect((await s.load('c1'))?.messages.map((m) => m.status)).toEqual(['interrupted', 'interrupted']);
   });
 
+  it('restarts an interrupted turn: its partial reply deleted, its user message pending again', async () => {
+    const s = store();
+    await s.create(conversation('c1'));
+    await s.appendUser('c1', message(0, 'user', 't1'));
+    await s.failTurn('c1', 't1', 'interrupted', message(1, 'assistant', 't1'));
+    await s.restartTurn('c1', 't1');
+    expect((await s.load('c1'))?.messages.map((m) => [m.role, m.status])).toEqual([['user', 'pending']]);
+    await s.completeTurn('c1', 't1', message(2, 'assistant', 't1', { status: 'done' }));
+    expect((await s.load('c1'))?.messages.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'done'],
+      ['assistant', 'done'],
+    ]);
+  });
+
+  it('counts conversations per tenant, those without one apart', async () => {
+    const s = store();
+    await s.create({ ...conversation('a1'), tenant: 'a' });
+    await s.create({ ...conversation('a2'), tenant: 'a' });
+    await s.create(conversation('n1'));
+    expect([await s.countByTenant('a'), await s.countByTenant('b'), await s.countByTenant(null)]).toEqual([2, 0, 1]);
+    await s.delete('a1');
+    expect(await s.countByTenant('a')).toBe(1);
+  });
+
   it('saves the running summary', async () => {
     const s = store();
     await s.create(conversation('c1'));

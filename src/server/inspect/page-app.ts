@@ -23,6 +23,7 @@ const short = (path) => path.split('.').pop();
 
 let diagrams = {};
 let providers = [];
+let decisions = [];
 let skewMs = 0;
 let selected = null; // { machine, actor, id }
 let pinned = null;
@@ -169,6 +170,7 @@ function renderLog() {
 function onState(state) {
   skewMs = Date.now() - state.now;
   providers = state.providers;
+  decisions = state.decisions;
   for (const p of providers) liveStates.set(p.id, p.state);
   if (!selected) {
     const wanted = decodeURIComponent(location.hash.slice(1));
@@ -228,7 +230,15 @@ async function main() {
   events.addEventListener('open', () => ($('status').textContent = 'live'));
   events.addEventListener('error', () => ($('status').textContent = 'reconnecting…'));
   events.addEventListener('hello', (e) => { onState(JSON.parse(e.data)); refreshConversations(); });
-  events.addEventListener('stats', (e) => { onState(JSON.parse(e.data)); refreshConversations(); });
+  // Once a second, only what changed: providers by id, the decisions made since, conversations that changed.
+  events.addEventListener('delta', (e) => {
+    const delta = JSON.parse(e.data);
+    const changed = new Map(delta.providers.map((p) => [p.id, p]));
+    const known = new Set(providers.map((p) => p.id));
+    decisions = [...decisions, ...delta.decisions].slice(-48);
+    onState({ now: delta.now, providers: [...providers.map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions });
+    if (delta.conversations.changed.length || delta.conversations.removed.length) refreshConversations();
+  });
   events.addEventListener('transition', (e) => onTransition(JSON.parse(e.data)));
 }
 main();

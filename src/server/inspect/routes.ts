@@ -1,27 +1,25 @@
 // The inspector: GET /inspect (a self-contained page), /inspect/machines (every statechart laid out as a
-// diagram, once), /inspect/state, /inspect/conversations (searched and paged), and /inspect/events (SSE: state
-// changes as they happen, deployments and decisions once a second). Each is a plain route, so an access
-// check can wrap them. In demo mode, POST /inspect/demo/:name/break|heal switches a mock upstream's faults.
+// diagram, once), /inspect/state, /inspect/conversations (searched and paged), and /inspect/events (SSE,
+// src/server/inspect/events.ts: one snapshot, then state changes as they happen and what changed once a
+// second). Each is a plain route, so an access check can wrap them. In demo mode, POST
+// /inspect/demo/:name/break|heal switches a mock upstream's faults.
 
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
 import { allCharts, type MachineName } from '../../inspection/charts.ts';
-import type { InspectionRecord } from '../../inspection/events.ts';
 import { type Diagram, layoutChart } from '../../inspection/layout.ts';
+import { limitDefaults } from '../../limits.ts';
 import type { Runtime } from '../../runtime.ts';
+import { createInspectorFeed, type InspectorLimits, stateOf } from './events.ts';
 import { inspectorPage } from './page.ts';
+
+const inspectorDefaults: InspectorLimits = { clients: limitDefaults.inspectorClients, bufferBytes: limitDefaults.inspectorBufferBytes };
 
 /** A mock upstream the inspector may break and heal (demo mode). */
 export interface DemoTarget {
   name: string;
   break(): void;
   heal(): void;
-}
-
-const statsEveryMs = 1000;
-
-function stateOf(runtime: Runtime) {
-  return { now: Date.now(), providers: runtime.providers(), decisions: runtime.decisions().slice(-48) };
 }
 
 // Query strings arrive as text and the server's schemas do not coerce: numbers are validated as digits.
@@ -72,8 +70,10 @@ function allDiagrams(): Promise<Record<MachineName, Diagram>> {
   return diagrams;
 }
 
-export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
+export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = [], limits: InspectorLimits = inspectorDefaults) {
   return async (app: FastifyInstance) => {
+    const feed = createInspectorFeed(runtime, limits);
+    app.addHook('preClose', async () => feed.close());
     app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inspectorPage()));
     app.get('/inspect/machines', async () => allDiagrams());
     app.get('/inspect/state', async () => stateOf(runtime));
@@ -92,18 +92,6 @@ export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
       return { name, action };
     });
 
-    app.get('/inspect/events', (request, reply) => {
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('hello', stateOf(runtime));
-      const unsubscribe = runtime.subscribe((record: InspectionRecord) => send('transition', record));
-      const timer = setInterval(() => send('stats', stateOf(runtime)), statsEveryMs);
-      request.raw.on('close', () => {
-        clearInterval(timer);
-        unsubscribe();
-      });
-    });
+    app.get('/inspect/events', async (_request, reply) => feed.serve(reply));
   };
 }

@@ -2,15 +2,14 @@
 // `conversation_id` (or the x-conversation-id header) the server keeps the history: the client sends only its
 // new message. Streams are SSE; a client that goes away aborts the upstream attempt.
 
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
-import type { ChatCompletionRequest, ChatStreamEvent } from '../../routing/request.ts';
+import type { ChatCompletionRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
 import { scopeOf } from '../auth.ts';
-import { answerFor } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { clientGone, writeSse } from '../sse.ts';
 
 const message = {
   type: 'object',
@@ -48,80 +47,6 @@ interface ChatBody extends ChatCompletionRequest {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   conversation_id?: string;
-}
-
-/** An abort signal that fires when the client goes away before the answer is complete. */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new SwitchyardError('aborted', 'the client went away'));
-  });
-  return controller.signal;
-}
-
-function chunk(
-  id: string,
-  created: number,
-  model: string,
-  delta: Record<string, unknown>,
-  finish: string | null,
-  extra: Record<string, unknown> = {},
-) {
-  return {
-    id,
-    object: 'chat.completion.chunk',
-    created,
-    model,
-    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-    ...extra,
-  };
-}
-
-/** Writes a runtime stream as OpenAI SSE. Nothing is sent until the first token, so early failures get a status. */
-export async function writeSse(
-  reply: FastifyReply,
-  model: string,
-  events: AsyncGenerator<ChatStreamEvent>,
-  options: { includeUsage: boolean; headers?: Record<string, string>; metrics?: Metrics | undefined },
-) {
-  const id = `chatcmpl-${randomUUID()}`;
-  const created = Math.floor(Date.now() / 1000);
-  const startedAt = performance.now();
-  const first = await events.next(); // throws before any byte is written: the error handler answers
-  options.metrics?.observeFirstToken(model, (performance.now() - startedAt) / 1000);
-  reply.hijack();
-  const raw = reply.raw;
-  const deployment = first.done ? '' : first.value.type === 'delta' ? first.value.deployment : (first.value.route.deployments[0] ?? '');
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    ...(deployment ? { 'x-switchyard-deployment': deployment } : {}),
-    ...options.headers,
-  });
-  const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
-  send(chunk(id, created, model, { role: 'assistant', content: '' }, null));
-  try {
-    for (let next = first; !next.done; next = await events.next()) {
-      const event = next.value;
-      if (event.type === 'delta') {
-        const delta = event.toolCalls
-          ? { ...(event.content === '' ? {} : { content: event.content }), tool_calls: event.toolCalls }
-          : { content: event.content };
-        send(chunk(id, created, model, delta, null));
-        continue;
-      }
-      send(chunk(id, created, model, {}, event.finishReason, { switchyard: event.route }));
-      if (options.includeUsage && event.usage)
-        send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: event.usage });
-      options.metrics?.observeRoute(model, event.route, 'ok', event.usage);
-    }
-    raw.end('data: [DONE]\n\n');
-  } catch (err) {
-    // Headers are gone: the error travels as a final SSE event, which the openai SDK raises as an APIError.
-    if (!raw.destroyed) raw.end(`data: ${JSON.stringify(answerFor(err).body)}\n\n`);
-    options.metrics?.observeError(model, err);
-  }
 }
 
 export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {

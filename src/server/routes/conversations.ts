@@ -5,7 +5,7 @@ import { isSwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
 import { ownerOf, scopeOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
-import { clientGone, writeSse } from './chat.ts';
+import { clientGone, writeSse } from '../sse.ts';
 
 const createSchema = {
   type: 'object',

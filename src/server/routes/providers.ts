@@ -1,5 +1,5 @@
 // Deployments and health: GET /v1/providers, operator enable/disable, /healthz (alive), /readyz (every
-// logical model has a deployment that is not recovering), and /metrics.
+// logical model has a deployment that is not recovering, and the conversation store can write), and /metrics.
 
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
@@ -30,8 +30,11 @@ export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const notReady = runtime
         .models()
         .filter((model) => !providers.some((p) => p.logicalModels.includes(model) && (p.health === 'healthy' || p.health === 'degraded')));
-      const body = { status: notReady.length === 0 ? 'ready' : 'not_ready', notReady };
-      return reply.code(notReady.length === 0 ? 200 : 503).send(body);
+      // A store that cannot write would lose turns: not ready until a write succeeds again.
+      const store = await runtime.storeStatus();
+      const ready = notReady.length === 0 && store.writable;
+      const body = { status: ready ? 'ready' : 'not_ready', notReady, store: store.writable ? 'ok' : 'unavailable' };
+      return reply.code(ready ? 200 : 503).send(body);
     });
 
     if (metrics) {
