@@ -13,7 +13,12 @@ export interface SharedLimiterOptions {
   now: () => number;
 }
 
-export function createSharedRateLimiter(link: ClusterLink, budgets: SharedBudgets, local: RateLimiter, options: SharedLimiterOptions): RateLimiter {
+export function createSharedRateLimiter(
+  link: ClusterLink,
+  budgets: SharedBudgets,
+  local: RateLimiter,
+  options: SharedLimiterOptions,
+): RateLimiter {
   /** Deployments Redis refused, until the time its window has room again (this instance's clock). */
   const spentUntil = new Map<string, number>();
   const shared = () => link.status() === 'up';

@@ -4,7 +4,12 @@
 // link falls back to local state while it is not `up`; on reconnect, `onResync` callbacks catch up.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { RedisOptions } from 'ioredis';
+
+// ioredis is loaded when a link is made, not when this module is: a process without a cluster never loads it.
+const require = createRequire(import.meta.url);
+const loadRedis = () => (require('ioredis') as typeof import('ioredis')).Redis;
 
 export type LinkStatus = 'connecting' | 'up' | 'degraded';
 
@@ -69,7 +74,8 @@ return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 export function createClusterLink(options: ClusterLinkOptions) {
   const o = { ...clusterLinkDefaults, ...options };
   const instanceId = options.instanceId ?? `sy-${randomUUID().slice(0, 8)}`;
-  const connection = {
+  const Redis = loadRedis();
+  const connection: RedisOptions = {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
