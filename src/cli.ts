@@ -35,6 +35,8 @@ serve options:
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs API keys)
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
+  --redis URL           join the cluster of instances sharing this Redis (redis://host:port; also
+                        SWITCHYARD_REDIS_URL or the config's cluster.redis): shared health, probes, budgets
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
                         the bridge of @statelyai/inspect/server: ws://127.0.0.1:8080
   API keys: SWITCHYARD_API_KEYS (users), SWITCHYARD_ADMIN_KEYS (admins), comma-separated, or the config's
@@ -98,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string' },
       store: { type: 'string' },
       'drain-ms': { type: 'string' },
+      redis: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -133,7 +136,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
-    const config = loadConfigFile(values.config);
+    const loaded = loadConfigFile(values.config);
+    const config = values.redis === undefined ? loaded : { ...loaded, cluster: { ...loaded.cluster, redis: values.redis } };
     const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
     const runtime = createRuntime(config, {
       store: values.store ?? 'sqlite:./switchyard.db',

@@ -7,7 +7,7 @@ import type { Static } from 'typebox';
 import Value from 'typebox/value';
 import { type AuthConfig, resolveAuth } from './config/auth.ts';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
-import { configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
+import { type clusterSchema, configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
 import type { LimitsConfig } from './limits.ts';
@@ -44,6 +44,7 @@ export type ProviderConfig = Required<Omit<ProviderInput, 'models' | 'apiKey' | 
 
 export type RoutingConfig = Required<Static<typeof routingSchema>>;
 export type ConversationsConfig = Required<Static<typeof conversationsSchema>>;
+export type ClusterConfig = Required<Static<typeof clusterSchema>>;
 
 export interface SwitchyardConfig {
   providers: ProviderConfig[];
@@ -51,6 +52,8 @@ export interface SwitchyardConfig {
   /** Health options for every provider; a provider's own `health` overrides them. */
   health: ProviderHealthInput;
   conversations: ConversationsConfig;
+  /** Instances that share a Redis (`redis`), or this process alone (`redis: null`). */
+  cluster: ClusterConfig;
   /** API keys with their tenant and role; the server adds SWITCHYARD_API_KEYS and SWITCHYARD_ADMIN_KEYS. */
   auth: AuthConfig;
   /** Every bound on what a client or an upstream can make the gateway hold (docs/security.md, "Limits"). */
@@ -140,6 +143,7 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     routing: filled.routing,
     health,
     conversations: filled.conversations,
+    cluster: filled.cluster,
     auth: resolveAuth(filled.auth),
     limits: filled.limits,
   };

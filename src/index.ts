@@ -37,16 +37,10 @@ export { countChatTokens, countMessageTokens, countTokens, type Encoding, freeEn
 export { createProvider, type ProviderRuntimeOptions } from './provider/actor.ts';
 export { type BackoffKind, type BackoffOptions, backoffDefaults } from './provider/backoff.ts';
 export { deploymentDefaults, type Provider, type ProviderDeployment, type ProviderView } from './provider/deployment.ts';
-export {
-  admission,
-  healthOf,
-  type ProviderEvent,
-  type ProviderHealth,
-  type ProviderInput,
-  type ProviderSnapshot,
-  providerMachine,
-} from './provider/machine.ts';
+export { admission, healthOf, type ProviderHealth } from './provider/health.ts';
+export { type ProviderSnapshot, providerMachine } from './provider/machine.ts';
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
+export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { RateLimiter } from './routing/budgets.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './routing/supervisor.ts';

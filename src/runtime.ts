@@ -2,11 +2,13 @@
 // actor system: the supervisor with its provider actors, and the conversation actors over a store.
 
 import type { InspectionEvent } from 'xstate';
+import { type ClusterView, createCluster } from './cluster/index.ts';
 import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
 import { type Conversations, createConversations } from './conversation/registry.ts';
 import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './conversation/types.ts';
 import { createInspection, type InspectionRecord, statePath } from './inspection/events.ts';
 import { linkStately, type StatelyOptions } from './inspection/stately.ts';
+import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
 import {
   type ChatCompletionRequest,
@@ -67,6 +69,8 @@ export interface Runtime {
   conversation(id: string): ConversationHandle;
   /** Whether the conversation store can write (a probe write is tried, at most once a second, while it cannot). */
   storeStatus(): Promise<StoreStatus>;
+  /** This instance in its cluster (`cluster.redis`): its id, the link to Redis and the members; null alone. */
+  cluster(): ClusterView | null;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
@@ -91,7 +95,10 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       : (event: InspectionEvent) => {
           for (const observer of observers) observer(event);
         };
-  const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect });
+  // Instances that share a Redis form a cluster; without one nothing of it is loaded.
+  const redis = resolved.cluster.redis ?? (env ?? process.env).SWITCHYARD_REDIS_URL ?? null;
+  const cluster = redis ? createCluster({ ...resolved.cluster, redis }, nowOf(supervisorOptions.clock)) : undefined;
+  const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect, cluster });
   const conversations = createConversations({ store, supervisor, config: resolved, inspect, timers: supervisor.timers });
   const servedBy = new Map<string, { provider: string; models: string[] }>();
   for (const model of supervisor.models()) {
@@ -128,10 +135,12 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       delete: () => conversations.delete(id),
     }),
     storeStatus: () => tracked.status(),
+    cluster: () => cluster?.view() ?? null,
     stop: async () => {
       conversations.stop();
       supervisor.stop();
       stately?.stop();
+      await cluster?.stop();
       if (ownsStore) await opened.close();
     },
   };

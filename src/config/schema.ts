@@ -164,6 +164,46 @@ export const conversationsSchema = section(
   'conversation actors: idle time, context fitting, summaries',
 );
 
+export const clusterSchema = section(
+  {
+    redis: Type.Optional(
+      Type.Union([Type.String({ pattern: '^rediss?://', writeOnly: true }), Type.Null()], {
+        default: null,
+        description:
+          'instances that share this Redis (`redis://host:port/db`) form a cluster: deployment health, probes and rpm/tpm budgets are shared. Also `--redis` or `SWITCHYARD_REDIS_URL`. null: this process alone',
+      }),
+    ),
+    instanceId: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }), Type.Null()], {
+        default: null,
+        description: "this instance's name in the cluster (events and the inspector show it); null: a random one",
+      }),
+    ),
+    prefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        default: 'switchyard',
+        description: 'prefix of every key and channel, so several clusters can share one Redis',
+      }),
+    ),
+    commandTimeoutMs: Type.Optional(
+      ms('a Redis command slower than this fails and counts against the link (which then falls back to local state)', 1, 250),
+    ),
+    probeLeaseMs: Type.Optional(
+      ms('how long one instance holds the probe of a recovering deployment; if it dies, another probes after this', 1, 10_000),
+    ),
+    failOpen: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'while Redis is unreachable, budgets are enforced per instance (true) or every budgeted request is refused (false)',
+      }),
+    ),
+  },
+  'instances that share one Redis: health, probes and budgets',
+);
+
 export const apiKeySchema = Type.Object(
   {
     key: Type.String({
@@ -244,6 +284,7 @@ export const configSchema = Type.Object(
     routing: Type.Optional(routingSchema),
     health: Type.Optional(healthSchema),
     conversations: Type.Optional(conversationsSchema),
+    cluster: Type.Optional(clusterSchema),
     auth: Type.Optional(authSchema),
     limits: Type.Optional(limitsSchema),
   },
@@ -257,6 +298,7 @@ export const documentedSections: Record<string, TSchema> = {
   routing: routingSchema,
   health: healthSchema,
   conversations: conversationsSchema,
+  cluster: clusterSchema,
   auth: authSchema,
   'auth.keys': apiKeySchema,
   limits: limitsSchema,

@@ -20,13 +20,26 @@ export interface ProviderRuntimeOptions {
   adapter?: OpenAIAdapter;
 }
 
-/** The provider machine wired to deployments: its circuit actions and health probe find theirs by id. */
-export function providerLogic(lookup: (id: string) => Deployment | undefined) {
+/** What a cluster does with a provider actor's own verdicts and probe claims (src/cluster/health.ts). */
+export interface ProviderClusterHooks {
+  claimProbe(deployment: string): void;
+  announceTrip(deployment: string, nextProbeAt: number | null): void;
+  announceRecovery(deployment: string): void;
+}
+
+/**
+ * The provider machine wired to deployments: its circuit actions and health probe find theirs by id; in a
+ * cluster, its probe claims and verdicts go to the cluster link.
+ */
+export function providerLogic(lookup: (id: string) => Deployment | undefined, cluster?: ProviderClusterHooks) {
   return providerMachine.provide({
     actions: {
       openCircuit: ({ context }) => lookup(context.id)?.circuit.open(),
       closeCircuit: ({ context }) => lookup(context.id)?.circuit.close(),
       resetWindow: ({ context }) => lookup(context.id)?.circuit.resetWindow(),
+      claimProbe: ({ context }) => cluster?.claimProbe(context.id),
+      announceTrip: ({ context }) => cluster?.announceTrip(context.id, context.nextProbeAt),
+      announceRecovery: ({ context }) => cluster?.announceRecovery(context.id),
     },
     actors: {
       healthProbe: fromPromise(async ({ input }: { input: { id: string } }) => {

@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import { isSwitchyardError } from '../errors.ts';
-import type { WindowStats } from './machine.ts';
 import type { ProviderHealthOptions } from './options.ts';
+import type { WindowStats } from './types.ts';
 
 // opossum's own reset timer must never fire: the machine owns timing. setTimeout's largest delay.
 const neverMs = 2_147_483_647;

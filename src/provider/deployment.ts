@@ -10,9 +10,11 @@ import { statePath } from '../inspection/events.ts';
 import { type AnswerStream, type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter } from '../upstream/adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
-import { admission, healthOf, type ProviderFault, type ProviderHealth, type ProviderRef, type ProviderSnapshot } from './machine.ts';
+import { admission, healthOf, type ProviderHealth } from './health.ts';
+import type { ProviderRef, ProviderSnapshot } from './machine.ts';
 import { latencyP95, type ProviderMetrics } from './metrics.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
+import type { ProviderFault } from './types.ts';
 
 export interface ProviderDeployment {
   /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */
@@ -43,6 +45,10 @@ export interface ProviderView {
   attempt: number;
   nextProbeAt: number | null;
   lastError: { code: string; message: string; at: number } | null;
+  /** Who tripped the current cool-down: `local`, or the id of the cluster instance that did; null while serving. */
+  trippedBy: string | null;
+  /** In a cluster: the instance whose probe of this deployment this one waits for, and until when. */
+  peerProbe: { holder: string; until: number } | null;
   /** `requests` counts calls started: settled ones and the `inFlight` ones. */
   metrics: Omit<ProviderMetrics, 'latencySamples'> & { inFlight: number; latencyP95Ms: number | null };
 }
@@ -288,6 +294,8 @@ export function viewOf(snapshot: ProviderSnapshot, inFlight: number): ProviderVi
     attempt: c.attempt,
     nextProbeAt: c.nextProbeAt,
     lastError: c.lastError,
+    trippedBy: c.trippedBy,
+    peerProbe: c.peerProbe === null ? null : { holder: c.peerProbe.holder, until: c.peerProbe.until },
     metrics: { ...metrics, requests: metrics.requests + inFlight, inFlight, latencyP95Ms: latencyP95(c.metrics) },
   };
 }

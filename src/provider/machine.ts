@@ -1,73 +1,15 @@
 // The health statechart of one provider deployment: healthy → degraded → recovering (coolingDown ⇄ probing),
 // and disabled by an operator. Pure: opossum's verdicts, call outcomes and the time arrive as events; the
 // circuit itself and the synthetic probe are provided by src/provider/actor.ts (over src/provider/deployment.ts).
+// In a cluster, other instances' verdicts arrive as events too (cluster.tripped, cluster.recovered), one
+// instance at a time probes under a lease (probe.lease*), and this instance's own verdicts leave through the
+// provided announceTrip / announceRecovery actions (src/cluster/health.ts).
 
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
-import { emptyMetrics, type ProviderMetrics, recordAbandoned, recordFailure, recordSuccess } from './metrics.ts';
-import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
-
-/** Counts over the rolling window, as measured by the deployment's circuit breaker. */
-export interface WindowStats {
-  calls: number;
-  failures: number;
-  slowCalls: number;
-}
-
-/** What the machine needs to know of a failure: classified once, in src/upstream/classify.ts. */
-export interface ProviderFault {
-  code: string;
-  retryable: boolean;
-  message: string;
-  retryAfterMs?: number | undefined;
-}
-
-// A call is one event, its outcome (call.*), sent when it settles: `at - latencyMs` is when it was admitted,
-// and `probe` says whether it was one of the bounded probes of a recovering deployment. A probe also announces itself (probe.started) because it takes a probe slot.
-export type ProviderEvent =
-  | { type: 'probe.started'; at: number }
-  | {
-      type: 'call.succeeded';
-      at: number;
-      probe: boolean;
-      latencyMs: number;
-      ttftMs?: number | undefined;
-      tokensIn?: number | undefined;
-      tokensOut?: number | undefined;
-      window: WindowStats;
-    }
-  | { type: 'call.failed'; at: number; probe: boolean; latencyMs: number; error: ProviderFault; window: WindowStats }
-  | { type: 'call.abandoned'; at: number; probe: boolean; latencyMs: number }
-  | { type: 'circuit.tripped'; at: number }
-  | { type: 'operator.disable'; at: number }
-  | { type: 'operator.enable'; at: number };
-
-export interface ProviderInput {
-  id: string;
-  model?: string;
-  health?: ProviderHealthInput;
-  /** Seed of the jitter's PRNG; a fixed seed gives repeatable delays. */
-  seed?: number;
-}
-
-export interface ProviderContext {
-  id: string;
-  model: string;
-  options: ProviderHealthOptions;
-  /** Cool-downs since the provider was last healthy (0 while serving). */
-  attempt: number;
-  backoffDelayMs: number | null;
-  nextProbeAt: number | null;
-  /** A Retry-After (ms) to honour as the floor of the next cool-down. */
-  retryAfterFloorMs: number;
-  rateLimitedUntil: number | null;
-  /** How long the current `degraded` verdict lasts without a new unhealthy outcome. */
-  degradedHoldMs: number;
-  probesInFlight: number;
-  rngState: number;
-  lastError: { code: string; message: string; at: number } | null;
-  metrics: ProviderMetrics;
-}
+import { emptyMetrics, recordAbandoned, recordFailure, recordSuccess } from './metrics.ts';
+import { type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
+import type { ProviderContext, ProviderEvent, ProviderInput, WindowStats } from './types.ts';
 
 type Ctx = { context: ProviderContext; event: ProviderEvent };
 
@@ -105,12 +47,39 @@ export const providerMachine = setup({
     rememberRetryAfter: assign(({ context, event }: Ctx) => ({
       retryAfterFloorMs: Math.max(context.retryAfterFloorMs, faultOf(event)?.retryAfterMs ?? 0),
     })),
+    // The next probe: the backoff, a Retry-After and a peer's deadline, whichever ends last.
     scheduleProbe: assign(({ context, event }: Ctx) => {
       const attempt = context.attempt + 1;
-      const [delay, rngState] = backoffDelay(context.options.backoff, attempt, context.rngState, context.retryAfterFloorMs);
+      const [backoff, rngState] = backoffDelay(context.options.backoff, attempt, context.rngState, context.retryAfterFloorMs);
       const at = 'at' in event ? event.at : null;
-      return { attempt, rngState, backoffDelayMs: delay, nextProbeAt: at === null ? null : at + delay, retryAfterFloorMs: 0 };
+      const delay = at === null ? backoff : Math.max(backoff, context.remoteUntil - at);
+      const trippedBy = event.type === 'cluster.tripped' ? event.instance : 'local';
+      return {
+        attempt,
+        rngState,
+        backoffDelayMs: delay,
+        nextProbeAt: at === null ? null : at + delay,
+        retryAfterFloorMs: 0,
+        remoteUntil: 0,
+        trippedBy,
+      };
     }),
+    adoptPeerDeadline: assign(({ event }: Ctx) => ({ remoteUntil: event.type === 'cluster.tripped' ? event.until : 0 })),
+    // A peer's later deadline lengthens the cool-down in progress; an earlier one never shortens it.
+    extendCooldown: assign(({ event }: Ctx) => {
+      if (event.type !== 'cluster.tripped') return {};
+      return { nextProbeAt: event.until, backoffDelayMs: Math.max(0, event.until - event.at), trippedBy: event.instance, peerProbe: null };
+    }),
+    // Until the peer's lease runs out this instance will not probe: that is its next probe, for the router too.
+    awaitPeerProbe: assign(({ event }: Ctx) =>
+      event.type === 'probe.leaseDenied'
+        ? { peerProbe: { holder: event.holder, until: event.until, waitMs: Math.max(0, event.until - event.at) }, nextProbeAt: event.until }
+        : {},
+    ),
+    // Provided in a cluster: claim the probe lease, and tell the peers of this instance's own verdicts.
+    claimProbe: () => {},
+    announceTrip: () => {},
+    announceRecovery: () => {},
     holdDegraded: assign(({ context, event }: Ctx) => {
       const at = 'at' in event ? event.at : 0;
       const unhealthy = 'window' in event && windowUnhealthy(context.options, event.window);
@@ -118,7 +87,7 @@ export const providerMachine = setup({
       return { degradedHoldMs: Math.max(unhealthy ? context.options.windowMs : 0, rateHold, 0) };
     }),
     startProbing: assign({ probesInFlight: 0, nextProbeAt: null }),
-    resetBackoff: assign({ attempt: 0, backoffDelayMs: null, nextProbeAt: null, retryAfterFloorMs: 0 }),
+    resetBackoff: assign({ attempt: 0, backoffDelayMs: null, nextProbeAt: null, retryAfterFloorMs: 0, trippedBy: null, peerProbe: null }),
   },
   actors: {
     // One synthetic request when no traffic arrives while probing; it reports as a probe call.
@@ -147,11 +116,15 @@ export const providerMachine = setup({
       );
     },
     noProbeInFlight: ({ context }: Ctx) => context.probesInFlight === 0,
+    standalone: ({ context }: Ctx) => !context.clustered,
+    peerDeadlineAhead: ({ event }: Ctx) => event.type === 'cluster.tripped' && event.until > event.at,
+    peerDeadlineLater: ({ context, event }: Ctx) => event.type === 'cluster.tripped' && event.until > (context.nextProbeAt ?? 0),
   },
   delays: {
     backoff: ({ context }: { context: ProviderContext }) => context.backoffDelayMs ?? 0,
     probeIdle: ({ context }: { context: ProviderContext }) => context.options.probeIdleMs,
     degradedHold: ({ context }: { context: ProviderContext }) => context.degradedHoldMs,
+    peerProbeLease: ({ context }: { context: ProviderContext }) => context.peerProbe?.waitMs ?? 0,
   },
 }).createMachine({
   id: 'provider',
@@ -169,6 +142,10 @@ export const providerMachine = setup({
     rngState: input.seed ?? 0x5eed,
     lastError: null,
     metrics: emptyMetrics(),
+    clustered: input.clustered ?? false,
+    remoteUntil: 0,
+    trippedBy: null,
+    peerProbe: null,
   }),
   initial: 'healthy',
   // Outcomes of calls still in flight are recorded in every state; states below add their verdicts.
@@ -188,13 +165,22 @@ export const providerMachine = setup({
           { actions: 'recordOutcome' },
         ],
         'call.failed': [
-          { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
-          { guard: 'consecutiveFailures', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
+          {
+            guard: 'rateLimitedWithRetryAfter',
+            target: 'recovering',
+            actions: ['recordOutcome', 'rememberRetryAfter', 'scheduleProbe', 'announceTrip'],
+          },
+          {
+            guard: 'consecutiveFailures',
+            target: 'recovering',
+            actions: ['recordOutcome', 'rememberRetryAfter', 'scheduleProbe', 'announceTrip'],
+          },
           { guard: 'rateLimited', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
           { guard: 'windowUnhealthy', target: 'degraded', actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },
         ],
-        'circuit.tripped': 'recovering',
+        'circuit.tripped': { target: 'recovering', actions: ['scheduleProbe', 'announceTrip'] },
+        'cluster.tripped': { guard: 'peerDeadlineAhead', target: 'recovering', actions: ['adoptPeerDeadline', 'scheduleProbe'] },
       },
     },
     degraded: {
@@ -208,37 +194,75 @@ export const providerMachine = setup({
           { actions: 'recordOutcome' },
         ],
         'call.failed': [
-          { guard: 'rateLimitedWithRetryAfter', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
-          { guard: 'consecutiveFailures', target: 'recovering', actions: ['recordOutcome', 'rememberRetryAfter'] },
+          {
+            guard: 'rateLimitedWithRetryAfter',
+            target: 'recovering',
+            actions: ['recordOutcome', 'rememberRetryAfter', 'scheduleProbe', 'announceTrip'],
+          },
+          {
+            guard: 'consecutiveFailures',
+            target: 'recovering',
+            actions: ['recordOutcome', 'rememberRetryAfter', 'scheduleProbe', 'announceTrip'],
+          },
           { guard: 'rateLimited', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
           { guard: 'windowUnhealthy', target: 'degraded', reenter: true, actions: ['recordOutcome', 'holdDegraded'] },
           { actions: 'recordOutcome' },
         ],
-        'circuit.tripped': 'recovering',
+        'circuit.tripped': { target: 'recovering', actions: ['scheduleProbe', 'announceTrip'] },
+        'cluster.tripped': { guard: 'peerDeadlineAhead', target: 'recovering', actions: ['adoptPeerDeadline', 'scheduleProbe'] },
       },
     },
     recovering: {
       initial: 'coolingDown',
+      on: {
+        'cluster.recovered': { target: 'healthy', actions: ['resetBackoff', 'resetWindow'] },
+      },
       states: {
         coolingDown: {
-          entry: ['openCircuit', 'scheduleProbe'],
+          entry: 'openCircuit',
           after: { backoff: 'probing' },
+          on: {
+            'cluster.tripped': { guard: 'peerDeadlineLater', target: 'coolingDown', reenter: true, actions: 'extendCooldown' },
+          },
+        },
+        // Another instance holds the cluster's probe of this deployment: no traffic here until its verdict
+        // arrives, or until its lease runs out (the holder died), when this instance claims the probe again.
+        awaitingPeer: {
+          entry: 'openCircuit',
+          after: { peerProbeLease: 'probing' },
+          on: {
+            'cluster.tripped': { target: 'coolingDown', actions: 'extendCooldown' },
+          },
         },
         probing: {
           entry: ['startProbing', 'closeCircuit'],
-          initial: 'waiting',
+          initial: 'claiming',
           on: {
             'call.succeeded': {
               target: '#provider.healthy',
-              actions: ['recordOutcome', 'resetBackoff', 'resetWindow'],
+              actions: ['recordOutcome', 'resetBackoff', 'resetWindow', 'announceRecovery'],
             },
             'call.failed': [
-              { guard: 'retryableFailure', target: 'coolingDown', actions: ['recordOutcome', 'rememberRetryAfter'] },
+              {
+                guard: 'retryableFailure',
+                target: 'coolingDown',
+                actions: ['recordOutcome', 'rememberRetryAfter', 'scheduleProbe', 'announceTrip'],
+              },
               { actions: 'recordOutcome' },
             ],
-            'circuit.tripped': 'coolingDown',
+            'circuit.tripped': { target: 'coolingDown', actions: ['scheduleProbe', 'announceTrip'] },
+            'cluster.tripped': { guard: 'peerDeadlineAhead', target: 'coolingDown', actions: 'extendCooldown' },
           },
           states: {
+            // Alone, probing starts at once; in a cluster, only with the cluster's probe lease.
+            claiming: {
+              entry: 'claimProbe',
+              always: { guard: 'standalone', target: 'waiting' },
+              on: {
+                'probe.leaseGranted': 'waiting',
+                'probe.leaseDenied': { target: '#provider.recovering.awaitingPeer', actions: 'awaitPeerProbe' },
+              },
+            },
             waiting: {
               after: { probeIdle: { guard: 'noProbeInFlight', target: 'checking' } },
             },
@@ -268,28 +292,3 @@ export const providerMachine = setup({
 
 export type ProviderSnapshot = SnapshotFrom<typeof providerMachine>;
 export type ProviderRef = ActorRefFrom<typeof providerMachine>;
-
-/** The health state as one word: healthy, degraded, coolingDown, probing or disabled. */
-export type ProviderHealth = 'healthy' | 'degraded' | 'coolingDown' | 'probing' | 'disabled';
-
-export function healthOf(snapshot: ProviderSnapshot): ProviderHealth {
-  // Read from the state value directly: this runs for every deployment on every request's ranking.
-  const value: unknown = snapshot.value;
-  if (value === 'healthy' || value === 'degraded' || value === 'disabled') return value;
-  const recovering = typeof value === 'object' && value !== null ? (value as { recovering?: unknown }).recovering : undefined;
-  if (recovering === 'coolingDown') return 'coolingDown';
-  if (recovering !== undefined) return 'probing';
-  return 'disabled';
-}
-
-/**
- * Whether the provider admits a call now, and as what: `normal` while serving, `probe` while probing with a
- * free probe slot (a synthetic probe in flight takes one), or null.
- */
-export function admission(snapshot: ProviderSnapshot): 'normal' | 'probe' | null {
-  const health = healthOf(snapshot);
-  if (health === 'healthy' || health === 'degraded') return 'normal';
-  if (health !== 'probing') return null;
-  const { probesInFlight, options } = snapshot.context;
-  return probesInFlight < options.probeCount ? 'probe' : null;
-}

@@ -8,6 +8,20 @@ export interface RateLimiter {
   consume(deployment: string, tokens: number): void;
   /** Corrects the token spend once the real usage is known. */
   adjust(deployment: string, tokensDelta: number): void;
+  /**
+   * A shared limiter checks and takes budget atomically across instances once a route is picked: a ticket, or
+   * null when the deployment's budget is spent (hasBudget then says so until it is not). Local ones have none.
+   */
+  reserve?(deployment: string, tokens: number): Promise<BudgetTicket | null>;
+  /** Corrects a ticket's tokens once the real usage is known. */
+  settle?(ticket: BudgetTicket, usedTokens: number): void;
+}
+
+/** What a shared limiter took for one request on one deployment. */
+export interface BudgetTicket {
+  deployment: string;
+  id: string;
+  tokens: number;
 }
 
 export interface Limits {

@@ -2,7 +2,7 @@
 // Tiers first (healthy, then degraded or over budget, then a free probe slot of a recovering one), then the
 // strategy within a tier. Deployments that cannot admit a call are never ranked.
 
-import type { ProviderHealth } from '../provider/machine.ts';
+import type { ProviderHealth } from '../provider/health.ts';
 
 export type Strategy = 'priority' | 'weighted' | 'least-latency' | 'least-busy';
 

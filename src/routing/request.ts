@@ -10,7 +10,7 @@ import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } fro
 import { latencyP95 } from '../provider/metrics.ts';
 import type { Timers } from '../timers.ts';
 import type { AnswerStream, ChatRequest, ToolCallDelta } from '../upstream/adapter.ts';
-import { estimateTokens, type RateLimiter } from './budgets.ts';
+import { type BudgetTicket, estimateTokens, type RateLimiter } from './budgets.ts';
 import type { DecisionLog } from './decisions.ts';
 import type { Route, Router } from './router.ts';
 
@@ -59,6 +59,8 @@ export class Request {
   readonly #live = new Set<Attempt>();
   readonly #timer: unknown;
   #ending: Ending | undefined;
+  /** Budget tickets of a shared limiter, by deployment: taken at pick, settled by the attempt's real usage. */
+  #tickets: Map<string, BudgetTicket> | undefined;
   /** Made only when the router waits for a probe: the common path needs no request-level controller. */
   #wait: AbortController | undefined;
   #disposed = false;
@@ -107,6 +109,19 @@ export class Request {
     return this.deps.router.pick(this, filter);
   }
 
+  /** Keeps a shared limiter's ticket for the picked deployment (called by the router). */
+  reserved(ticket: BudgetTicket) {
+    this.#tickets ??= new Map();
+    this.#tickets.set(ticket.deployment, ticket);
+  }
+
+  /** Settles the budget taken for `deployment` with the real usage. */
+  settleBudget(deployment: string, usedTokens: number) {
+    const ticket = this.#tickets?.get(deployment);
+    if (ticket && this.deps.limiter.settle) this.deps.limiter.settle(ticket, usedTokens);
+    else this.deps.limiter.adjust(deployment, usedTokens - this.tokens);
+  }
+
   /** A source of hedge routes: not tried yet, while attempts are left. */
   nextHedge(filter?: (route: Route) => boolean): () => Promise<Route | null> {
     return async () => {
@@ -126,7 +141,8 @@ export class Request {
     const id = route.deployment.id;
     this.started++;
     this.tried.add(id);
-    this.deps.limiter.consume(id, this.tokens);
+    // Taken already when a shared limiter gave a ticket at pick.
+    if (!this.#tickets?.has(id)) this.deps.limiter.consume(id, this.tokens);
     const attempt = new Attempt(this, route, hedge, continuation);
     this.#live.add(attempt);
     if (this.#ending) attempt.abort(this.#ending.reason);
@@ -219,7 +235,7 @@ export class Attempt {
   }
 
   settle(usage: CompletionUsage | null | undefined) {
-    if (usage) this.#request.deps.limiter.adjust(this.route.deployment.id, usage.total_tokens - this.#request.tokens);
+    if (usage) this.#request.settleBudget(this.route.deployment.id, usage.total_tokens);
   }
 
   abort(reason?: unknown) {

@@ -5,8 +5,8 @@
 import type { Continuation, ProviderConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { Deployment } from '../provider/deployment.ts';
-import { admission, healthOf } from '../provider/machine.ts';
-import type { RateLimiter } from './budgets.ts';
+import { admission, healthOf } from '../provider/health.ts';
+import type { BudgetTicket, RateLimiter } from './budgets.ts';
 import { type Candidate, pickNext, type Strategy } from './rank.ts';
 
 /** One deployment serving one logical model. */
@@ -27,6 +27,8 @@ export interface PickOptions {
   readonly signal: AbortSignal;
   /** Estimated tokens of the request, for rpm/tpm budgets. */
   readonly tokens: number;
+  /** Takes the ticket a shared limiter gave for the picked route (its real usage settles it). */
+  reserved?(ticket: BudgetTicket): void;
 }
 
 export interface RouterDeps {
@@ -78,7 +80,16 @@ export function createRouter(deps: RouterDeps) {
       for (let turn = 0; turn < maxWaits; turn++) {
         const candidates = routes.map((r) => candidateOf(r, deps.limiter, options.tokens));
         const next = pickNext(candidates, deps.strategy, options.tried, deps.random);
-        if (next) return routes.find((r) => r.deployment.id === next.id) as Route;
+        if (next) {
+          const route = routes.find((r) => r.deployment.id === next.id) as Route;
+          // A shared budget is taken atomically here, one round trip; refused, the deployment now counts as
+          // over budget and the ranking runs again (another may lead, or it goes on as a last resort).
+          if (!deps.limiter.reserve || next.overBudget) return route;
+          const ticket = await deps.limiter.reserve(route.deployment.id, options.tokens);
+          if (ticket === null) continue;
+          options.reserved?.(ticket);
+          return route;
+        }
         const now = deps.now();
         const probing = candidates.some((c) => c.health === 'probing');
         const probes = routes.map((r) => r.deployment.actor.getSnapshot().context.nextProbeAt).filter((t): t is number => t !== null);

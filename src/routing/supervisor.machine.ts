@@ -4,7 +4,8 @@
 // the supervisor adds no work per request.
 
 import { sendTo, setup } from 'xstate';
-import { type ProviderInput, type ProviderRef, providerMachine } from '../provider/machine.ts';
+import { type ProviderRef, providerMachine } from '../provider/machine.ts';
+import type { ProviderInput } from '../provider/types.ts';
 
 export interface SupervisorInput {
   deployments: { id: string; input: ProviderInput }[];

@@ -3,6 +3,7 @@
 // (stream.ts) with what every request shares (RequestDeps, built once).
 
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor, type InspectionEvent } from 'xstate';
+import type { Cluster } from '../cluster/index.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { nowOf, providerLogic } from '../provider/actor.ts';
@@ -35,6 +36,8 @@ export interface SupervisorOptions {
   timers?: Timers;
   /** Waits `ms` (real time by default); tests on a SimulatedClock advance the clock instead. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** This instance's cluster membership: shared health for the provider actors, shared budgets for the router. */
+  cluster?: Cluster | undefined;
 }
 
 const realSleep = (ms: number, signal: AbortSignal) =>
@@ -78,23 +81,27 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       routes.set(logical, list);
     }
   }
-  const limiter =
-    options.limiter ??
-    createLocalRateLimiter(
-      Object.fromEntries([...routes.values()].flat().map((r) => [r.deployment.id, { rpm: r.provider.rpm, tpm: r.provider.tpm }])),
-      now,
-    );
+  const { cluster } = options;
+  const limits = new Map([...routes.values()].flat().map((r) => [r.deployment.id, { rpm: r.provider.rpm, tpm: r.provider.tpm }]));
+  const local = options.limiter ?? createLocalRateLimiter(Object.fromEntries(limits), now);
+  const limiter = cluster ? cluster.limiter(local, (id) => limits.get(id)) : local;
 
-  const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => deployments.get(id)) } });
+  const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => deployments.get(id), cluster?.hooks) } });
   const actor: Actor<typeof logic> = createActor(logic, {
     id: 'supervisor',
-    input: { deployments: [...deployments.values()].map((d) => ({ id: d.id, input: d.input })) },
+    input: {
+      deployments: [...deployments.values()].map((d) => ({ id: d.id, input: cluster ? { ...d.input, clustered: true } : d.input })),
+    },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   // Attach each deployment to its spawned actor before anything can run on it.
   actor.start();
   for (const d of deployments.values()) d.attach(actor.system.get(providerSystemId(d.id)));
+  cluster?.attach(
+    (id) => deployments.get(id)?.actor,
+    () => [...deployments.keys()],
+  );
 
   const router = createRouter({
     routes,

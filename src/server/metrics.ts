@@ -97,6 +97,27 @@ export function createMetrics(runtime: Runtime) {
       this.set(runtime.conversations.active());
     },
   });
+  // Only in a cluster: whether the link to the shared Redis is up (1) or the instance runs on its own state (0).
+  if (runtime.cluster()) {
+    new Gauge({
+      name: 'switchyard_cluster_link_up',
+      help: 'The link to the cluster Redis: 1 up, 0 connecting or degraded (this instance then runs on local state)',
+      labelNames: ['instance'],
+      registers: [registry],
+      collect() {
+        const view = runtime.cluster();
+        if (view) this.set({ instance: view.instanceId }, view.link === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_cluster_members',
+      help: 'Instances of the cluster seen alive at the last heartbeat, this one included',
+      registers: [registry],
+      collect() {
+        this.set(runtime.cluster()?.members.length ?? 0);
+      },
+    });
+  }
 
   // A model nobody serves is the client's own string: one label for all of them keeps the series bounded.
   const served = new Set(runtime.models());

@@ -71,6 +71,7 @@ describe('chart transitions', () => {
       'call.failed [rateLimitedWithRetryAfter]',
       'call.failed [consecutiveFailures]',
       'circuit.tripped',
+      'cluster.tripped [peerDeadlineAhead]',
     ]);
     const probeIdle = transitionsOfChart(provider).find((t) => t.event === 'after probeIdle');
     expect(probeIdle).toMatchObject({ delay: 'probeIdle', guard: 'noProbeInFlight', target: 'provider.recovering.probing.checking' });

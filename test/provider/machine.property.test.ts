@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { admission, healthOf } from '../../src/provider/machine.ts';
+import { admission, healthOf } from '../../src/provider/health.ts';
 import { startProvider } from './harness.ts';
 
 type Step = { kind: 'succeed' | 'fail' | 'finalFail' | 'rateLimit' | 'trip' | 'disable' | 'enable' } | { kind: 'tick'; ms: number };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admission, healthOf } from '../../src/provider/machine.ts';
+import { admission, healthOf } from '../../src/provider/health.ts';
 import { noJitter, startProvider } from './harness.ts';
 
 describe('provider machine: serving', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, SimulatedClock } from 'xstate';
-import { healthOf, type ProviderRef } from '../../src/provider/machine.ts';
+import { healthOf } from '../../src/provider/health.ts';
+import type { ProviderRef } from '../../src/provider/machine.ts';
 import { providerSystemId, supervisorMachine } from '../../src/routing/supervisor.machine.ts';
 
 function startSupervisor() {

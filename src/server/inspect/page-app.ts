@@ -35,7 +35,7 @@ const log = [];
 const conv = { offset: 0, limit: 8, q: '', total: 0 };
 
 function healthOfState(state) {
-  if (state.startsWith('recovering.coolingDown')) return 'coolingDown';
+  if (state.startsWith('recovering.coolingDown') || state.startsWith('recovering.awaitingPeer')) return 'coolingDown';
   if (state.startsWith('recovering')) return 'probing';
   return state;
 }

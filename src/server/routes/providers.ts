@@ -9,7 +9,10 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 
 export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (app: FastifyInstance) => {
-    app.get('/v1/providers', async () => ({ data: runtime.providers() }));
+    app.get('/v1/providers', async () => {
+      const cluster = runtime.cluster();
+      return { data: runtime.providers(), ...(cluster ? { cluster } : {}) };
+    });
 
     // Deployment ids contain a slash (`provider/model`): the id is URL-encoded in the path.
     app.post('/v1/providers/:id/disable', { schema: { params: idParams } }, async (request) => {

@@ -1,0 +1,61 @@
+// A Switchyard instance's membership of a cluster: the link to the shared Redis, shared health for its provider
+// actors, and shared budgets for its router. Built by the runtime when `cluster.redis` is set; without it none
+// of this (nor ioredis) is loaded.
+
+import type { ClusterConfig, ProviderConfig } from '../config.ts';
+import type { ProviderClusterHooks } from '../provider/actor.ts';
+import type { ProviderRef } from '../provider/machine.ts';
+import type { Limits, RateLimiter } from '../routing/budgets.ts';
+import { createSharedBudgets } from './budgets.ts';
+import { createSharedHealth } from './health.ts';
+import { createSharedRateLimiter } from './limiter.ts';
+import { type ClusterMember, createClusterLink, type LinkStatus } from './link.ts';
+
+export interface ClusterView {
+  instanceId: string;
+  /** `up`, or `degraded` while Redis is unreachable (every instance then runs on its own state). */
+  link: LinkStatus;
+  members: ClusterMember[];
+}
+
+export function createCluster(config: ClusterConfig & { redis: string }, now: () => number) {
+  const link = createClusterLink({
+    url: config.redis,
+    prefix: config.prefix,
+    commandTimeoutMs: config.commandTimeoutMs,
+    ...(config.instanceId === null ? {} : { instanceId: config.instanceId }),
+  });
+  let actors: { actorOf(id: string): ProviderRef | undefined; ids(): string[] } = { actorOf: () => undefined, ids: () => [] };
+  const health = createSharedHealth(
+    link,
+    { actorOf: (id) => actors.actorOf(id), deployments: () => actors.ids(), now },
+    { probeLeaseMs: config.probeLeaseMs },
+  );
+  const hooks: ProviderClusterHooks = health;
+  return {
+    instanceId: link.instanceId,
+    hooks,
+    /** Points shared health at the supervisor's provider actors, once they exist. */
+    attach(lookup: (id: string) => ProviderRef | undefined, ids: () => string[]) {
+      actors = { actorOf: lookup, ids };
+      health.resync();
+    },
+    /** The router's limiter: budgets shared through Redis, `local` while it is unreachable. */
+    limiter(local: RateLimiter, limitsOf: (deployment: string) => Limits | undefined): RateLimiter {
+      return createSharedRateLimiter(link, createSharedBudgets(link, limitsOf), local, { failOpen: config.failOpen, now });
+    },
+    lastRemote: (deployment: string) => health.lastRemote(deployment),
+    view: (): ClusterView => ({ instanceId: link.instanceId, link: link.status(), members: link.members() }),
+    ready: () => link.ready(),
+    stop: () => link.close(),
+  };
+}
+
+export type Cluster = ReturnType<typeof createCluster>;
+
+/** The budgets a config gives each deployment. */
+export function limitsByDeployment(providers: readonly ProviderConfig[]): Map<string, Limits> {
+  const limits = new Map<string, Limits>();
+  for (const p of providers) for (const { model } of Object.values(p.models)) limits.set(`${p.id}/${model}`, { rpm: p.rpm, tpm: p.tpm });
+  return limits;
+}
