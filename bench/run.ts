@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
+import { cluster, clusterMarkdown } from './cluster.ts';
 import { addedMs, type Noise, noiseNote, resultsDir } from './output.ts';
 import { seedConversations } from './seed.ts';
 
@@ -325,6 +326,8 @@ function markdown(results: Record<string, unknown> & { machine: Record<string, u
     '| history (turns) | count the new message | re-count the whole history |',
     '| --- | --- | --- |',
     ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
+    '',
+    ...clusterMarkdown(results.cluster as Awaited<ReturnType<typeof cluster>>),
     ...(noise.length > 0 ? ['', noiseNote(noise)] : []),
   ];
   return `${lines.join('\n')}\n`;
@@ -344,6 +347,7 @@ async function main() {
     failover: await failover(),
     conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
     tokens: tokens(),
+    cluster: await cluster(quick),
     noise,
   };
   mkdirSync(output.dir, { recursive: true });

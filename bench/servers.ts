@@ -38,11 +38,21 @@ async function main() {
   }
   if (kind === 'proxy') return bareProxy(upstreams[0] ?? '');
   if (kind === 'gateway') {
+    // The cluster benchmark (bench/cluster.ts) sets BENCH_REDIS (join a cluster), BENCH_INSTANCE and BENCH_RPM
+    // (a budget on the first upstream).
+    const rpm = process.env.BENCH_RPM ? Number(process.env.BENCH_RPM) : null;
     const runtime = createRuntime(
       {
-        providers: upstreams.map((u, i) => ({ id: `up${i}`, baseURL: `${u}/v1`, models: { chat: 'mock-model' }, timeoutMs: 5000 })),
+        providers: upstreams.map((u, i) => ({
+          id: `up${i}`,
+          baseURL: `${u}/v1`,
+          models: { chat: 'mock-model' },
+          timeoutMs: 5000,
+          ...(i === 0 && rpm !== null ? { rpm } : {}),
+        })),
         routing: { deadlineMs: 10_000 },
         health: { minVolume: 3, probeIdleMs: 200, backoff: { initialMs: 250, maxMs: 2000 } },
+        ...(process.env.BENCH_REDIS ? { cluster: { redis: process.env.BENCH_REDIS, instanceId: process.env.BENCH_INSTANCE ?? null } } : {}),
       },
       { store: 'memory' },
     );
