@@ -94,10 +94,21 @@ export function race<T, Route extends Raced, R extends Running<T, Route>>(
         const route = await options.nextHedge().catch(() => null);
         hedging = false;
         if (settled) return;
-        if (route) launch(route, true);
-        else if (live.size === 0 && lastError) {
+        // A hedge cannot start once the request has ended (begin throws): then, with nothing left in flight,
+        // the round ends with that error rather than waiting for an attempt that will never come.
+        let refused: unknown;
+        if (route) {
+          try {
+            launch(route, true);
+            return;
+          } catch (err) {
+            refused = err;
+          }
+        }
+        const error = lastError ?? (refused === undefined ? undefined : asSwitchyard(refused));
+        if (live.size === 0 && error) {
           settle();
-          reject(lastError);
+          reject(error);
         }
       }, options.hedgeAfterMs);
     }

@@ -76,7 +76,16 @@ export class Request {
     this.startedAt = deps.now();
     this.deadlineAt = this.startedAt + deps.routing.deadlineMs;
     this.#caller = signal;
-    this.#timer = deps.timers.setTimeout(() => this.#end('deadline', undefined), deps.routing.deadlineMs);
+    // An attempt the deadline cuts is a deployment that did not answer in time: a timeout against its health, not
+    // a caller going away (a deadline below providers' timeoutMs must not hide a hung deployment).
+    this.#timer = deps.timers.setTimeout(
+      () =>
+        this.#end(
+          'deadline',
+          new SwitchyardError('provider_timeout', `no answer before the request's ${deps.routing.deadlineMs} ms deadline ran out`),
+        ),
+      deps.routing.deadlineMs,
+    );
     if (signal?.aborted) this.#end('caller', signal.reason);
     else signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
   }
@@ -100,8 +109,9 @@ export class Request {
     return this.#wait.signal;
   }
 
+  /** Whether another attempt may start: none once the deadline or the caller ended the request. */
   get attemptsLeft(): boolean {
-    return this.started < this.deps.routing.maxAttempts;
+    return this.#ending === undefined && this.started < this.deps.routing.maxAttempts;
   }
 
   /** The route for the next attempt (see Router.pick). */
@@ -138,6 +148,9 @@ export class Request {
 
   /** The one place an attempt starts: counted, reserved against the deployment's budget, aborted with the request. */
   begin(route: Route, hedge: boolean, continuation = false): Attempt {
+    // Once the deadline or the caller ended the request no attempt starts: none reaches a deployment to be
+    // blamed for the time that had already run out (fail() then answers with why the request ended).
+    if (this.#ending) throw new SwitchyardError('aborted', 'the request ended before this attempt could start');
     const id = route.deployment.id;
     this.started++;
     this.tried.add(id);
@@ -145,7 +158,6 @@ export class Request {
     if (!this.#tickets?.has(id)) this.deps.limiter.consume(id, this.tokens);
     const attempt = new Attempt(this, route, hedge, continuation);
     this.#live.add(attempt);
-    if (this.#ending) attempt.abort(this.#ending.reason);
     return attempt;
   }
 

@@ -225,6 +225,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       timedOut: attempt.timedOut,
       // With a shared controller the signal is the caller's: aborted and not by our timer.
       callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
+      abortReason: attempt.caller?.reason,
       now: Date.now(),
     });
 

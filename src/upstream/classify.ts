@@ -4,7 +4,7 @@
 // The adapter (src/upstream/adapter.ts) raises UpstreamError for error answers; everything else it can
 // throw is a connection error (undici / errno codes), a SyntaxError from a malformed body, or an abort.
 
-import { type ErrorCode, SwitchyardError } from '../errors.ts';
+import { type ErrorCode, isSwitchyardError, SwitchyardError } from '../errors.ts';
 import { scrub, scrubbedError } from './scrub.ts';
 
 export interface ClassifyContext {
@@ -13,6 +13,8 @@ export interface ClassifyContext {
   timedOut: boolean;
   /** The caller's own signal was aborted. */
   callerAborted: boolean;
+  /** Why it was: a request's deadline aborts with a `provider_timeout`, a client that left with `aborted`. */
+  abortReason?: unknown;
   /** Milliseconds since the epoch, to turn an HTTP-date Retry-After into a delay. */
   now: number;
 }
@@ -117,6 +119,9 @@ export function classifyError(err: unknown, ctx: ClassifyContext): SwitchyardErr
     });
   // An abort looks the same whoever fired it: tell our timers from the caller by the flags.
   if (ctx.timedOut) return retryable('provider_timeout', 'attempt timed out');
+  if (ctx.callerAborted && isSwitchyardError(ctx.abortReason, 'provider_timeout')) {
+    return retryable('provider_timeout', ctx.abortReason.message);
+  }
   if (ctx.callerAborted) {
     return new SwitchyardError('aborted', `${ctx.provider}: the caller aborted the request`, { provider: ctx.provider, cause: err });
   }

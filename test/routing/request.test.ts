@@ -27,10 +27,11 @@ describe('request: the deadline, on the injected clock', () => {
     f.clock?.increment(1);
     const err = await pending;
     expect(err).toMatchObject({ code: 'deadline_exceeded', status: 504, retryable: false });
-    expect(err.attempts?.map((a) => [a.deployment, a.outcome])).toEqual([[f.id(0), 'aborted']]);
+    // The attempt the deadline cut is the deployment's timeout (test/routing/deadline-health.test.ts: enough of
+    // them take it out of service); one alone does not.
+    expect(err.attempts?.map((a) => [a.deployment, a.outcome])).toEqual([[f.id(0), 'provider_timeout']]);
     expect(err.route).toMatchObject({ model: 'chat', deployments: [] });
     await waitUntil(() => mock?.stats().inFlight === 0);
-    // The deadline says nothing about the deployment's health.
     expect(f.health(0)).toBe('healthy');
   });
 
@@ -39,7 +40,10 @@ describe('request: the deadline, on the injected clock', () => {
     const pending = failure(collect(f.runtime.stream(ask())));
     await waitUntil(() => f.mocks[0]?.stats().inFlight === 1);
     f.clock?.increment(long);
-    expect(await pending).toMatchObject({ code: 'deadline_exceeded', attempts: [expect.objectContaining({ outcome: 'aborted' })] });
+    expect(await pending).toMatchObject({
+      code: 'deadline_exceeded',
+      attempts: [expect.objectContaining({ outcome: 'provider_timeout' })],
+    });
   });
 
   it("ends with aborted, not deadline_exceeded, when the caller's own signal ends the request", async () => {

@@ -64,7 +64,7 @@ describe('supervisor: attempts', () => {
     const f = await start({ mocks: [{ faults: { mode: 'hang' } }], routing: { deadlineMs: 150 } });
     const err = await failure(f.runtime.chat(ask()));
     expect(err).toMatchObject({ code: 'deadline_exceeded', status: 504 });
-    expect(err.attempts?.[0]?.outcome).toBe('aborted');
+    expect(err.attempts?.[0]?.outcome).toBe('provider_timeout');
   });
 });
 
