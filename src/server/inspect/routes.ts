@@ -2,6 +2,7 @@
 // /inspect/state, and /inspect/events (SSE: state changes as they happen, aggregated counters once a second).
 // In demo mode, POST /inspect/demo/:name/break|heal switches a mock upstream's faults.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
 import { allCharts } from '../../inspection/charts.ts';
@@ -18,6 +19,13 @@ export interface DemoTarget {
 
 const statsEveryMs = 1000;
 
+// Any name and action reach the handler, which answers 404 for what it does not know.
+const demoParams = {
+  type: 'object',
+  required: ['name', 'action'],
+  properties: { name: { type: 'string' }, action: { type: 'string' } },
+} as const;
+
 function stateOf(runtime: Runtime) {
   return {
     providers: runtime.providers(),
@@ -33,14 +41,15 @@ function stateOf(runtime: Runtime) {
 }
 
 export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = []) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     const charts = allCharts();
     app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inspectorPage()));
     app.get('/inspect/machines', async () => charts);
     app.get('/inspect/state', async () => stateOf(runtime));
     app.get('/inspect/demo', async () => ({ targets: demo.map((d) => d.name) }));
-    app.post('/inspect/demo/:name/:action', async (request) => {
-      const { name, action } = request.params as { name: string; action: string };
+    app.post('/inspect/demo/:name/:action', { schema: { params: demoParams } }, async (request) => {
+      const { name, action } = request.params;
       const target = demo.find((d) => d.name === name);
       if (!target || (action !== 'break' && action !== 'heal')) {
         throw new SwitchyardError('provider_not_found', `no demo target "${name}" with action "${action}"`, { status: 404 });

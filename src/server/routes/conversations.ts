@@ -1,5 +1,6 @@
 // The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
 import { clientGone, turnEvents, writeSse } from './chat.ts';
@@ -29,21 +30,21 @@ const postSchema = {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 export function conversationRoutes(runtime: Runtime) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
-      const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
-      const created = await runtime.conversations.create(body);
+      const created = await runtime.conversations.create(request.body);
       return reply.code(201).send(created);
     });
 
     app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       return runtime.conversations.get(id);
     });
 
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as { content: string; stream?: boolean; max_tokens?: number };
+      const { id } = request.params;
+      const body = request.body;
       const key = request.headers['idempotency-key'];
       const postOptions = {
         idempotencyKey: typeof key === 'string' ? key : null,
@@ -70,7 +71,7 @@ export function conversationRoutes(runtime: Runtime) {
     });
 
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const deleted = await runtime.conversations.delete(id);
       if (!deleted)
         return reply
