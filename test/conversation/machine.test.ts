@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { type ConversationEmitted, conversationMachine, statedLimit } from '../../src/conversation/machine.ts';
 import { SwitchyardError } from '../../src/errors.ts';
-import { baseInput, drained, held, start, turn } from './harness.ts';
+import { baseInput, drained, held, reply, start, turn } from './harness.ts';
 
 describe('conversation machine', () => {
   it('goes through visible states: persisting the user message before asking, the reply before answering', async () => {
@@ -117,17 +117,22 @@ describe('conversation machine: actors it is not given', () => {
     actor.send(turn(1));
     return { actor, emitted };
   };
-  const answer = fromPromise(async () => ({ content: 'hi', tokens: 2, finishReason: 'stop', usage: null, deployments: ['d'] }));
-  const stored = fromPromise(async () => {});
-
   it('fails a turn when no store is provided for the user message, rather than pretending it was stored', async () => {
-    const { actor, emitted } = collect(conversationMachine.provide({ actors: { complete: answer, persistReply: stored } }));
+    const { actor, emitted } = collect(
+      conversationMachine.provide({
+        actors: { complete: fromPromise(async () => reply('hi')), persistReply: fromPromise(async () => {}) },
+      }),
+    );
     await drained(actor);
     expect(emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'internal_error' })]);
   });
 
   it('fails a turn when no store is provided for the reply, rather than acknowledging it', async () => {
-    const { actor, emitted } = collect(conversationMachine.provide({ actors: { complete: answer, persistUser: stored } }));
+    const { actor, emitted } = collect(
+      conversationMachine.provide({
+        actors: { complete: fromPromise(async () => reply('hi')), persistUser: fromPromise(async () => {}) },
+      }),
+    );
     await drained(actor);
     expect(emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'internal_error' })]);
   });
