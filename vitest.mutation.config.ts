@@ -6,10 +6,12 @@ export default defineConfig({
   test: {
     include: [
       'test/provider/machine.test.ts',
+      'test/provider/machine.outcomes.test.ts',
       'test/provider/machine.property.test.ts',
       'test/provider/backoff.test.ts',
       'test/provider/breaker.property.test.ts',
       'test/conversation/machine.test.ts',
+      'test/conversation/machine.context.test.ts',
       'test/conversation/fit.test.ts',
       'test/routing/rank.test.ts',
       'test/routing/supervisor.machine.test.ts',
