@@ -27,6 +27,7 @@ export const baseInput: ConversationInput = {
 export interface CompleteInput {
   model: string;
   messages: ChatMessage[];
+  maxTokens: number | null;
 }
 
 /** Replacements for the machine's actors; each runs after its call was recorded. */
@@ -68,7 +69,7 @@ export function start(over: Partial<ConversationInput> = {}, fakes: Fakes = {}) 
       }),
       failTurn: fromPromise(async ({ input }) => {
         await io();
-        calls.push(`failTurn ${input.turnId} ${input.status}`);
+        calls.push(`failTurn ${input.turnId} ${input.status}${input.partial ? ` keeping "${input.partial.content}"` : ''}`);
       }),
       complete: fromPromise(async ({ input }) => {
         await io();

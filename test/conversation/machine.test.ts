@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { type ConversationEmitted, conversationMachine, statedLimit } from '../../src/conversation/machine.ts';
 import { SwitchyardError } from '../../src/errors.ts';
-import { baseInput, drained, held, reply, start, turn } from './harness.ts';
+import { baseInput, drained, held, history, reply, start, turn } from './harness.ts';
 
 describe('conversation machine', () => {
   it('goes through visible states: persisting the user message before asking, the reply before answering', async () => {
@@ -135,5 +135,77 @@ describe('conversation machine: actors it is not given', () => {
     );
     await drained(actor);
     expect(emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'internal_error' })]);
+  });
+});
+
+describe('conversation machine: resumed, interrupted and numbered turns', () => {
+  it('runs a resumed turn without storing its question again', async () => {
+    const pending = {
+      seq: 0,
+      role: 'user' as const,
+      content: 'q1',
+      tokens: 12,
+      turnId: 't1',
+      status: 'pending' as const,
+      idempotencyKey: null,
+    };
+    const c = start({ messages: [pending] });
+    c.actor.send({ ...turn(1), turn: { ...turn(1).turn, resumed: true } });
+    await drained(c.actor);
+    expect(c.calls).toEqual(['complete chat Be brief.|q1', 'persistReply re: q1']);
+    expect(held(c)).toEqual(['q1:done', 're: q1:done']);
+    expect(c.actor.getSnapshot().context.messages.map((m) => m.seq)).toEqual([0, 1]);
+  });
+
+  it('asks for the reply length the turn sets, and keeps that much room for it', async () => {
+    const asked: (number | null)[] = [];
+    // 1000 − 900 leaves 100: the question (25) and not the earlier turn of 100.
+    const c = start(
+      { messages: history(1, 50) },
+      {
+        complete: async (i) => {
+          asked.push(i.maxTokens);
+          return reply('ok');
+        },
+      },
+    );
+    c.actor.send({ ...turn(1), turn: { ...turn(1).turn, maxTokens: 900 } });
+    await drained(c.actor);
+    expect(asked).toEqual([900]);
+    expect(c.completions()).toEqual(['complete chat Be brief.|q1']);
+  });
+
+  it('numbers new messages after the stored ones and after what the summary covers', async () => {
+    const c = start({ summary: { text: 'S', tokens: 5, throughSeq: 7 }, messages: history(5, 10).slice(8) });
+    c.actor.send(turn(1));
+    await drained(c.actor);
+    expect(c.actor.getSnapshot().context.messages.map((m) => m.seq)).toEqual([8, 9, 10, 11]);
+    const summarizedAll = start({ summary: { text: 'S', tokens: 5, throughSeq: 11 }, messages: [] });
+    summarizedAll.actor.send(turn(1));
+    await drained(summarizedAll.actor);
+    expect(summarizedAll.actor.getSnapshot().context.messages.map((m) => m.seq)).toEqual([12, 13]);
+  });
+
+  it('keeps the part of a reply that streamed before the stream broke, as interrupted', async () => {
+    const broken = Object.assign(new SwitchyardError('stream_interrupted', 'the stream broke', { status: 502 }), {
+      partial: 'Hel',
+      partialTokens: 2,
+    });
+    const c = start({}, { complete: async () => Promise.reject(broken) });
+    c.actor.send(turn(1));
+    await drained(c.actor);
+    expect(c.calls.at(-1)).toBe('failTurn t1 failed keeping "Hel"');
+    expect(held(c)).toEqual(['q1:failed', 'Hel:interrupted']);
+    expect(c.actor.getSnapshot().context).toMatchObject({ nextSeq: 2 });
+    expect(c.emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'stream_interrupted', status: 502 })]);
+  });
+
+  it('marks a turn its caller abandoned as interrupted, not failed', async () => {
+    const c = start({}, { complete: async () => Promise.reject(new SwitchyardError('aborted', 'the client went away')) });
+    c.actor.send(turn(1));
+    await drained(c.actor);
+    expect(c.calls.at(-1)).toBe('failTurn t1 interrupted');
+    expect(held(c)).toEqual(['q1:interrupted']);
+    expect(c.actor.getSnapshot().context.nextSeq).toBe(1);
   });
 });
