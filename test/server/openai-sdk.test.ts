@@ -146,7 +146,8 @@ describe('the openai SDK against Switchyard', () => {
   it('raises 503 with Retry-After when no deployment can serve', async () => {
     const g = await start({
       mocks: [{ faults: { mode: 'error', status: 500 } }],
-      config: { health: { minVolume: 1 }, routing: { deadlineMs: 200 } },
+      // A long, unjittered cool-down: the probe stays in the future while the test reads it.
+      config: { health: { minVolume: 1, backoff: { initialMs: 30_000, jitter: 'none' } }, routing: { deadlineMs: 200 } },
     });
     await apiError(g.client.chat.completions.create({ model: 'chat', messages }));
     const before = Date.now();
