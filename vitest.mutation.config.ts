@@ -7,6 +7,7 @@ export default defineConfig({
     include: [
       'test/provider/machine.test.ts',
       'test/provider/machine.outcomes.test.ts',
+      'test/provider/machine.probing.test.ts',
       'test/provider/machine.property.test.ts',
       'test/provider/backoff.test.ts',
       'test/provider/breaker.property.test.ts',

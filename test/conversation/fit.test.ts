@@ -68,6 +68,10 @@ describe('fitSliding', () => {
     expect(fitSliding({ system: 0, summary: 0, history: abc, budget: 113 })).toEqual({ ok: true, keep: [0, 1, 2, 3, 4], total: 113 });
   });
 
+  it('fits a newest message that alone fills the budget exactly', () => {
+    expect(fitSliding({ system: 0, summary: 0, history: abc.slice(4), budget: 13 })).toEqual({ ok: true, keep: [4], total: 13 });
+  });
+
   it('says how many tokens the system prompt, summary and newest message need when they alone do not fit', () => {
     expect(fitSliding({ system: 80, summary: 20, history: abc, budget: 100 })).toEqual({ ok: false, needed: 113 });
   });

@@ -35,6 +35,7 @@ export interface Fakes {
   persistUser?: (message: ConversationMessage) => Promise<void>;
   persistReply?: (message: ConversationMessage) => Promise<void>;
   persistSummary?: (summary: Summary) => Promise<void>;
+  failTurn?: () => Promise<void>;
   complete?: (input: CompleteInput) => Promise<Reply>;
   summarize?: (messages: ConversationMessage[]) => Promise<{ text: string; tokens: number }>;
 }
@@ -70,6 +71,7 @@ export function start(over: Partial<ConversationInput> = {}, fakes: Fakes = {}) 
       failTurn: fromPromise(async ({ input }) => {
         await io();
         calls.push(`failTurn ${input.turnId} ${input.status}${input.partial ? ` keeping "${input.partial.content}"` : ''}`);
+        await fakes.failTurn?.();
       }),
       complete: fromPromise(async ({ input }) => {
         await io();

@@ -49,6 +49,15 @@ describe('conversation machine: summarizing', () => {
     expect(c.actor.getSnapshot().context.summaryFailures).toBe(2);
   });
 
+  it('fits the rest with the sliding window when the summary came out longer than asked', async () => {
+    const c = start(long, { summarize: async () => ({ text: 'S', tokens: 450 }) });
+    c.actor.send(turn(1));
+    await drained(c.actor);
+    expect(c.calls.filter((x) => x.startsWith('summarize'))).toEqual(['summarize 0,1,2,3']);
+    // 3 + 10 + 450 + 12 = 475: one more turn of 400 fits 900, two do not.
+    expect(c.completions()).toEqual(['complete chat Be brief.|Summary of the conversation so far:\nS|h3q|h3a|q1']);
+  });
+
   it('does not summarize what already fits', async () => {
     const c = start({ strategy: 'summarize', messages: history(1, 200) });
     c.actor.send(turn(1));
@@ -96,7 +105,8 @@ describe('conversation machine: context_length_exceeded', () => {
       expect.objectContaining({ type: 'turn.failed', turnId: 't1', code: 'context_length_exceeded', status: 400 }),
     ]);
     expect(c.calls.at(-1)).toBe('failTurn t1 failed');
-    expect(held(c).at(-1)).toBe('q1:failed');
+    // Only the failed turn's message is marked: the answered history stays as it was.
+    expect(held(c)).toEqual([...history(4, 100).map((m) => `${m.content}:done`), 'q1:failed']);
   });
 });
 
@@ -126,6 +136,16 @@ describe('conversation machine: context fallback', () => {
     expect(c.emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'context_overflow' })]);
     expect(c.calls.at(-1)).toBe('failTurn t1 failed');
     expect(held(c).at(-1)).toBe('q1:failed');
+  });
+
+  it('fails a turn whose prompt fits neither the model nor the fallback', async () => {
+    // The stored summary alone is larger than the fallback leaves.
+    const c = start({ ...small, summary: { text: 'S', tokens: 1900, throughSeq: 3 } });
+    c.actor.send(turn(1));
+    await drained(c.actor);
+    expect(c.completions()).toEqual([]);
+    expect(c.emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'context_overflow' })]);
+    expect(held(c)).toEqual(['q1:failed']);
   });
 
   it('moves to the fallback after the provider refused the re-fitted prompt too', async () => {

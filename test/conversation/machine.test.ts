@@ -36,6 +36,18 @@ describe('conversation machine', () => {
     expect(c.actor.getSnapshot().context.messages).toEqual([]);
   });
 
+  it('takes a message that fills the window exactly with the system prompt, and refuses one token more', async () => {
+    // 3 + 10 + 887 = 900, the budget.
+    const c = start();
+    c.actor.send(turn(1, 888));
+    await drained(c.actor);
+    expect(c.calls).toEqual([]);
+    expect(c.emitted).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'context_overflow' })]);
+    c.actor.send(turn(2, 887));
+    await drained(c.actor);
+    expect(c.completions()).toEqual(['complete chat Be brief.|q2']);
+  });
+
   it('reads the limit a provider states when the prompt was too long', () => {
     expect(statedLimit("This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.")).toBe(8192);
     expect(statedLimit('prompt too long')).toBeNull();
@@ -93,7 +105,7 @@ describe('conversation machine: store failures', () => {
       { strategy: 'summarize', messages: [] },
       {
         persistSummary: async () => {
-          throw new Error('disk full');
+          throw new SwitchyardError('conversation_busy', 'another writer holds the conversation');
         },
       },
     );
@@ -101,10 +113,34 @@ describe('conversation machine: store failures', () => {
     for (const n of [1, 2, 3]) c.actor.send(turn(n, 300));
     await drained(c.actor);
     expect(c.emitted.map((e) => `${e.type} ${e.turnId}`)).toEqual(['turn.completed t1', 'turn.completed t2', 'turn.failed t3']);
-    expect(c.emitted.at(-1)).toMatchObject({ code: 'internal_error' });
+    expect(c.emitted.at(-1)).toMatchObject({ code: 'conversation_busy' });
     expect(c.calls.slice(-3)).toEqual(['summarize 0,1', 'persistSummary S through 1', 'failTurn t3 failed']);
     expect(c.completions()).toHaveLength(2);
     expect(held(c).at(-1)).toBe('q3:failed');
+  });
+});
+
+describe('conversation machine: a store that fails while failing a turn', () => {
+  it('still reports the failure and moves on to the next turn', async () => {
+    let failures = 0;
+    const c = start(
+      {},
+      {
+        complete: async (i) =>
+          failures++ === 0
+            ? Promise.reject(new SwitchyardError('provider_unavailable', 'down'))
+            : reply(`re: ${i.messages.at(-1)?.content}`),
+        failTurn: async () => {
+          throw new Error('disk full');
+        },
+      },
+    );
+    c.actor.send(turn(1));
+    c.actor.send(turn(2));
+    await drained(c.actor);
+    expect(c.emitted.map((e) => `${e.type} ${e.turnId}`)).toEqual(['turn.failed t1', 'turn.completed t2']);
+    expect(c.emitted[0]).toMatchObject({ code: 'provider_unavailable' });
+    expect(held(c)).toEqual(['q1:failed', 'q2:done', 're: q2:done']);
   });
 });
 

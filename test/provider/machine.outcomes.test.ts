@@ -2,8 +2,7 @@
 // outcome is counted whatever state it moves the deployment to. Found by mutation testing (npm run mutation).
 
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { admission, healthOf, providerMachine } from '../../src/provider/machine.ts';
+import { healthOf } from '../../src/provider/machine.ts';
 import { noJitter, startProvider } from './harness.ts';
 
 const counts = (p: ReturnType<typeof startProvider>) => {
@@ -43,7 +42,9 @@ describe('provider machine: degraded verdicts', () => {
     p.fail({}, p.window(2, 1));
     p.clock.increment(8000);
     p.fail({}, p.window(20, 2));
-    p.clock.increment(2000);
+    p.clock.increment(1999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
     expect(healthOf(p.state())).toBe('healthy');
   });
 
@@ -57,12 +58,99 @@ describe('provider machine: degraded verdicts', () => {
     expect(healthOf(p.state())).toBe('healthy');
   });
 
-  it('recovers on a clean success exactly when the 429 hold ends', () => {
-    const p = startProvider({ ...noJitter, rateLimitHoldMs: 3000, windowMs: 60_000 });
-    p.fail({ code: 'provider_rate_limited' }, p.window(1, 1));
-    p.clock.increment(3000);
+  it('recovers on a clean success exactly when the 429 hold ends, before the window hold does', () => {
+    const p = startProvider({ ...noJitter, minVolume: 2, rateLimitHoldMs: 3000, windowMs: 60_000 });
+    p.fail({}, p.window(2, 1));
+    p.fail({ code: 'provider_rate_limited' }, p.window(3, 2));
+    p.clock.increment(2999);
+    p.succeed(p.window(10, 0));
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
     p.succeed(p.window(10, 0));
     expect(healthOf(p.state())).toBe('healthy');
+  });
+});
+
+describe('provider machine: verdicts while degraded', () => {
+  // Degraded by a 429 held for a minute: each case below is a new outcome during the hold.
+  const degraded = () => {
+    const p = startProvider({ ...noJitter, minVolume: 100, rateLimitHoldMs: 60_000, tripConsecutiveFailures: 3 });
+    p.fail({ code: 'provider_rate_limited' });
+    expect(healthOf(p.state())).toBe('degraded');
+    return p;
+  };
+
+  it('cools down for at least the Retry-After of a new 429, and counts it', () => {
+    const p = degraded();
+    p.fail({ code: 'provider_rate_limited', retryAfterMs: 30_000, message: 'later' });
+    expect(healthOf(p.state())).toBe('coolingDown');
+    expect(p.state().context.backoffDelayMs).toBe(30_000);
+    expect(counts(p)).toEqual({ requests: 2, successes: 0, failures: 2 });
+    expect(p.state().context.lastError).toMatchObject({ message: 'later' });
+  });
+
+  it('opens after a run of failures, counting the one that completed it and honouring its Retry-After', () => {
+    const p = degraded(); // the 429 is the first retryable failure of the run
+    p.fail();
+    expect(healthOf(p.state())).toBe('degraded');
+    p.fail({ retryAfterMs: 20_000, message: 'third' });
+    expect(healthOf(p.state())).toBe('coolingDown');
+    expect(p.state().context.backoffDelayMs).toBe(20_000);
+    expect(counts(p)).toEqual({ requests: 3, successes: 0, failures: 3 });
+    expect(p.state().context.lastError).toMatchObject({ message: 'third' });
+  });
+
+  it('holds a new 429 from when it came', () => {
+    const p = startProvider({ ...noJitter, rateLimitHoldMs: 3000 });
+    p.fail({ code: 'provider_rate_limited' });
+    p.clock.increment(2000);
+    p.fail({ code: 'provider_rate_limited' }, p.window(2, 2));
+    p.clock.increment(2999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+    expect(counts(p)).toEqual({ requests: 2, successes: 0, failures: 2 });
+  });
+
+  it('stays degraded for a whole window when calls turn slow during a short 429 hold', () => {
+    const p = startProvider({ ...noJitter, minVolume: 4, slowCallRate: 0.5, rateLimitHoldMs: 3000, windowMs: 10_000 });
+    p.fail({ code: 'provider_rate_limited' });
+    p.clock.increment(1000);
+    p.succeed(p.window(4, 0, 2));
+    p.clock.increment(9999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+    expect(counts(p)).toEqual({ requests: 2, successes: 1, failures: 1 });
+  });
+});
+
+describe('provider machine: what opens it', () => {
+  it('does not open for one 503 with a Retry-After: only a 429 says to wait', () => {
+    const p = startProvider();
+    p.fail({ code: 'provider_unavailable', retryAfterMs: 5000 });
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+
+  it('does not let a final error complete a run of retryable failures', () => {
+    const p = startProvider({ ...noJitter, tripConsecutiveFailures: 3 });
+    p.fail({}, p.window(100, 1));
+    p.fail({}, p.window(100, 2));
+    p.fail({ code: 'provider_bad_request', retryable: false }, p.window(100, 2));
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+
+  it('counts the outcome that degrades it, whether a slow success or a failure', () => {
+    const slow = startProvider({ ...noJitter, minVolume: 4, slowCallRate: 0.5 });
+    slow.succeed(slow.window(4, 0, 2));
+    expect(counts(slow)).toEqual({ requests: 1, successes: 1, failures: 0 });
+    const failing = startProvider({ ...noJitter, minVolume: 2 });
+    failing.fail({}, failing.window(2, 1));
+    expect(healthOf(failing.state())).toBe('degraded');
+    expect(counts(failing)).toEqual({ requests: 1, successes: 0, failures: 1 });
+    failing.succeed(failing.window(10, 1));
+    expect(healthOf(failing.state())).toBe('healthy');
+    expect(counts(failing)).toEqual({ requests: 2, successes: 1, failures: 1 });
   });
 });
 
@@ -102,106 +190,5 @@ describe('provider machine: every outcome is counted', () => {
     p.fail({ code: 'provider_rate_limited' }, p.window(10, 2));
     expect(healthOf(p.state())).toBe('degraded');
     expect(counts(p)).toEqual({ requests: 4, successes: 1, failures: 3 });
-  });
-});
-
-describe('provider machine: probing', () => {
-  it('forgets the previous probe time while probing: the next one is not scheduled yet', () => {
-    const p = startProvider();
-    p.trip();
-    expect(p.state().context.nextProbeAt).toBe(1000);
-    p.clock.increment(1000);
-    expect(healthOf(p.state())).toBe('probing');
-    expect(p.state().context.nextProbeAt).toBeNull();
-  });
-
-  it('frees no probe slot when a call that was not a probe ends', () => {
-    const p = startProvider();
-    p.trip();
-    p.clock.increment(1000);
-    p.startProbe();
-    p.actor.send({ type: 'call.abandoned', at: p.clock.now(), probe: false, latencyMs: 0 });
-    expect(admission(p.state())).toBeNull();
-  });
-
-  it('gives every round of probing its slots back, even when an older probe never reported', () => {
-    const p = startProvider({ ...noJitter, probeCount: 2 });
-    p.trip();
-    p.clock.increment(1000);
-    p.startProbe();
-    p.startProbe();
-    p.fail({}, p.window(1, 1), true); // one probe failed; the other is lost
-    p.clock.increment(2000);
-    expect(healthOf(p.state())).toBe('probing');
-    p.startProbe();
-    expect(admission(p.state())).toBe('probe');
-  });
-
-  it('honours a Retry-After that a failed probe brings as the floor of the next cool-down', () => {
-    const p = startProvider();
-    p.trip();
-    p.clock.increment(1000);
-    p.startProbe();
-    p.fail({ code: 'provider_rate_limited', retryAfterMs: 20_000 }, p.window(1, 1), true);
-    expect(healthOf(p.state())).toBe('coolingDown');
-    expect(p.state().context.backoffDelayMs).toBe(20_000);
-  });
-
-  it('cools down again with the next delay when the circuit trips while probing', () => {
-    const p = startProvider();
-    p.trip();
-    p.clock.increment(1000);
-    p.trip();
-    expect(healthOf(p.state())).toBe('coolingDown');
-    expect(p.state().context.backoffDelayMs).toBe(2000);
-  });
-
-  it('probes again after a synthetic probe that settled nothing', async () => {
-    const clock = new SimulatedClock();
-    let probes = 0;
-    const machine = providerMachine.provide({
-      actors: {
-        healthProbe: fromPromise(async () => {
-          probes++;
-        }),
-      },
-    });
-    const actor = createActor(machine, { input: { id: 'p1', health: { ...noJitter, probeIdleMs: 500 } }, clock }).start();
-    actor.send({ type: 'circuit.tripped', at: 0 });
-    clock.increment(1000);
-    clock.increment(500);
-    expect(probes).toBe(1);
-    await Promise.resolve();
-    expect(actor.getSnapshot().matches({ recovering: { probing: 'waiting' } })).toBe(true);
-    clock.increment(500);
-    expect(probes).toBe(2);
-    actor.stop();
-  });
-});
-
-describe('provider machine: seeds and the operator', () => {
-  const firstDelay = (seed: number) => {
-    const p = startProvider({ backoff: { kind: 'fixed', initialMs: 1_000_000, maxMs: 1_000_000, jitter: 'full' } }, seed);
-    p.trip();
-    return p.state().context.backoffDelayMs;
-  };
-
-  it('draws its jitter from its own seed: the same seed gives the same delays, another seed others', () => {
-    expect(firstDelay(1)).toBe(firstDelay(1));
-    expect(firstDelay(1)).not.toBe(firstDelay(2));
-  });
-
-  it('starts over from the first delay after an operator disabled and enabled it', () => {
-    const p = startProvider();
-    for (let i = 0; i < 3; i++) {
-      p.trip();
-      p.clock.increment(p.state().context.backoffDelayMs ?? 0);
-    }
-    p.actor.send({ type: 'operator.disable', at: p.clock.now() });
-    expect(p.state().context.nextProbeAt).toBeNull();
-    p.actor.send({ type: 'operator.enable', at: p.clock.now() });
-    p.startProbe();
-    p.fail({}, p.window(1, 1), true);
-    expect(p.state().context.backoffDelayMs).toBe(1000);
   });
 });
