@@ -112,6 +112,29 @@ describe('provider machine: verdicts while degraded', () => {
     expect(counts(p)).toEqual({ requests: 2, successes: 0, failures: 2 });
   });
 
+  it('holds a 429 that comes late in a window hold for its own hold time', () => {
+    const p = startProvider({ ...noJitter, minVolume: 2, rateLimitHoldMs: 3000, windowMs: 10_000 });
+    p.fail({}, p.window(2, 1));
+    p.clock.increment(9000);
+    p.fail({ code: 'provider_rate_limited' }, p.window(100, 2));
+    p.clock.increment(2999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+  });
+
+  it('stays degraded for a whole window when failures pile up during a short 429 hold, counting them', () => {
+    const p = startProvider({ ...noJitter, minVolume: 2, rateLimitHoldMs: 3000, windowMs: 10_000 });
+    p.fail({ code: 'provider_rate_limited' }, p.window(1, 1));
+    p.clock.increment(1000);
+    p.fail({}, p.window(4, 2));
+    p.clock.increment(9999);
+    expect(healthOf(p.state())).toBe('degraded');
+    p.clock.increment(1);
+    expect(healthOf(p.state())).toBe('healthy');
+    expect(counts(p)).toEqual({ requests: 2, successes: 0, failures: 2 });
+  });
+
   it('stays degraded for a whole window when calls turn slow during a short 429 hold', () => {
     const p = startProvider({ ...noJitter, minVolume: 4, slowCallRate: 0.5, rateLimitHoldMs: 3000, windowMs: 10_000 });
     p.fail({ code: 'provider_rate_limited' });
@@ -126,6 +149,14 @@ describe('provider machine: verdicts while degraded', () => {
 });
 
 describe('provider machine: what opens it', () => {
+  it('honours the Retry-After of the failure that completes a run', () => {
+    const p = startProvider({ ...noJitter, minVolume: 100, tripConsecutiveFailures: 2 });
+    p.fail();
+    p.fail({ retryAfterMs: 15_000 });
+    expect(healthOf(p.state())).toBe('coolingDown');
+    expect(p.state().context.backoffDelayMs).toBe(15_000);
+  });
+
   it('does not open for one 503 with a Retry-After: only a 429 says to wait', () => {
     const p = startProvider();
     p.fail({ code: 'provider_unavailable', retryAfterMs: 5000 });
