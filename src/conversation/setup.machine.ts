@@ -27,6 +27,10 @@ export type ConversationEmitted =
   /** The request's error whole: code, status, retryable, retryAfterMs, attempts and route. */
   | { type: 'turn.failed'; turnId: string; error: SwitchyardError };
 
+const providedLater = (name: string) => async (): Promise<never> => {
+  throw new Error(`${name} is provided by the actor layer`);
+};
+
 export const conversationSetup = setup({
   types: {
     context: {} as ConversationContext,
@@ -34,27 +38,23 @@ export const conversationSetup = setup({
     input: {} as ConversationInput,
     emitted: {} as ConversationEmitted,
   },
+  // Every actor is provided by the actor layer (src/conversation/actor.ts). A default that succeeded would
+  // acknowledge what was never stored, so each one throws.
   actors: {
-    persistUser: fromPromise<void, { id: string; message: ConversationMessage }>(async () => {}),
+    persistUser: fromPromise<void, { id: string; message: ConversationMessage }>(providedLater('persistUser')),
     summarize: fromPromise<{ text: string; tokens: number }, { id: string; previous: Summary | null; messages: ConversationMessage[] }>(
-      async () => {
-        throw new Error('summarize is provided by the actor layer');
-      },
+      providedLater('summarize'),
     ),
     complete: fromPromise<Reply, { id: string; turnId: string; model: string; messages: ChatMessage[]; maxTokens: number | null }>(
-      async () => {
-        throw new Error('complete is provided by the actor layer');
-      },
+      providedLater('complete'),
     ),
-    persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(async () => {}),
-    persistSummary: fromPromise<void, { id: string; summary: Summary }>(async () => {}),
+    persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(providedLater('persistReply')),
+    persistSummary: fromPromise<void, { id: string; summary: Summary }>(providedLater('persistSummary')),
     failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(
-      async () => {},
+      providedLater('failTurn'),
     ),
     // Drops what an earlier attempt of a retried turn stored of its reply.
-    restartTurn: fromPromise<void, { id: string; turnId: string }>(async () => {
-      throw new Error('restartTurn is provided by the actor layer');
-    }),
+    restartTurn: fromPromise<void, { id: string; turnId: string }>(providedLater('restartTurn')),
   },
   actions: {
     emitFailure: emit(({ context, event }) => ({

@@ -63,7 +63,28 @@ describe('fitSliding', () => {
     ];
     expect(fitSliding({ system: 0, summary: 0, history, budget: 60 })).toEqual({ ok: true, keep: [2, 3, 4], total: 53 });
   });
+
+  it('keeps a turn that fills the budget exactly', () => {
+    expect(fitSliding({ system: 0, summary: 0, history: abc, budget: 113 })).toEqual({ ok: true, keep: [0, 1, 2, 3, 4], total: 113 });
+  });
+
+  it('fits a newest message that alone fills the budget exactly', () => {
+    expect(fitSliding({ system: 0, summary: 0, history: abc.slice(4), budget: 13 })).toEqual({ ok: true, keep: [4], total: 13 });
+  });
+
+  it('says how many tokens the system prompt, summary and newest message need when they alone do not fit', () => {
+    expect(fitSliding({ system: 80, summary: 20, history: abc, budget: 100 })).toEqual({ ok: false, needed: 113 });
+  });
 });
+
+// Turns a (30 + 30), b (20 + 20) and the newest c (10): with the reply priming, 113 tokens in all.
+const abc = [
+  { seq: 0, turnId: 'a', tokens: 30 },
+  { seq: 1, turnId: 'a', tokens: 30 },
+  { seq: 2, turnId: 'b', tokens: 20 },
+  { seq: 3, turnId: 'b', tokens: 20 },
+  { seq: 4, turnId: 'c', tokens: 10 },
+];
 
 describe('planFold', () => {
   it('folds the oldest turns until the rest plus a summary fits, never the newest turn', () => {
@@ -82,5 +103,30 @@ describe('planFold', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('planFold: examples', () => {
+  it('folds nothing when everything fits, to the last token', () => {
+    expect(planFold({ system: 0, summary: 0, history: abc, budget: 113 }, 50)).toEqual([]);
+  });
+
+  it('folds the oldest turn when one token is missing, counting the summary it adds', () => {
+    // 113 + a summary of 50 − turn a (60) = 103.
+    expect(planFold({ system: 0, summary: 0, history: abc, budget: 112 }, 50)).toEqual([0, 1]);
+  });
+
+  it('stops folding as soon as the rest fits exactly', () => {
+    expect(planFold({ system: 0, summary: 0, history: abc, budget: 103 }, 50)).toEqual([0, 1]);
+    expect(planFold({ system: 0, summary: 0, history: abc, budget: 102 }, 50)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('replaces the summary there is with the new one: only the difference is added', () => {
+    // 3 + 30 + 110 = 143; the new summary adds 50 − 30; folding a leaves 103.
+    expect(planFold({ system: 0, summary: 30, history: abc, budget: 140 }, 50)).toEqual([0, 1]);
+  });
+
+  it('never folds the newest turn, even when it alone does not fit', () => {
+    expect(planFold({ system: 0, summary: 0, history: abc.slice(4), budget: 5 }, 50)).toEqual([]);
   });
 });

@@ -37,6 +37,11 @@ describe('routing: strategies within a tier', () => {
     expect(ids(rankCandidates([candidate('p2'), candidate('p0'), candidate('p1')], 'priority', never))).toEqual(['p0', 'p1', 'p2']);
   });
 
+  it('priority ignores latency and calls in flight', () => {
+    const cs = [candidate('p0', { inFlight: 9, latencyEwmaMs: 900 }), candidate('p1', { inFlight: 0, latencyEwmaMs: 10 })];
+    expect(ids(rankCandidates(cs, 'priority', never))).toEqual(['p0', 'p1']);
+  });
+
   it('least-latency prefers the lowest EWMA and tries unmeasured deployments first', () => {
     const cs = [candidate('p0', { latencyEwmaMs: 300 }), candidate('p1', { latencyEwmaMs: 80 }), candidate('p2', { latencyEwmaMs: null })];
     expect(ids(rankCandidates(cs, 'least-latency', never))).toEqual(['p2', 'p1', 'p0']);

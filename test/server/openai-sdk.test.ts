@@ -146,13 +146,25 @@ describe('the openai SDK against Switchyard', () => {
   it('raises 503 with Retry-After when no deployment can serve', async () => {
     const g = await start({
       mocks: [{ faults: { mode: 'error', status: 500 } }],
-      config: { health: { minVolume: 1 }, routing: { deadlineMs: 200 } },
+      // A long, unjittered cool-down: the probe stays in the future while the test reads it.
+      config: { health: { minVolume: 1, backoff: { initialMs: 30_000, jitter: 'none' } }, routing: { deadlineMs: 200 } },
     });
     await apiError(g.client.chat.completions.create({ model: 'chat', messages }));
+    const before = Date.now();
     const err = await apiError(g.client.chat.completions.create({ model: 'chat', messages }));
+    const after = Date.now();
     expect(err.status).toBe(503);
     expect(err.code).toBe('no_provider_available');
-    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThanOrEqual(0);
+    // The header is ceil(retryAfterMs / 1000), where retryAfterMs is the wait for the deployment's next probe,
+    // measured when the gateway refused: somewhere between our sending and our reading the answer.
+    const nextProbeAt = g.runtime.providers()[0]?.nextProbeAt;
+    if (typeof nextProbeAt !== 'number') throw new Error('the tripped deployment has no next probe');
+    const header = err.headers?.get('retry-after') ?? null;
+    expect(header).toMatch(/^\d+$/);
+    const seconds = Number(header);
+    expect(seconds).toBeGreaterThanOrEqual(Math.ceil(Math.max(0, nextProbeAt - after) / 1000));
+    expect(seconds).toBeLessThanOrEqual(Math.ceil(Math.max(0, nextProbeAt - before) / 1000));
+    expect(seconds).toBeGreaterThan(0);
   });
 
   it('raises 401 without a valid API key, and serves with one', async () => {

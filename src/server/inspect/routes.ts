@@ -4,6 +4,7 @@
 // second). Each is a plain route, so an access check can wrap them. In demo mode, POST
 // /inspect/demo/:name/break|heal switches a mock upstream's faults.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
 import { allCharts, type MachineName } from '../../inspection/charts.ts';
@@ -30,6 +31,13 @@ const conversationsQuery = {
     offset: { type: 'string', pattern: '^[0-9]{1,7}$' },
     limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$' },
   },
+} as const;
+
+// Any name and action reach the handler, which answers 404 for what it does not know.
+const demoParams = {
+  type: 'object',
+  required: ['name', 'action'],
+  properties: { name: { type: 'string' }, action: { type: 'string' } },
 } as const;
 
 interface ConversationsQuery {
@@ -71,18 +79,19 @@ function allDiagrams(): Promise<Record<MachineName, Diagram>> {
 }
 
 export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = [], limits: InspectorLimits = inspectorDefaults) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     const feed = createInspectorFeed(runtime, limits);
     app.addHook('preClose', async () => feed.close());
     app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inspectorPage()));
     app.get('/inspect/machines', async () => allDiagrams());
     app.get('/inspect/state', async () => stateOf(runtime));
     app.get('/inspect/conversations', { schema: { querystring: conversationsQuery } }, async (request) =>
-      conversationsOf(runtime, request.query as ConversationsQuery),
+      conversationsOf(runtime, request.query),
     );
     app.get('/inspect/demo', async () => ({ targets: demo.map((d) => d.name) }));
-    app.post('/inspect/demo/:name/:action', async (request) => {
-      const { name, action } = request.params as { name: string; action: string };
+    app.post('/inspect/demo/:name/:action', { schema: { params: demoParams } }, async (request) => {
+      const { name, action } = request.params;
       const target = demo.find((d) => d.name === name);
       if (!target || (action !== 'break' && action !== 'heal')) {
         throw new SwitchyardError('provider_not_found', `no demo target "${name}" with action "${action}"`);

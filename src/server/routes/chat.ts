@@ -2,7 +2,9 @@
 // `conversation_id` (or the x-conversation-id header) the server keeps the history: the client sends only its
 // new message. Streams are SSE; a client that goes away aborts the upstream attempt.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest } from '../../routing/request.ts';
@@ -19,7 +21,7 @@ const message = {
     content: { anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'null' }] },
     name: { type: 'string', maxLength: 256 },
   },
-};
+} as const;
 
 export const chatSchema = {
   type: 'object',
@@ -43,6 +45,14 @@ export const chatSchema = {
   },
 } as const;
 
+/**
+ * Bodies typed from the schema that validates them. A message is typed as the OpenAI message it is forwarded as:
+ * the schema checks its role and content shape, the upstream the rest (tool calls, content parts).
+ */
+type ChatTypeProvider = JsonSchemaToTsProvider<{
+  ValidatorSchemaOptions: { deserialize: [{ pattern: typeof message; output: ChatCompletionMessageParam }] };
+}>;
+
 interface ChatBody extends ChatCompletionRequest {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
@@ -50,14 +60,15 @@ interface ChatBody extends ChatCompletionRequest {
 }
 
 export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<ChatTypeProvider>();
     app.get('/v1/models', async () => ({
       object: 'list',
       data: runtime.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
     }));
 
     app.post('/v1/chat/completions', { schema: { body: chatSchema } }, async (request, reply) => {
-      const body = request.body as ChatBody;
+      const body: ChatBody = request.body;
       const header = request.headers['x-conversation-id'];
       const conversationId = body.conversation_id ?? (typeof header === 'string' ? header : undefined);
       const signal = clientGone(reply);

@@ -1,7 +1,8 @@
 // The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
-import { isSwitchyardError } from '../../errors.ts';
+import { isSwitchyardError, SwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
 import { ownerOf, scopeOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
@@ -32,21 +33,21 @@ const postSchema = {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefined) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
-      const body = request.body as { model: string; system?: string | null; strategy?: 'sliding' | 'summarize' };
-      const created = await runtime.conversations.create({ ...body, tenant: ownerOf(request) });
+      const created = await runtime.conversations.create({ ...request.body, tenant: ownerOf(request) });
       return reply.code(201).send(created);
     });
 
     app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       return runtime.conversations.get(id, scopeOf(request));
     });
 
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as { content: string; stream?: boolean; max_tokens?: number };
+      const { id } = request.params;
+      const body = request.body;
       const key = request.headers['idempotency-key'];
       const postOptions = {
         idempotencyKey: typeof key === 'string' ? key : null,
@@ -85,13 +86,11 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
       }
     });
 
-    app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request, reply) => {
-      const { id } = request.params as { id: string };
+    app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
+      const { id } = request.params;
       const deleted = await runtime.conversations.delete(id, scopeOf(request));
-      if (!deleted)
-        return reply
-          .code(404)
-          .send({ error: { message: `no conversation "${id}"`, type: 'not_found_error', code: 'conversation_not_found', param: null } });
+      // Another tenant's conversation answers exactly like a missing one.
+      if (!deleted) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
       return { id, deleted: true };
     });
   };

@@ -1,6 +1,7 @@
 // Deployments and health: GET /v1/providers, operator enable/disable, /healthz (alive), /readyz (every
 // logical model has a deployment that is not recovering, and the conversation store can write), and /metrics.
 
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
 import type { Metrics } from '../metrics.ts';
@@ -8,7 +9,8 @@ import type { Metrics } from '../metrics.ts';
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
 
 export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
-  return async (app: FastifyInstance) => {
+  return async (fastify: FastifyInstance) => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     app.get('/v1/providers', async () => {
       const cluster = runtime.cluster();
       return { data: runtime.providers(), ...(cluster ? { cluster } : {}) };
@@ -16,12 +18,12 @@ export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
 
     // Deployment ids contain a slash (`provider/model`): the id is URL-encoded in the path.
     app.post('/v1/providers/:id/disable', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       runtime.disable(id);
       return runtime.providers().find((p) => p.id === id);
     });
     app.post('/v1/providers/:id/enable', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       runtime.enable(id);
       return runtime.providers().find((p) => p.id === id);
     });
