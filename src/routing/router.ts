@@ -92,6 +92,7 @@ export function createRouter(deps: RouterDeps) {
     async pick(options: PickOptions, filter?: (route: Route) => boolean): Promise<Route> {
       const all = this.routesOf(options.model);
       const routes = filter ? all.filter(filter) : all;
+      let retryAfterMs: number | undefined;
       for (let turn = 0; turn < maxWaits; turn++) {
         const candidates = routes.map((r) => candidateOf(r, deps.limiter, options.tokens));
         const next = pickNext(candidates, deps.strategy, options.tried, deps.random);
@@ -102,7 +103,7 @@ export function createRouter(deps: RouterDeps) {
         const probes = routes.map((r) => r.deployment.actor.getSnapshot().context.nextProbeAt).filter((t): t is number => t !== null);
         const earliest = probes.length > 0 ? Math.min(...probes) : null;
         // With a probe in flight and none scheduled, the wait budget is the honest hint of when to come back.
-        const retryAfterMs = earliest !== null ? Math.max(0, earliest - now) : probing ? deps.maxWaitForRecoveryMs : undefined;
+        retryAfterMs = earliest !== null ? Math.max(0, earliest - now) : probing ? deps.maxWaitForRecoveryMs : undefined;
         const budget = Math.max(0, deps.maxWaitForRecoveryMs - (waitedMs.get(options) ?? 0));
         const until = Math.min(options.deadlineAt, now + budget);
         const reachable = probing || (earliest !== null && earliest <= until);
@@ -119,7 +120,9 @@ export function createRouter(deps: RouterDeps) {
           waitedMs.set(options, (waitedMs.get(options) ?? 0) + Math.max(0, deps.now() - now));
         }
       }
-      throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" became available`);
+      throw new SwitchyardError('no_provider_available', `no deployment of "${options.model}" became available`, {
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
     },
 
     /** Requests of `model` waiting for a recovery now. */

@@ -115,7 +115,7 @@ describe('router: when every deployment is recovering', () => {
     const r = setup({ ids: ['a'], moveClock: false });
     r.trip(0);
     const err = await failure(r.router.pick(r.request(5000)));
-    expect(err).toMatchObject({ code: 'no_provider_available', message: expect.stringMatching(/became available/) });
+    expect(err).toMatchObject({ code: 'no_provider_available', message: expect.stringMatching(/became available/), retryAfterMs: 1000 });
     expect(r.waits).toHaveLength(64);
   });
 
