@@ -1,6 +1,7 @@
 // The idle footprint of a plain gateway: `switchyard serve` loads what every request needs, and the rest only
 // when something uses it — the tokenizer (tiktoken's WASM) on the first conversation message, the inspector's
-// layout engine (elkjs) on the first visit to /inspect. The child records every package it loads, when it loads.
+// layout engine (elkjs) on the first visit to /inspect; and it starts with a small young generation. The child
+// records every package it loads, when it loads.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -48,6 +49,16 @@ describe('idle footprint', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).not.toBe('');
+    // Its young generation stayed at its initial size while it started (src/startup-heap.ts): 2 × 1 MB, where
+    // V8 left alone grows it to 2 × 16 MB and keeps it.
+    serve.kill('SIGUSR2');
+    await waitUntil(() => loaded().some((line) => line.startsWith('new_space ')), 5000);
+    const young = Number(
+      loaded()
+        .find((line) => line.startsWith('new_space '))
+        ?.split(' ')[1],
+    );
+    expect(young).toBeLessThanOrEqual(4);
     const plain = loaded();
     expect(plain).toEqual(expect.arrayContaining(['fastify', 'undici', 'xstate']));
     expect(plain).not.toContain('tiktoken');
