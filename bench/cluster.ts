@@ -10,11 +10,10 @@ import { createClusterLink } from '../src/cluster/link.ts';
 import { healthOf } from '../src/provider/health.ts';
 import { providerMachine } from '../src/provider/machine.ts';
 import { startRedis } from '../test/helpers/redis.ts';
+import { percentile, round } from './output.ts';
 import { startServerProcess } from './spawn.ts';
 
 const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about clusters.' }] });
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
-const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const statsOf = async (url: string) => (await (await fetch(`${url}/_mock/stats`)).json()) as { requests: number };
 
 async function post(url: string) {

@@ -35,3 +35,11 @@ export function noiseNote(noise: readonly Noise[]): string {
   const list = noise.map((n) => `${n.figure} ${n.measuredMs} ms`).join('; ');
   return `Added figures measured below zero are shown as 0: the gateway cannot answer faster than the upstream it calls, so a negative difference is the noise between two runs measured one after the other (${list}).`;
 }
+
+/** The value at fraction `p` of `values` (nearest rank); NaN for none. */
+export const percentile = (values: number[], p: number) => {
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
+};
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;

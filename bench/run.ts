@@ -12,7 +12,8 @@ import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
 import { cluster, clusterMarkdown } from './cluster.ts';
-import { addedMs, type Noise, noiseNote, resultsDir } from './output.ts';
+import { outage, outageLine } from './outage.ts';
+import { addedMs, type Noise, noiseNote, percentile, resultsDir, round } from './output.ts';
 import { seedConversations } from './seed.ts';
 
 const quick = process.argv.includes('--quick');
@@ -66,11 +67,6 @@ async function load(url: string, payload: string, connections: number, duration 
   };
 }
 
-const percentile = (values: number[], p: number) => {
-  const sorted = values.slice().sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
-};
-
 /** Concurrent streaming requests for `ms`: time to the first content chunk, and errors. */
 async function streamLoad(url: string, payload: string, concurrency: number, ms: number) {
   const ttft: number[] = [];
@@ -103,8 +99,6 @@ async function streamLoad(url: string, payload: string, concurrency: number, ms:
   );
   return { requests: ttft.length, ttftP50: round(percentile(ttft, 0.5)), ttftP99: round(percentile(ttft, 0.99)), errors };
 }
-
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** The median of each figure over several rounds (rounds alternate between the targets, so drift hits all). */
 function medianLoad(runs: Load[]): Load {
@@ -315,6 +309,8 @@ function markdown(results: Record<string, unknown> & { machine: Record<string, u
     '',
     `Failover (one of two deployments starts answering 503 under 16 concurrent clients): ${f.requests} requests, ${f.failedClientRequests} failed client requests, all succeeding again ${f.msUntilAllSucceed} ms after the fault, ${f.requestsToDownDeployment} requests reached the down deployment (the first failures and the probes).`,
     '',
+    outageLine(results.outage as Awaited<ReturnType<typeof outage>>),
+    '',
     '| conversations | heap per active actor | heap per passivated | restore from SQLite p50 |',
     '| --- | --- | --- | --- |',
     ...c.map(
@@ -345,6 +341,7 @@ async function main() {
     },
     overhead: await overhead(),
     failover: await failover(),
+    outage: await outage(server, quick ? 3 : 10),
     conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
     tokens: tokens(),
     cluster: await cluster(quick),

@@ -1,5 +1,5 @@
 // One server per process for the benchmarks, so that the load generator, the upstream and the system under
-// test do not share an event loop: `node bench/servers.ts mock|proxy|gateway [upstream URLs…]`. Prints
+// test do not share an event loop: `node bench/servers.ts mock|proxy|gateway|gateway-defaults [upstream URLs…]`. Prints
 // `ready <url>` when it listens, and stops on SIGTERM.
 
 import Fastify from 'fastify';
@@ -54,6 +54,15 @@ async function main() {
         health: { minVolume: 3, probeIdleMs: 200, backoff: { initialMs: 250, maxMs: 2000 } },
         ...(process.env.BENCH_REDIS ? { cluster: { redis: process.env.BENCH_REDIS, instanceId: process.env.BENCH_INSTANCE ?? null } } : {}),
       },
+      { store: 'memory' },
+    );
+    const server = await startServer(runtime, { port: 0, host: '127.0.0.1', apiKeys: [], inspector: false });
+    return { url: server.url, close: () => server.shutdown(500) };
+  }
+  if (kind === 'gateway-defaults') {
+    // The routing and health settings a config that sets none gets: what the total-outage scenario measures.
+    const runtime = createRuntime(
+      { providers: upstreams.map((u, i) => ({ id: `up${i}`, baseURL: `${u}/v1`, models: { chat: 'mock-model' } })) },
       { store: 'memory' },
     );
     const server = await startServer(runtime, { port: 0, host: '127.0.0.1', apiKeys: [], inspector: false });

@@ -2,14 +2,16 @@
 // actor riding out an outage of that upstream, `serve` runs the gateway from a config file, `config check` and
 // `config print` read a config file without starting anything.
 
+// First, for its effect: it limits the young generation while the modules below load.
+import './startup-heap.ts';
 import { parseArgs } from 'node:util';
-import { configCommand } from './config/command.ts';
-import { loadConfigFile } from './config.ts';
 import { SwitchyardError } from './errors.ts';
 import type { ContinuationMode } from './mock/reply.ts';
+import { startupDone } from './startup-heap.ts';
 
-// The runtime, the server and the mock are loaded by the commands that use them, so that `config check` (a CI
-// step) does not load them.
+// Every module beyond these is loaded by the command that uses it: `config check` (a CI step) loads neither
+// the runtime, the server nor the mock, and the modules load after startup-heap.ts has taken effect (a static
+// import is compiled before any module body runs, that one's included).
 
 const help = `switchyard — a resilient actor-model runtime for LLM providers
 
@@ -127,6 +129,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'config') {
+    const { configCommand } = await import('./config/command.ts');
     process.exitCode = configCommand(positionals.slice(1), {
       stdout: (text) => process.stdout.write(text),
       stderr: (text) => process.stderr.write(text),
@@ -136,6 +139,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     if (values.config === undefined)
       throw new SwitchyardError('invalid_config', '--config: a config file is required (see --help)', { param: 'config' });
+    const { loadConfigFile } = await import('./config.ts');
     const loaded = loadConfigFile(values.config);
     const config = values.redis === undefined ? loaded : { ...loaded, cluster: { ...loaded.cluster, redis: values.redis } };
     const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
@@ -180,7 +184,7 @@ async function main(argv: string[]): Promise<void> {
   throw new SwitchyardError('invalid_request', `unknown command "${command}" (try --help)`);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+main(process.argv.slice(2)).then(startupDone, (err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   console.error(`switchyard: ${message}`);
   process.exit(2);

@@ -18,7 +18,15 @@ const issueExample = {
     },
     { id: 'local', baseURL: 'http://127.0.0.1:8000/v1', models: { chat: 'llama3.1:8b' }, continuation: 'prefill' },
   ],
-  routing: { strategy: 'priority', maxAttempts: 3, deadlineMs: 60000, hedgeAfterMs: null, midStreamFailover: 'continue' },
+  routing: {
+    strategy: 'priority',
+    maxAttempts: 3,
+    deadlineMs: 60000,
+    maxWaitForRecoveryMs: 1000,
+    maxWaitingRequests: 64,
+    hedgeAfterMs: null,
+    midStreamFailover: 'continue',
+  },
   health: { backoff: { kind: 'exponential', initialMs: 1000, maxMs: 60000 } },
 };
 

@@ -111,6 +111,22 @@ export const routingSchema = section(
       Type.Integer({ minimum: 1, default: 3, unit: 'attempts', description: 'attempts per request, hedges and continuations included' }),
     ),
     deadlineMs: Type.Optional(ms('the whole request: every attempt and every wait; past it, `deadline_exceeded` (504)', 1, 60_000)),
+    maxWaitForRecoveryMs: Type.Optional(
+      ms(
+        'when every deployment of the model is recovering, how long one request waits in all for a probe to let it through; a probe further off answers `no_provider_available` (503) at once, with `Retry-After` at the next probe. 0: never wait',
+        0,
+        1000,
+      ),
+    ),
+    maxWaitingRequests: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        default: 64,
+        unit: 'requests',
+        description:
+          'requests of one logical model that may wait for a recovery at once; more answer `no_provider_available` (503) at once, with `Retry-After` at the next probe',
+      }),
+    ),
     hedgeAfterMs: Type.Optional(
       Type.Union([Type.Number({ minimum: 0 }), Type.Literal('p95'), Type.Null()], {
         default: null,

@@ -2,7 +2,7 @@
 // become regions holding their children, each transition a routed arrow with its label, each compound state an
 // initial marker. The result is plain geometry in one coordinate space, ready to draw as SVG.
 
-import elkBundled, { type ElkExtendedEdge, type ElkNode } from 'elkjs/lib/elk.bundled.js';
+import type { default as ElkBundled, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk.bundled.js';
 import { type ChartNode, type ChartTransition, statesOf, transitionsOfChart } from './charts.ts';
 
 export interface DiagramNode {
@@ -42,8 +42,13 @@ export interface Diagram {
 
 // Text is measured by estimate: the page draws it in a fixed font size, and a few pixels of slack are
 // cheaper than shipping a font-metrics table.
-// The bundle is CommonJS: its constructor is the module itself and, for typed ESM callers, its `default`.
-const ELK = elkBundled.default;
+// elkjs (about 20 MB once loaded) is loaded on the first layout, i.e. the first visit to /inspect, not with
+// the server. The bundle is CommonJS: its module is the constructor (and the constructor its own `default`).
+let elk: Promise<typeof ElkBundled.default> | undefined;
+const loadElk = () => {
+  elk ??= import('elkjs/lib/elk.bundled.js').then(({ default: bundle }) => ('default' in bundle ? bundle.default : bundle));
+  return elk;
+};
 
 const charWidth = { state: 7.4, label: 6.3 };
 const stateHeight = 34;
@@ -155,6 +160,7 @@ export async function layoutChart(chart: ChartNode): Promise<Diagram> {
   const edges = edgesOf(chart);
   if (chart.initial) edges.push({ id: initialId(chart), sources: [initialId(chart)], targets: [`${chart.id}.${chart.initial}`] });
   const graph: ElkNode = { id: chart.id, layoutOptions: rootOptions, children, edges };
+  const ELK = await loadElk();
   const laid = await new ELK().layout(graph);
   return {
     machine: chart.id,

@@ -1,17 +1,23 @@
 // Token counting with tiktoken (WASM). Encoders hold WASM memory, so there is one per encoding per process,
-// created on first use and freed by freeEncoders() at shutdown.
+// created on first use and freed by freeEncoders() at shutdown. tiktoken itself (its module compiles the WASM
+// when loaded: about 15 MB) is loaded on the first count, not at import: a stateless gateway never counts.
 
-import { get_encoding, type Tiktoken, type TiktokenEncoding } from 'tiktoken';
+import { createRequire } from 'node:module';
+import type { Tiktoken, TiktokenEncoding } from 'tiktoken';
 import { perMessage, perName, replyPriming } from './chat-format.ts';
 
 export type Encoding = Extract<TiktokenEncoding, 'o200k_base' | 'cl100k_base'>;
 
 const encoders = new Map<Encoding, Tiktoken>();
+// Synchronous, so that counting stays synchronous: tiktoken's Node entry is CommonJS.
+const load = createRequire(import.meta.url);
+let getEncoding: typeof import('tiktoken').get_encoding | undefined;
 
 function encoder(encoding: Encoding): Tiktoken {
   let enc = encoders.get(encoding);
   if (!enc) {
-    enc = get_encoding(encoding);
+    getEncoding ??= (load('tiktoken') as typeof import('tiktoken')).get_encoding;
+    enc = getEncoding(encoding);
     encoders.set(encoding, enc);
   }
   return enc;

@@ -161,10 +161,11 @@ function firstTokenFirst(source: AnswerStream): FirstTokenFirst {
   ready.catch(() => {});
   return {
     ready,
-    next: async () => {
+    // Not an async function: past the first token it hands out the source's own promise, one hop less per chunk.
+    next: () => {
       const delta = buffered.shift();
-      if (delta) return { done: false, value: delta };
-      if (end) return { done: true, value: end };
+      if (delta) return Promise.resolve({ done: false, value: delta });
+      if (end) return Promise.resolve({ done: true, value: end });
       return source.next();
     },
     close: async () => {

@@ -106,6 +106,8 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
   const router = createRouter({
     routes,
     strategy: routing.strategy,
+    maxWaitForRecoveryMs: routing.maxWaitForRecoveryMs,
+    maxWaitingRequests: routing.maxWaitingRequests,
     limiter,
     now,
     random,

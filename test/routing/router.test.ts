@@ -24,7 +24,17 @@ const unused: OpenAIAdapter = {
 
 const health = { minVolume: 1, probeIdleMs: 60_000, backoff: { initialMs: 1000, jitter: 'none' as const } };
 
-function setup(options: { ids: string[]; moveClock: boolean }) {
+interface Setup {
+  ids: string[];
+  moveClock: boolean;
+  /** The wait budget; large by default so the deadline is what these tests meet. */
+  maxWaitForRecoveryMs?: number;
+  maxWaitingRequests?: number;
+  /** Replaces the clock-moving wait (a wait the test releases). */
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+function setup(options: Setup) {
   const clock = new SimulatedClock();
   const now = () => clock.now();
   const config = resolveConfig({
@@ -49,8 +59,11 @@ function setup(options: { ids: string[]; moveClock: boolean }) {
     limiter: createLocalRateLimiter({}, now),
     now,
     random: () => 0,
-    waitForChange: async (_watched, ms) => {
+    maxWaitForRecoveryMs: options.maxWaitForRecoveryMs ?? 60_000,
+    maxWaitingRequests: options.maxWaitingRequests ?? 64,
+    waitForChange: async (_watched, ms, signal) => {
       waits.push(ms);
+      if (options.wait) return options.wait(ms, signal);
       if (options.moveClock) clock.increment(ms);
     },
   });
@@ -102,7 +115,7 @@ describe('router: when every deployment is recovering', () => {
     const r = setup({ ids: ['a'], moveClock: false });
     r.trip(0);
     const err = await failure(r.router.pick(r.request(5000)));
-    expect(err).toMatchObject({ code: 'no_provider_available', message: expect.stringMatching(/became available/) });
+    expect(err).toMatchObject({ code: 'no_provider_available', message: expect.stringMatching(/became available/), retryAfterMs: 1000 });
     expect(r.waits).toHaveLength(64);
   });
 
@@ -111,5 +124,78 @@ describe('router: when every deployment is recovering', () => {
     r.trip(0);
     expect((await r.router.pick(r.request(5000))).deployment.id).toBe('b');
     expect(r.waits).toEqual([]);
+  });
+});
+
+describe('router: a total outage fails fast', () => {
+  it('never waits past maxWaitForRecoveryMs: a probe further off answers at once with Retry-After at that probe', async () => {
+    const r = setup({ ids: ['a', 'b'], moveClock: true, maxWaitForRecoveryMs: 999 });
+    r.trip(0);
+    r.trip(1); // both probe at 1000: one ms past the wait budget, well inside the deadline
+    const err = await failure(r.router.pick(r.request(60_000)));
+    expect(err).toMatchObject({ code: 'no_provider_available', status: 503, retryAfterMs: 1000 });
+    expect(r.waits).toEqual([]);
+    expect(r.clock.now()).toBe(0);
+  });
+
+  it('waits for a probe inside maxWaitForRecoveryMs and sends the request as that probe', async () => {
+    const r = setup({ ids: ['a'], moveClock: true, maxWaitForRecoveryMs: 1000 });
+    r.trip(0);
+    const route = await r.router.pick(r.request(60_000));
+    expect(route.deployment.id).toBe('a');
+    expect(r.waits).toEqual([1000]);
+    expect(route.deployment.admission()).toBe('probe');
+  });
+
+  it('bounds a probe in flight by the wait budget rather than the deadline, and the budget spans the picks of one request', async () => {
+    const r = setup({ ids: ['a'], moveClock: true, maxWaitForRecoveryMs: 1000 });
+    r.deployments[0]?.disable();
+    r.deployments[0]?.enable();
+    r.deployments[0]?.actor.send({ type: 'probe.started', at: r.clock.now() });
+    const request = r.request(60_000);
+    r.clock.increment(300); // the wait budget starts at the first wait, not at the request's start
+    const first = await failure(r.router.pick(request));
+    // No scheduled probe: the wait budget is the hint.
+    expect(first).toMatchObject({ code: 'no_provider_available', retryAfterMs: 1000 });
+    expect(r.waits).toEqual([1000]);
+    const again = await failure(r.router.pick(request));
+    expect(again).toMatchObject({ code: 'no_provider_available' });
+    expect(r.waits).toEqual([1000]);
+    // Another request has a budget of its own.
+    await failure(r.router.pick(r.request(60_000)));
+    expect(r.waits).toEqual([1000, 1000]);
+  });
+
+  it('with maxWaitForRecoveryMs 0 never waits', async () => {
+    const r = setup({ ids: ['a'], moveClock: true, maxWaitForRecoveryMs: 0 });
+    r.trip(0);
+    expect(await failure(r.router.pick(r.request(60_000)))).toMatchObject({ code: 'no_provider_available', retryAfterMs: 1000 });
+    expect(r.waits).toEqual([]);
+  });
+
+  it('lets at most maxWaitingRequests wait at once per model; the next answers at once with Retry-After at the next probe', async () => {
+    const held: (() => void)[] = [];
+    const r = setup({
+      ids: ['a', 'b'],
+      moveClock: false,
+      maxWaitForRecoveryMs: 1000,
+      maxWaitingRequests: 2,
+      wait: () => new Promise<void>((resolve) => held.push(resolve)),
+    });
+    r.trip(0);
+    r.clock.increment(200);
+    r.trip(1); // a probes at 1000, b at 1200
+    r.clock.increment(100);
+    const waiting = [r.router.pick(r.request(60_000)), r.router.pick(r.request(60_000))];
+    expect(r.router.waiting('chat')).toBe(2);
+    const third = await failure(r.router.pick(r.request(60_000)));
+    expect(third).toMatchObject({ code: 'no_provider_available', status: 503, retryAfterMs: 700 });
+    expect(third.message).toMatch(/2 requests already wait/);
+    expect(r.waits).toEqual([700, 700]);
+    // a's probe is due: both waiters wake and pick it (the call that goes first takes its one probe slot).
+    r.clock.increment(700);
+    for (const release of held.splice(0)) release();
+    expect((await Promise.all(waiting)).map((route) => route.deployment.id)).toEqual(['a', 'a']);
+    expect(r.router.waiting('chat')).toBe(0);
   });
 });
