@@ -3,7 +3,7 @@
 // decision record; each Attempt owns its signal, its deployment call (where the deployment admits it) and
 // its outcome report. The call path (chat.ts) and the stream path (stream.ts) drive them.
 
-import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
@@ -24,8 +24,26 @@ export interface ChatResult {
   route: RouteInfo;
 }
 
-export type ChatStreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; deployment: string };
-export type ChatStreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
+/**
+ * A piece of a streamed answer. `chunk` is the upstream's own chunk when this piece passed unchanged: the server
+ * writes it whole (logprobs, system_fingerprint, fields it does not know); a piece Switchyard changed (a
+ * continuation's repeat removed) has none and is written as a new chunk.
+ */
+export type ChatStreamDelta = {
+  type: 'delta';
+  content: string;
+  toolCalls?: ToolCallDelta[] | undefined;
+  deployment: string;
+  chunk?: ChatCompletionChunk | undefined;
+};
+/** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
+export type ChatStreamEnd = {
+  type: 'end';
+  finishReason: string;
+  usage: CompletionUsage | null;
+  route: RouteInfo;
+  chunk?: ChatCompletionChunk | undefined;
+};
 export type ChatStreamEvent = ChatStreamDelta | ChatStreamEnd;
 
 /** What every request of a supervisor shares: built once, never per request. */

@@ -21,7 +21,8 @@ export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' |
 export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
 
 export type StreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk };
-export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null };
+/** The end of a stream; `chunk` is the upstream's usage chunk (no choices), kept whole for the client. */
+export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; chunk?: ChatCompletionChunk | undefined };
 export type StreamEvent = StreamDelta | StreamEnd;
 
 /**
@@ -255,6 +256,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
+      let usageChunk: ChatCompletionChunk | undefined;
       let body: ResponseData['body'] | undefined;
       try {
         const res = await post(payload, true, attempt.signal);
@@ -274,7 +276,10 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finishReason = choice.finish_reason;
-          if (!choice) continue;
+          if (!choice) {
+            if (chunk.usage) usageChunk = chunk;
+            continue;
+          }
           const toolCalls = choice.delta?.tool_calls;
           attempt.pause();
           yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
@@ -286,7 +291,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
             provider: options.id,
           });
         }
-        return { type: 'end', finishReason, usage };
+        return { type: 'end', finishReason, usage, ...(usageChunk ? { chunk: usageChunk } : {}) };
       } catch (err) {
         throw classify(err, attempt);
       } finally {

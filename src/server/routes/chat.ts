@@ -74,10 +74,13 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
         }
         const { completion, route } = await runtime.chat(chat, { signal });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
-        return reply
-          .header('x-switchyard-deployment', route.deployments.join(','))
-          .header('x-switchyard-attempts', String(route.attempts.length))
-          .send({ ...completion, switchyard: route });
+        return (
+          reply
+            .header('x-switchyard-deployment', route.deployments.join(','))
+            .header('x-switchyard-attempts', String(route.attempts.length))
+            // The logical model the client asked for, as on streamed chunks; everything else as the upstream sent it.
+            .send({ ...completion, model: body.model, switchyard: route })
+        );
       } catch (err) {
         metrics?.observeError(body.model, err);
         throw err;
