@@ -13,7 +13,8 @@ import {
   type ChatCompletionRequest,
   type ChatStreamEnd,
   type ChatStreamEvent,
-  Request,
+  chatRequest,
+  type Request,
   type RequestDeps,
 } from './request.ts';
 import type { Route } from './router.ts';
@@ -32,7 +33,7 @@ export async function* streamWithFailover(
   request: ChatCompletionRequest,
   signal?: AbortSignal,
 ): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
-  const req = new Request(deps, request, signal);
+  const req = chatRequest(deps, request, signal);
   let delivered = '';
   let toolsDelivered = false;
   let current: Opened | undefined;
