@@ -62,6 +62,26 @@ describe('POST /v1/embeddings', () => {
     expect(views.find((v) => v.id === 'p1/mock-embed')?.metrics.successes).toBe(1);
   });
 
+  it('answers as chat does when every deployment fails: the error contract, Retry-After and attempts', async () => {
+    const down = { faults: { mode: 'error' as const, status: 503, retryAfterSeconds: 2 } };
+    // The error-contract test's setup for chat: two attempts, one per deployment.
+    gateway = await startGateway({ models: embedModels, mocks: [down, down], config: { routing: { maxAttempts: 2 } } });
+    const res = await gateway.post('/v1/embeddings', { model: 'embed', input: 'x' });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('retry-after')).toBe('2');
+    expect(res.headers.get('x-switchyard-attempts')).toBe('2');
+    const body = (await res.json()) as EmbeddingsAnswer;
+    expect(body.error?.code).toBe('provider_unavailable');
+  });
+
+  it('does not count a 400 from the upstream against its health, nor fail over', async () => {
+    gateway = await startGateway({ models: embedModels, mocks: [{ faults: { mode: 'error', status: 400 } }, {}] });
+    const res = await gateway.post('/v1/embeddings', { model: 'embed', input: 'x' });
+    expect(res.status).toBe(400);
+    expect(gateway.mocks[1]?.stats().requests).toBe(0);
+    expect(gateway.runtime.providers().find((v) => v.id === 'p0/mock-embed')?.health).toBe('healthy');
+  });
+
   it('is reachable from the runtime without HTTP', async () => {
     gateway = await startGateway({ models: embedModels });
     const { embeddings, route } = await gateway.runtime.embeddings({ model: 'embed', input: 'direct', dimensions: 4 });
