@@ -35,7 +35,9 @@ export type ErrorCode =
   | 'system_prompt_too_large'
   | 'message_too_large'
   | 'inspector_busy'
-  | 'shutting_down';
+  | 'shutting_down'
+  // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
+  | 'unsupported_route';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -97,6 +99,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   message_too_large: { status: 413, retryable: false },
   inspector_busy: { status: 503, retryable: true },
   shutting_down: { status: 503, retryable: true },
+  // Not model_not_found: clients that label every 404 as a missing model (LangChain) still show this message.
+  unsupported_route: { status: 404, retryable: false },
 };
 
 export interface SwitchyardErrorOptions {

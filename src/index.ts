@@ -43,7 +43,14 @@ export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDef
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { RateLimiter } from './routing/budgets.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
-export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, Decision } from './routing/supervisor.ts';
+export type {
+  ChatCompletionRequest,
+  ChatResult,
+  ChatStreamEvent,
+  Decision,
+  EmbeddingsRequest,
+  EmbeddingsResult,
+} from './routing/supervisor.ts';
 export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
 export type { StoreStatus } from './stores/health.ts';
 export { openStore } from './stores/index.ts';
@@ -51,4 +58,13 @@ export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';
 export type { ConversationRecord, ConversationStore, MessageRecord, StoredConversation, SummaryRecord } from './stores/types.ts';
 export type { Timers } from './timers.ts';
-export type { AdapterOptions, AnswerStream, ChatRequest, StreamDelta, StreamEnd, StreamEvent, ToolCallDelta } from './upstream/adapter.ts';
+export type {
+  AdapterOptions,
+  AnswerStream,
+  ChatRequest,
+  EmbeddingRequest,
+  StreamDelta,
+  StreamEnd,
+  StreamEvent,
+  ToolCallDelta,
+} from './upstream/adapter.ts';

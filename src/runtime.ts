@@ -16,6 +16,8 @@ import {
   type ChatStreamEvent,
   createSupervisor,
   type Decision,
+  type EmbeddingsRequest,
+  type EmbeddingsResult,
   type SupervisorOptions,
 } from './routing/supervisor.ts';
 import { type StoreStatus, trackStore } from './stores/health.ts';
@@ -50,6 +52,12 @@ export interface Runtime {
   chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
   /** A streamed completion: deltas, then one `end` event with usage and the route taken. */
   stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent>;
+  /**
+   * Embeddings from the first deployment of `request.model` that can serve them, within the deadline: the same
+   * failover, health, budgets and decision log as chat. Any logical model may be used; its deployments' upstream
+   * models get the request on their `/embeddings`.
+   */
+  embeddings(request: EmbeddingsRequest, options?: { signal?: AbortSignal }): Promise<EmbeddingsResult>;
   /** Logical model names. */
   models(): string[];
   /** Every deployment's state and metrics. */
@@ -117,6 +125,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     },
     chat: (request, callOptions) => supervisor.chat(request, callOptions),
     stream: (request, callOptions) => supervisor.stream(request, callOptions),
+    embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),
     models: () => supervisor.models(),
     providers: () =>
       supervisor.deployments().map((d) => {

@@ -5,16 +5,23 @@
 // supervisor or created alone by createProvider() (src/provider/actor.ts).
 
 import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import { statePath } from '../inspection/events.ts';
-import { type AnswerStream, type AttemptOptions, type ChatRequest, createOpenAIAdapter, type OpenAIAdapter } from '../upstream/adapter.ts';
+import {
+  type AnswerStream,
+  type AttemptOptions,
+  type ChatRequest,
+  createOpenAIAdapter,
+  type EmbeddingRequest,
+  type OpenAIAdapter,
+} from '../upstream/adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
-import { admission, healthOf, type ProviderHealth } from './health.ts';
-import type { ProviderRef, ProviderSnapshot } from './machine.ts';
-import { latencyP95, type ProviderMetrics } from './metrics.ts';
+import { admission, healthOf } from './health.ts';
+import type { ProviderRef } from './machine.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
 import type { ProviderFault } from './types.ts';
+import { type ProviderView, viewOf } from './view.ts';
 
 export interface ProviderDeployment {
   /** Unique deployment id, e.g. `primary` or `primary/gpt-4o-mini`. */
@@ -33,25 +40,9 @@ export interface ProviderDeployment {
   seed?: number | undefined;
 }
 
-export const deploymentDefaults = { timeoutMs: 30_000, streamIdleTimeoutMs: 30_000 } as const;
+export type { ProviderView } from './view.ts';
 
-/** A serializable view of a provider: what the supervisor and the HTTP layer read. */
-export interface ProviderView {
-  id: string;
-  model: string;
-  health: ProviderHealth;
-  /** The full state path, e.g. `recovering.probing.waiting`. */
-  state: string;
-  attempt: number;
-  nextProbeAt: number | null;
-  lastError: { code: string; message: string; at: number } | null;
-  /** Who tripped the current cool-down: `local`, or the id of the cluster instance that did; null while serving. */
-  trippedBy: string | null;
-  /** In a cluster: the instance whose probe of this deployment this one waits for, and until when. */
-  peerProbe: { holder: string; until: number } | null;
-  /** `requests` counts calls started: settled ones and the `inFlight` ones. */
-  metrics: Omit<ProviderMetrics, 'latencySamples'> & { inFlight: number; latencyP95Ms: number | null };
-}
+export const deploymentDefaults = { timeoutMs: 30_000, streamIdleTimeoutMs: 30_000 } as const;
 
 export interface Provider {
   readonly id: string;
@@ -65,6 +56,8 @@ export interface Provider {
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
   /** Deltas, and the end as the return value (see AnswerStream). */
   stream(request: ChatRequest, options?: AttemptOptions): AnswerStream;
+  /** Embeddings from this deployment's `/embeddings`, measured and reported like a completion. */
+  embed(request: EmbeddingRequest, options?: AttemptOptions): Promise<CreateEmbeddingResponse>;
   view(): ProviderView;
   /** The breaker's own state, for checking that it agrees with the machine. */
   breakerState(): 'closed' | 'open' | 'halfOpen';
@@ -79,7 +72,7 @@ export interface Deployment extends Provider {
   readonly health: ProviderHealthOptions;
   readonly input: { id: string; model: string; health: ProviderHealthOptions; seed?: number };
   attach(ref: ProviderRef): void;
-  /** The synthetic health probe: one tiny completion, reported as a probe call. */
+  /** The synthetic health probe: one tiny call of the kind the deployment last served, reported as a probe call. */
   probe(): Promise<void>;
 }
 
@@ -95,6 +88,9 @@ interface Started {
 const notSent = (err: unknown) => isSwitchyardError(err, 'invalid_request');
 
 const circuitOpen = (id: string) => new SwitchyardError('provider_circuit_open', `${id}: circuit open`, { provider: id });
+
+/** An embedding's usage as a call's: every token is input. */
+const embeddingUsage = (e: CreateEmbeddingResponse): Usage => ({ prompt_tokens: e.usage?.prompt_tokens ?? 0, completion_tokens: 0 });
 
 /** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
 export function createDeployment(
@@ -125,6 +121,9 @@ export function createDeployment(
   circuit.onTrip(() => actor().send({ type: 'circuit.tripped', at: now() }));
 
   let inFlight = 0;
+  // What the synthetic probe asks: an embedding model would refuse a chat completion, and no config says which
+  // kind a model is, so the probe asks what the deployment was last used for.
+  let serves: 'chat' | 'embeddings' = 'chat';
 
   function begin(kind: 'normal' | 'probe'): Started {
     const at = now();
@@ -199,6 +198,11 @@ export function createDeployment(
     }
   }
 
+  function embed(request: EmbeddingRequest, attempt: AttemptOptions = {}): Promise<CreateEmbeddingResponse> {
+    if (!adapter.embed) throw new SwitchyardError('provider_bad_request', `${id}: this adapter serves no embeddings`, { provider: id });
+    return adapter.embed(request, attempt);
+  }
+
   async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream {
     const started = admit();
     // The circuit measures the whole stream: its task settles when the stream ends.
@@ -256,14 +260,27 @@ export function createDeployment(
     },
     admission: () => admission(actor().getSnapshot()),
     inFlight: () => inFlight,
-    complete: async (request, attempt = {}) =>
-      measured(
+    complete: async (request, attempt = {}) => {
+      serves = 'chat';
+      return measured(
         admit(),
         () => adapter.complete(request, attempt),
         (c) => c.usage,
-      ),
-    stream,
+      );
+    },
+    stream: (request, attempt) => {
+      serves = 'chat';
+      return stream(request, attempt);
+    },
+    embed: async (request, attempt = {}) => {
+      serves = 'embeddings';
+      return measured(admit(), () => embed(request, attempt), embeddingUsage);
+    },
     probe: async () => {
+      if (serves === 'embeddings') {
+        await measured(begin('probe'), () => embed({ input: 'ping' }), embeddingUsage).catch(() => {});
+        return;
+      }
       const ping: ChatRequest = { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 };
       await measured(
         begin('probe'),
@@ -279,23 +296,5 @@ export function createDeployment(
       circuit.shutdown();
       void adapter.close?.();
     },
-  };
-}
-
-/** The serializable view of a provider actor's snapshot, with the deployment's calls in flight. */
-export function viewOf(snapshot: ProviderSnapshot, inFlight: number): ProviderView {
-  const c = snapshot.context;
-  const { latencySamples: _samples, ...metrics } = c.metrics;
-  return {
-    id: c.id,
-    model: c.model,
-    health: healthOf(snapshot),
-    state: statePath(snapshot.value),
-    attempt: c.attempt,
-    nextProbeAt: c.nextProbeAt,
-    lastError: c.lastError,
-    trippedBy: c.trippedBy,
-    peerProbe: c.peerProbe === null ? null : { holder: c.peerProbe.holder, until: c.peerProbe.until },
-    metrics: { ...metrics, requests: metrics.requests + inFlight, inFlight, latencyP95Ms: latencyP95(c.metrics) },
   };
 }

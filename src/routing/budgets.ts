@@ -87,3 +87,15 @@ export function estimateTokens(messages: readonly { content?: unknown }[], maxTo
   for (const m of messages) chars += typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length;
   return Math.ceil(chars / 4) + messages.length * 4 + (maxTokens ?? 0);
 }
+
+/**
+ * Estimated tokens of an embeddings input: ~4 characters a token for text, one per id for token arrays. Reads
+ * only lengths: the input was bounded by the route's schema.
+ */
+export function estimateInputTokens(input: unknown): number {
+  if (typeof input === 'string') return Math.ceil(input.length / 4);
+  if (!Array.isArray(input)) return 0;
+  let tokens = 0;
+  for (const item of input) tokens += typeof item === 'number' ? 1 : estimateInputTokens(item);
+  return tokens;
+}

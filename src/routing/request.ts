@@ -3,14 +3,15 @@
 // decision record; each Attempt owns its signal, its deployment call (where the deployment admits it) and
 // its outcome report. The call path (chat.ts) and the stream path (stream.ts) drive them.
 
-import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
+import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
 import { latencyP95 } from '../provider/metrics.ts';
 import type { Timers } from '../timers.ts';
-import type { AnswerStream, ChatRequest, ToolCallDelta } from '../upstream/adapter.ts';
-import { type BudgetTicket, estimateTokens, type RateLimiter } from './budgets.ts';
+import type { AnswerStream, ChatRequest, EmbeddingRequest, ToolCallDelta } from '../upstream/adapter.ts';
+import { type BudgetTicket, estimateInputTokens, estimateTokens, type RateLimiter } from './budgets.ts';
 import type { DecisionLog } from './decisions.ts';
 import type { Route, Router } from './router.ts';
 
@@ -19,13 +20,40 @@ export type { RouteInfo } from '../errors.ts';
 /** A chat request as clients send it: the logical model plus OpenAI's parameters. */
 export type ChatCompletionRequest = ChatRequest & { model: string };
 
+/** An embeddings request as clients send it: the logical model plus OpenAI's parameters. */
+export type EmbeddingsRequest = EmbeddingRequest & { model: string };
+
+export interface EmbeddingsResult {
+  /** The upstream's answer as it sent it (its `model` is the upstream's name). */
+  embeddings: CreateEmbeddingResponse;
+  route: RouteInfo;
+}
+
 export interface ChatResult {
   completion: ChatCompletion;
   route: RouteInfo;
 }
 
-export type ChatStreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; deployment: string };
-export type ChatStreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; route: RouteInfo };
+/**
+ * A piece of a streamed answer. `chunk` is the upstream's own chunk when this piece passed unchanged: the server
+ * writes it whole (logprobs, system_fingerprint, fields it does not know); a piece Switchyard changed (a
+ * continuation's repeat removed) has none and is written as a new chunk.
+ */
+export type ChatStreamDelta = {
+  type: 'delta';
+  content: string;
+  toolCalls?: ToolCallDelta[] | undefined;
+  deployment: string;
+  chunk?: ChatCompletionChunk | undefined;
+};
+/** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
+export type ChatStreamEnd = {
+  type: 'end';
+  finishReason: string;
+  usage: CompletionUsage | null;
+  route: RouteInfo;
+  chunk?: ChatCompletionChunk | undefined;
+};
 export type ChatStreamEvent = ChatStreamDelta | ChatStreamEnd;
 
 /** What every request of a supervisor shares: built once, never per request. */
@@ -41,9 +69,13 @@ export interface RequestDeps {
 
 type Ending = { why: 'deadline' | 'caller'; reason: unknown };
 
-export class Request {
+/**
+ * One request of any kind: `B` is its body as the deployments receive it (a chat request, an embeddings
+ * request), `tokens` its estimate for the budgets. The call and stream paths build one with chatRequest().
+ */
+export class Request<B = ChatRequest> {
   readonly model: string;
-  readonly body: ChatRequest;
+  readonly body: B;
   /** Estimated tokens, reserved against rpm/tpm budgets by each attempt. */
   readonly tokens: number;
   readonly startedAt: number;
@@ -66,13 +98,12 @@ export class Request {
   #disposed = false;
 
   /** Checks the model (model_not_found) and starts the deadline. */
-  constructor(deps: RequestDeps, request: ChatCompletionRequest, signal: AbortSignal | undefined) {
-    const { model, ...body } = request;
+  constructor(deps: RequestDeps, model: string, body: B, tokens: number, signal: AbortSignal | undefined) {
     deps.router.routesOf(model);
     this.deps = deps;
     this.model = model;
     this.body = body;
-    this.tokens = estimateTokens(body.messages, body.max_tokens);
+    this.tokens = tokens;
     this.startedAt = deps.now();
     this.deadlineAt = this.startedAt + deps.routing.deadlineMs;
     this.#caller = signal;
@@ -219,10 +250,10 @@ export class Attempt {
   readonly startedAt: number;
   /** The attempt's own controller: the adapter's timers abort it too, so no second one is linked under it. */
   readonly #controller = new AbortController();
-  readonly #request: Request;
+  readonly #request: Request<unknown>;
   #reported = false;
 
-  constructor(request: Request, route: Route, hedge: boolean, continuation: boolean) {
+  constructor(request: Request<unknown>, route: Route, hedge: boolean, continuation: boolean) {
     this.#request = request;
     this.route = route;
     this.hedge = hedge;
@@ -246,7 +277,14 @@ export class Attempt {
     return this.route.deployment.stream(body, { signal: this.#controller.signal, controller: this.#controller });
   }
 
-  settle(usage: CompletionUsage | null | undefined) {
+  /** Embeddings from the deployment; their real usage settles the budget reserved at begin. */
+  async embed(body: EmbeddingRequest): Promise<CreateEmbeddingResponse> {
+    const answer = await this.route.deployment.embed(body, { signal: this.#controller.signal, controller: this.#controller });
+    this.settle(answer.usage);
+    return answer;
+  }
+
+  settle(usage: { total_tokens: number } | null | undefined) {
     if (usage) this.#request.settleBudget(this.route.deployment.id, usage.total_tokens);
   }
 
@@ -260,4 +298,20 @@ export class Attempt {
     this.#reported = true;
     this.#request.record(this, outcome);
   }
+}
+
+/** A chat request (the call and stream paths): its tokens estimated from its messages and `max_tokens`. */
+export function chatRequest(deps: RequestDeps, request: ChatCompletionRequest, signal: AbortSignal | undefined): Request {
+  const { model, ...body } = request;
+  return new Request(deps, model, body, estimateTokens(body.messages, body.max_tokens), signal);
+}
+
+/** An embeddings request: its tokens estimated from its input. */
+export function embeddingsRequest(
+  deps: RequestDeps,
+  request: EmbeddingsRequest,
+  signal: AbortSignal | undefined,
+): Request<EmbeddingRequest> {
+  const { model, ...body } = request;
+  return new Request(deps, model, body, estimateInputTokens(body.input), signal);
 }

@@ -13,7 +13,8 @@ import {
   type ChatCompletionRequest,
   type ChatStreamEnd,
   type ChatStreamEvent,
-  Request,
+  chatRequest,
+  type Request,
   type RequestDeps,
 } from './request.ts';
 import type { Route } from './router.ts';
@@ -32,7 +33,7 @@ export async function* streamWithFailover(
   request: ChatCompletionRequest,
   signal?: AbortSignal,
 ): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
-  const req = new Request(deps, request, signal);
+  const req = chatRequest(deps, request, signal);
   let delivered = '';
   let toolsDelivered = false;
   let current: Opened | undefined;
@@ -92,19 +93,24 @@ export async function* streamWithFailover(
               finishReason: next.value.finishReason,
               usage: next.value.usage,
               route: req.succeed(),
+              chunk: next.value.chunk,
             };
             yield end;
             return end;
           }
           const event = next.value;
           const text = remover ? remover.push(event.content) : event.content;
+          // A piece that passes unchanged keeps the upstream's chunk (logprobs and all); a changed one is rebuilt.
+          const chunk = text === event.content ? event.chunk : undefined;
           if (event.toolCalls) {
             toolsDelivered = true;
             delivered += text;
-            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id };
-          } else if (text !== '') {
+            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk };
+          } else if (text !== '' || !continuing) {
+            // Empty chunks (the role chunk, the finish chunk, logprobs alone) pass on a first attempt; a
+            // continuation's own opening and ending are not the client's: the server writes its own end.
             delivered += text;
-            yield { type: 'delta', content: text, deployment: id };
+            yield { type: 'delta', content: text, deployment: id, chunk };
           }
         }
       } catch (err) {

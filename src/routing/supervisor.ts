@@ -11,15 +11,15 @@ import { createDeployment, type Deployment } from '../provider/deployment.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
 import { createLocalRateLimiter, type RateLimiter } from './budgets.ts';
-import { chatWithFailover } from './chat.ts';
+import { chatWithFailover, embedWithFailover } from './chat.ts';
 import { DecisionLog } from './decisions.ts';
-import type { ChatCompletionRequest, RequestDeps } from './request.ts';
+import type { ChatCompletionRequest, EmbeddingsRequest, RequestDeps } from './request.ts';
 import { createRouter, type Route } from './router.ts';
 import { streamWithFailover } from './stream.ts';
 import { providerSystemId, supervisorMachine } from './supervisor.machine.ts';
 
 export type { Decision } from './decisions.ts';
-export type { ChatCompletionRequest, ChatResult, ChatStreamEvent } from './request.ts';
+export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, EmbeddingsRequest, EmbeddingsResult } from './request.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 
@@ -140,6 +140,8 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       chatWithFailover(deps, request, callOptions.signal),
     stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
       streamWithFailover(deps, request, callOptions.signal),
+    embeddings: (request: EmbeddingsRequest, callOptions: { signal?: AbortSignal } = {}) =>
+      embedWithFailover(deps, request, callOptions.signal),
     disable: (id: string) => operator('operator.disable', id),
     enable: (id: string) => operator('operator.enable', id),
     stop: () => {

@@ -29,6 +29,8 @@ const routeAccess: Record<string, Access> = {
   '/healthz': 'open',
   '/readyz': 'open',
   '/v1/models': 'user',
+  '/v1/models/:id': 'user',
+  '/v1/embeddings': 'user',
   '/v1/chat/completions': 'user',
   '/v1/conversations': 'user',
   '/v1/conversations/:id': 'user',

@@ -2,7 +2,7 @@
 // the openai SDK raises its usual typed errors. Routes throw; this is the one place that answers.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type AttemptRecord, defaultStatus, isSwitchyardError, type SwitchyardError } from '../errors.ts';
+import { type AttemptRecord, defaultStatus, isSwitchyardError, SwitchyardError } from '../errors.ts';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
@@ -78,6 +78,17 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   void reply.code(status).headers(headers).send(body);
 }
 
+/** The longest piece of a request's path echoed in the 404's message. */
+const maxPathInMessage = 200;
+
+/**
+ * A route nobody serves: `unsupported_route`, naming the route (OpenAI routes this gateway does not serve, such
+ * as /v1/images/generations, and anything else). The code is not model-ish on purpose: a client must not read
+ * a missing route as a missing model.
+ */
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
-  void reply.code(404).send(openAIError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  const path = (request.url.split('?')[0] ?? '').slice(0, maxPathInMessage);
+  const err = new SwitchyardError('unsupported_route', `this gateway does not serve ${request.method} ${path} (see docs/api.md)`);
+  const { status, body } = answerFor(err);
+  void reply.code(status).send({ error: body.error });
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { SwitchyardError } from '../errors.ts';
 import { limitDefaults } from '../limits.ts';
 import type { ChatStreamEvent } from '../routing/request.ts';
@@ -100,18 +101,25 @@ function sink(raw: ServerResponse, limits: SseLimits, cut: (why: string) => void
   };
 }
 
-/** Writes a runtime stream as OpenAI SSE. Nothing is sent until the first token, so early failures get a status. */
+/**
+ * Writes a runtime stream as OpenAI SSE. Nothing is sent until the first token, so early failures get a status.
+ * The upstream's chunks go out whole with the stream's id, created and the logical `model` set on them (one id
+ * for the whole stream, also when another deployment continued it); only pieces Switchyard changed, and the
+ * role chunk an upstream left out, are written as new chunks. The upstream's finish chunk is held back and sent
+ * last with the route added (`switchyard`), so a stream has exactly one finish chunk.
+ */
 export async function writeSse(
   reply: FastifyReply,
   model: string,
   events: AsyncGenerator<ChatStreamEvent>,
   options: { includeUsage: boolean; headers?: Record<string, string>; metrics?: Metrics | undefined },
 ) {
-  const id = `chatcmpl-${randomUUID()}`;
-  const created = Math.floor(Date.now() / 1000);
   const startedAt = performance.now();
   const first = await events.next(); // throws before any byte is written: the error handler answers
   options.metrics?.observeFirstToken(model, (performance.now() - startedAt) / 1000);
+  const opening = !first.done && first.value.type === 'delta' ? first.value.chunk : undefined;
+  const id = opening?.id ?? `chatcmpl-${randomUUID()}`;
+  const created = opening?.created ?? Math.floor(Date.now() / 1000);
   reply.hijack();
   const raw = reply.raw;
   const streams = streamsOf(reply.server.server);
@@ -135,20 +143,40 @@ export async function writeSse(
   });
   const write = sink(raw, streams.limits, cut);
   const send = (data: unknown) => write(`data: ${JSON.stringify(data)}\n\n`);
+  // The upstream's chunk as the client's: only the stream's identity and the logical model are set on it.
+  const own = (upstream: ChatCompletionChunk) => ({ ...upstream, id, created, model });
+  let held: ChatCompletionChunk | undefined;
   try {
-    if (!(await send(chunk(id, created, model, { role: 'assistant', content: '' }, null)))) return;
+    if (!opening?.choices[0]?.delta?.role && !(await send(chunk(id, created, model, { role: 'assistant', content: '' }, null)))) return;
     for (let next = first; !next.done; next = await events.next()) {
       const event = next.value;
       if (event.type === 'delta') {
+        // A finish chunk followed by more (its stream broke after it and was continued) was not the last one.
+        if (held && !(await send(own(held)))) return;
+        held = undefined;
+        if (event.chunk?.choices[0]?.finish_reason) {
+          held = event.chunk;
+          continue;
+        }
+        if (event.chunk) {
+          if (!(await send(own(event.chunk)))) return;
+          continue;
+        }
         const delta = event.toolCalls
           ? { ...(event.content === '' ? {} : { content: event.content }), tool_calls: event.toolCalls }
           : { content: event.content };
         if (!(await send(chunk(id, created, model, delta, null)))) return;
         continue;
       }
-      if (!(await send(chunk(id, created, model, {}, event.finishReason, { switchyard: event.route })))) return;
+      const finish = held
+        ? { ...own(held), switchyard: event.route }
+        : chunk(id, created, model, {}, event.finishReason, { switchyard: event.route });
+      held = undefined;
+      if (!(await send(finish))) return;
       if (options.includeUsage && event.usage)
-        await send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: event.usage });
+        await send(
+          event.chunk ? own(event.chunk) : { id, object: 'chat.completion.chunk', created, model, choices: [], usage: event.usage },
+        );
       options.metrics?.observeRoute(model, event.route, 'ok', event.usage);
     }
     if (!raw.destroyed && !raw.writableEnded) raw.end('data: [DONE]\n\n');

@@ -1,4 +1,4 @@
-// Calls one OpenAI-compatible deployment's `/chat/completions` over an undici connection pool. The request and
+// Calls one OpenAI-compatible deployment's `/chat/completions` (and `/embeddings`) over an undici connection pool. The request and
 // the answer are OpenAI's wire format (the `openai` SDK's types); the SDK itself is not on this path because
 // its per-call machinery (headers, web streams, logging) cost more CPU than the rest of the gateway together
 // (docs/operations.md, "Where the time goes"). Switchyard owns retries and timing: each attempt gets its own
@@ -7,21 +7,26 @@
 
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
-import { type Dispatcher, Pool } from 'undici';
+import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/resources/embeddings';
+import { Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError, UpstreamError } from './classify.ts';
-import { hostOnly } from './scrub.ts';
 import { type Linked, linkedController } from './signals.ts';
 import { readSse } from './sse-reader.ts';
+import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
+
+/** An embeddings request without the upstream model, which the deployment decides. */
+export type EmbeddingRequest = Omit<EmbeddingCreateParams, 'model'>;
 
 /** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
 export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
 
 export type StreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk };
-export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null };
+/** The end of a stream; `chunk` is the upstream's usage chunk (no choices), kept whole for the client. */
+export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; chunk?: ChatCompletionChunk | undefined };
 export type StreamEvent = StreamDelta | StreamEnd;
 
 /**
@@ -64,6 +69,8 @@ export interface AttemptOptions {
 export interface OpenAIAdapter {
   complete(request: ChatRequest, options?: AttemptOptions): Promise<ChatCompletion>;
   stream(request: ChatRequest, options?: AttemptOptions): AnswerStream;
+  /** `/embeddings`: the upstream's answer whole. Optional for adapters of chat-only deployments (tests). */
+  embed?(request: EmbeddingRequest, options?: AttemptOptions): Promise<CreateEmbeddingResponse>;
   /** Releases the adapter's connections. */
   close?(): Promise<void>;
 }
@@ -109,103 +116,12 @@ class AttemptSignal {
   }
 }
 
-type ResponseData = Dispatcher.ResponseData;
-
-const headerReader = (headers: ResponseData['headers']) => ({
-  get(name: string): string | null {
-    const value = headers[name];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(', ') : value;
-  },
-});
-
-/** The longest error body read from an upstream; the rest is dropped. */
-const maxErrorBodyChars = 64 * 1024;
-
-/** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
-async function upstreamError(res: ResponseData): Promise<UpstreamError> {
-  let text = '';
-  try {
-    res.body.setEncoding('utf8');
-    for await (const chunk of res.body as AsyncIterable<string>) {
-      text += chunk;
-      if (text.length >= maxErrorBodyChars) break; // leaving the loop destroys the rest
-    }
-  } catch {
-    // A body cut short: what arrived is the message.
-  }
-  text = text.slice(0, maxErrorBodyChars);
-  let message = text.trim().slice(0, 500) || 'no body';
-  let code: string | undefined;
-  try {
-    const error = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string } | null)?.error;
-    if (typeof error === 'string') message = error;
-    else if (error && typeof error === 'object') {
-      if (typeof error.message === 'string') message = error.message;
-      if (typeof error.code === 'string') code = error.code;
-    }
-  } catch {
-    // Not JSON: the text itself is the message.
-  }
-  // Redirects are not followed (a POST must not silently change where it goes). The location is named by its
-  // host only: its path and query may carry tokens, and clients see this message.
-  const location = headerReader(res.headers).get('location');
-  if (res.statusCode >= 300 && res.statusCode < 400)
-    message = `redirected to ${hostOnly(location)} (not followed): point baseURL at where the API is served`;
-  return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
-}
-
-/** The message of an `event: error` in a stream: its JSON error's message, or the text itself. */
-function errorEventMessage(data: string): string {
-  try {
-    const body = JSON.parse(data) as { error?: { message?: unknown }; message?: unknown } | null;
-    const message = body?.error?.message ?? body?.message;
-    if (typeof message === 'string') return message;
-  } catch {
-    // Not JSON: the text is the message.
-  }
-  return data.slice(0, 500) || 'error event';
-}
-
-const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
-
-/**
- * The request body as JSON. Runs before anything is sent: a request that cannot be serialized (a cycle, a
- * nesting too deep for the stack, a BigInt) is the caller's fault, `invalid_request`, and never the upstream's.
- */
-function serialize(provider: string, body: object): string {
-  try {
-    return JSON.stringify(body);
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new SwitchyardError('invalid_request', `the request cannot be serialized: ${reason}`, { provider, cause });
-  }
-}
-
-const tooLarge = (provider: string, what: string) =>
-  new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
-
-/**
- * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
- * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
- */
-async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
-  const declared = Number(headerReader(res.headers).get('content-length'));
-  if (declared > max) throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
-}
-
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const base = new URL(options.baseURL);
-  const path = `${base.pathname.replace(/\/+$/, '')}/chat/completions${base.search}`;
+  const pathOf = (route: string) => `${base.pathname.replace(/\/+$/, '')}/${route}${base.search}`;
+  const path = pathOf('chat/completions');
+  const embeddingsPath = pathOf('embeddings');
   // Our timers decide how long an attempt may take; undici's own would only race them.
   const pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   const headers: Record<string, string> = {
@@ -229,33 +145,59 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       now: Date.now(),
     });
 
-  const post = (body: string, stream: boolean, signal: AbortSignal) =>
-    pool.request({ method: 'POST', path, headers: stream ? streamHeaders : jsonHeaders, body, signal });
+  const post = (body: string, stream: boolean, signal: AbortSignal, to = path) =>
+    pool.request({ method: 'POST', path: to, headers: stream ? streamHeaders : jsonHeaders, body, signal });
+
+  /** One non-streamed call: the answer read whole (bounded) and checked for the field every answer has. */
+  async function call<T extends object>(
+    request: object,
+    to: string,
+    attemptOptions: AttemptOptions,
+    valid: (answer: T) => boolean,
+    missing: string,
+  ): Promise<T> {
+    const body = serialize(options.id, request);
+    const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
+    try {
+      const res = await post(body, false, attempt.signal, to);
+      if (res.statusCode >= 300) throw await upstreamError(res);
+      const answer = (await readJson(options.id, res, maxResponseBytes)) as T | null;
+      if (answer === null || typeof answer !== 'object' || !valid(answer)) throw malformed(missing);
+      return answer;
+    } catch (err) {
+      throw classify(err, attempt);
+    } finally {
+      attempt.dispose();
+    }
+  }
 
   return {
     close: () => pool.close().catch(() => {}),
 
-    async complete(request, attemptOptions = {}) {
-      const body = serialize(options.id, { ...request, model: options.model, stream: false });
-      const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
-      try {
-        const res = await post(body, false, attempt.signal);
-        if (res.statusCode >= 300) throw await upstreamError(res);
-        const completion = (await readJson(options.id, res, maxResponseBytes)) as ChatCompletion | null;
-        if (completion === null || typeof completion !== 'object' || !Array.isArray(completion.choices)) throw malformed('no choices');
-        return completion;
-      } catch (err) {
-        throw classify(err, attempt);
-      } finally {
-        attempt.dispose();
-      }
-    },
+    complete: (request, attemptOptions = {}) =>
+      call<ChatCompletion>(
+        { ...request, model: options.model, stream: false },
+        path,
+        attemptOptions,
+        (c) => Array.isArray(c.choices),
+        'no choices',
+      ),
+
+    embed: (request, attemptOptions = {}) =>
+      call<CreateEmbeddingResponse>(
+        { ...request, model: options.model },
+        embeddingsPath,
+        attemptOptions,
+        (e) => Array.isArray(e.data),
+        'no data',
+      ),
 
     async *stream(request, attemptOptions = {}) {
       const payload = serialize(options.id, { ...request, model: options.model, stream: true, stream_options: { include_usage: true } });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       let finishReason: string | null = null;
       let usage: CompletionUsage | null = null;
+      let usageChunk: ChatCompletionChunk | undefined;
       let body: ResponseData['body'] | undefined;
       try {
         const res = await post(payload, true, attempt.signal);
@@ -275,7 +217,10 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
           if (chunk.usage) usage = chunk.usage;
           const choice = chunk.choices?.[0];
           if (choice?.finish_reason) finishReason = choice.finish_reason;
-          if (!choice) continue;
+          if (!choice) {
+            if (chunk.usage) usageChunk = chunk;
+            continue;
+          }
           const toolCalls = choice.delta?.tool_calls;
           attempt.pause();
           yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
@@ -287,7 +232,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
             provider: options.id,
           });
         }
-        return { type: 'end', finishReason, usage };
+        return { type: 'end', finishReason, usage, ...(usageChunk ? { chunk: usageChunk } : {}) };
       } catch (err) {
         throw classify(err, attempt);
       } finally {

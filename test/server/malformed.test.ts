@@ -64,7 +64,9 @@ const cases: [string, string, unknown, Record<string, string>, number, string | 
   ['turn with empty content', '/v1/conversations/CONV/messages', { content: '' }, {}, 400, 'content'],
   ['turn with content a number', '/v1/conversations/CONV/messages', { content: 5 }, {}, 400, 'content'],
   ['turn to a missing conversation', '/v1/conversations/nope/messages', { content: 'hi' }, {}, 404, null],
-  ['unknown route', '/v1/embeddings', ok, {}, 404, null],
+  ['unknown route', '/v1/images/generations', ok, {}, 404, null],
+  ['embeddings without input', '/v1/embeddings', { model: 'chat' }, {}, 400, 'input'],
+  ['embeddings of an object', '/v1/embeddings', { model: 'chat', input: { text: 'hi' } }, {}, 400, 'input'],
   ['disable an unknown deployment', '/v1/providers/nope/disable', {}, {}, 404, null],
 ];
 

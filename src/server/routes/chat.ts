@@ -1,4 +1,4 @@
-// POST /v1/chat/completions and GET /v1/models: OpenAI's shapes, so the openai SDK works unchanged. With
+// POST /v1/chat/completions, GET /v1/models and GET /v1/models/{id}: OpenAI's shapes, so the openai SDK works unchanged. With
 // `conversation_id` (or the x-conversation-id header) the server keeps the history: the client sends only its
 // new message. Streams are SSE; a client that goes away aborts the upstream attempt.
 
@@ -53,6 +53,15 @@ type ChatTypeProvider = JsonSchemaToTsProvider<{
   ValidatorSchemaOptions: { deserialize: [{ pattern: typeof message; output: ChatCompletionMessageParam }] };
 }>;
 
+const modelParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;
+
+/** OpenAI's model object; `created` is 0 because a logical model has no creation date. */
+const modelObject = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' });
+
 interface ChatBody extends ChatCompletionRequest {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
@@ -62,10 +71,16 @@ interface ChatBody extends ChatCompletionRequest {
 export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (fastify: FastifyInstance) => {
     const app = fastify.withTypeProvider<ChatTypeProvider>();
-    app.get('/v1/models', async () => ({
-      object: 'list',
-      data: runtime.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
-    }));
+    app.get('/v1/models', async () => ({ object: 'list', data: runtime.models().map(modelObject) }));
+
+    // OpenAI's model object for one logical model; an id the SDK encoded (`a%2Fb`) arrives decoded.
+    app.get('/v1/models/:id', { schema: { params: modelParams } }, async (request) => {
+      const { id } = request.params;
+      if (!runtime.models().includes(id)) {
+        throw new SwitchyardError('model_not_found', `the model '${id}' does not exist here`, { param: 'model' });
+      }
+      return modelObject(id);
+    });
 
     app.post('/v1/chat/completions', { schema: { body: chatSchema } }, async (request, reply) => {
       const body: ChatBody = request.body;
@@ -85,10 +100,13 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
         }
         const { completion, route } = await runtime.chat(chat, { signal });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
-        return reply
-          .header('x-switchyard-deployment', route.deployments.join(','))
-          .header('x-switchyard-attempts', String(route.attempts.length))
-          .send({ ...completion, switchyard: route });
+        return (
+          reply
+            .header('x-switchyard-deployment', route.deployments.join(','))
+            .header('x-switchyard-attempts', String(route.attempts.length))
+            // The logical model the client asked for, as on streamed chunks; everything else as the upstream sent it.
+            .send({ ...completion, model: body.model, switchyard: route })
+        );
       } catch (err) {
         metrics?.observeError(body.model, err);
         throw err;

@@ -1,0 +1,100 @@
+// The wire format of an upstream's answers: bounded reading of JSON bodies, error bodies and stream error
+// events into typed errors, and serializing a request as the caller's fault when it cannot be.
+
+import type { Dispatcher } from 'undici';
+import { SwitchyardError } from '../errors.ts';
+import { UpstreamError } from './classify.ts';
+import { hostOnly } from './scrub.ts';
+
+export type ResponseData = Dispatcher.ResponseData;
+
+export const headerReader = (headers: ResponseData['headers']) => ({
+  get(name: string): string | null {
+    const value = headers[name];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  },
+});
+
+/** The longest error body read from an upstream; the rest is dropped. */
+const maxErrorBodyChars = 64 * 1024;
+
+/** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
+export async function upstreamError(res: ResponseData): Promise<UpstreamError> {
+  let text = '';
+  try {
+    res.body.setEncoding('utf8');
+    for await (const chunk of res.body as AsyncIterable<string>) {
+      text += chunk;
+      if (text.length >= maxErrorBodyChars) break; // leaving the loop destroys the rest
+    }
+  } catch {
+    // A body cut short: what arrived is the message.
+  }
+  text = text.slice(0, maxErrorBodyChars);
+  let message = text.trim().slice(0, 500) || 'no body';
+  let code: string | undefined;
+  try {
+    const error = (JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string } | null)?.error;
+    if (typeof error === 'string') message = error;
+    else if (error && typeof error === 'object') {
+      if (typeof error.message === 'string') message = error.message;
+      if (typeof error.code === 'string') code = error.code;
+    }
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  // Redirects are not followed (a POST must not silently change where it goes). The location is named by its
+  // host only: its path and query may carry tokens, and clients see this message.
+  const location = headerReader(res.headers).get('location');
+  if (res.statusCode >= 300 && res.statusCode < 400)
+    message = `redirected to ${hostOnly(location)} (not followed): point baseURL at where the API is served`;
+  return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
+}
+
+/** The message of an `event: error` in a stream: its JSON error's message, or the text itself. */
+export function errorEventMessage(data: string): string {
+  try {
+    const body = JSON.parse(data) as { error?: { message?: unknown }; message?: unknown } | null;
+    const message = body?.error?.message ?? body?.message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // Not JSON: the text is the message.
+  }
+  return data.slice(0, 500) || 'error event';
+}
+
+export const malformed = (what: string) => new SyntaxError(`malformed response: ${what}`);
+
+/**
+ * The request body as JSON. Runs before anything is sent: a request that cannot be serialized (a cycle, a
+ * nesting too deep for the stack, a BigInt) is the caller's fault, `invalid_request`, and never the upstream's.
+ */
+export function serialize(provider: string, body: object): string {
+  try {
+    return JSON.stringify(body);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new SwitchyardError('invalid_request', `the request cannot be serialized: ${reason}`, { provider, cause });
+  }
+}
+
+export const tooLarge = (provider: string, what: string) =>
+  new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
+
+/**
+ * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
+ * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
+ */
+export async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
+  const declared = Number(headerReader(res.headers).get('content-length'));
+  if (declared > max) throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+}
