@@ -35,7 +35,9 @@ export type ErrorCode =
   | 'system_prompt_too_large'
   | 'message_too_large'
   | 'inspector_busy'
-  | 'shutting_down';
+  | 'shutting_down'
+  // Conversations across instances (issue 18): another instance holds the conversation's write lease.
+  | 'conversation_moved';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -97,6 +99,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   message_too_large: { status: 413, retryable: false },
   inspector_busy: { status: 503, retryable: true },
   shutting_down: { status: 503, retryable: true },
+  // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
+  conversation_moved: { status: 409, retryable: true },
 };
 
 export interface SwitchyardErrorOptions {
