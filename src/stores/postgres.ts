@@ -20,7 +20,7 @@ export interface PostgresStoreOptions {
   connectionTimeoutMs?: number;
 }
 
-export interface PostgresStore extends ConversationStore {
+export interface PostgresStore extends Required<ConversationStore> {
   readonly owner: string;
 }
 
