@@ -1,6 +1,8 @@
 // The Postgres store against a real Postgres 15: two instances (two pools, as two gateways) on one database,
 // the fence between them, migrations under concurrency, and a restart of Postgres under a running store.
 
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trackStore } from '../../src/stores/health.ts';
 import { openStore, postgresSpec } from '../../src/stores/index.ts';
@@ -214,5 +216,32 @@ describe('postgres store spec', () => {
     }
     expect(refusal).toMatchObject({ code: 'invalid_config' });
     expect(String(refusal)).not.toContain('secret');
+  });
+});
+
+describe('switchyard migrate', () => {
+  const bin = new URL('../../bin/switchyard.js', import.meta.url).pathname;
+  const cli = (args: string[]) =>
+    promisify(execFile)(process.execPath, [bin, ...args], { timeout: 30_000 }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    );
+
+  it('applies the migrations a database lacks, then finds nothing to do', async () => {
+    const url = await database();
+    expect(await cli(['migrate', '--store', url])).toMatchObject({
+      code: 0,
+      stdout: `applied migration 1: schema at version ${latestVersion}\n`,
+    });
+    expect(await cli(['migrate', '--store', url])).toMatchObject({ code: 0, stdout: expect.stringContaining('nothing to apply') });
+    // A gateway that leaves migrations to the command runs on what it applied.
+    const s = store(url, { migrate: false });
+    await s.create(conversation('c1'));
+  });
+
+  it('refuses a store that is not Postgres', async () => {
+    const result = await cli(['migrate', '--store', 'sqlite:./x.db']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('migrate needs a postgres:// URL');
   });
 });
