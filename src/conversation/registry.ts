@@ -11,7 +11,7 @@ import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { realTimers, type Timers } from '../timers.ts';
-import { createActivation } from './activation.ts';
+import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
 import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
@@ -82,7 +82,11 @@ export function createConversations(options: {
     timers: options.timers ?? realTimers,
     inspect: options.inspect,
     completed: (id, turnId, reply) => settle(id, turnId, { ok: true, reply }),
-    failed: (id, turnId, error) => settle(id, turnId, { ok: false, error }),
+    failed: (id, turnId, error) => {
+      // Another instance wrote this conversation: what this actor holds is out of date.
+      if (error.code === 'conversation_moved') actors.markStale(id);
+      settle(id, turnId, { ok: false, error });
+    },
   });
 
   const inflight = new Map<string, { content: string; result: Promise<TurnResult> }>();
@@ -136,7 +140,14 @@ export function createConversations(options: {
       return running.result;
     }
     const attempt = (async () => {
-      const entry = await actors.activate(id);
+      const entry = await actors.claim(id);
+      try {
+        return await send(entry);
+      } finally {
+        actors.unclaim(id, entry);
+      }
+    })();
+    async function send(entry: Entry): Promise<TurnResult> {
       if (!visible(entry.tenant, postOptions)) {
         // This call may have activated it: let it passivate as if it had not.
         actors.scheduleIdle(id);
@@ -164,7 +175,7 @@ export function createConversations(options: {
         turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
       });
       return result;
-    })();
+    }
     if (inflightKey !== null) {
       inflight.set(inflightKey, { content, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
