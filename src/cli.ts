@@ -139,7 +139,7 @@ async function main(argv: string[]): Promise<void> {
     const config = loadConfigFile(values.config);
     const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
     const runtime = createRuntime(config, {
-      store: values.store ?? 'sqlite:./switchyard.db',
+      store: values.store ?? config.conversations?.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
     const server = await startServer(runtime, {

@@ -79,6 +79,7 @@ export function createConversations(options: {
     inputOf,
     encodingOf: (model) => windowOf(model).encoding,
     idleMs: settings.idleMs,
+    leaseMs: settings.leaseMs,
     timers: options.timers ?? realTimers,
     inspect: options.inspect,
     completed: (id, turnId, reply) => settle(id, turnId, { ok: true, reply }),
