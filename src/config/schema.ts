@@ -141,7 +141,11 @@ export const conversationsSchema = section(
       }),
     ),
     leaseMs: Type.Optional(
-      ms("a conversation's write lease on a shared store (Postgres): renewed while turns run, taken over by another instance once expired", 100, 30_000),
+      ms(
+        "a conversation's write lease on a shared store (Postgres): renewed while turns run, taken over by another instance once expired",
+        100,
+        30_000,
+      ),
     ),
     reserveTokens: Type.Optional(
       Type.Integer({

@@ -115,10 +115,13 @@ export function createActivation(options: ActivationOptions) {
     return entry;
   }
 
-  /** The claimed turn reached the mailbox, or gave up (a replay, a refusal): then the lease goes at once. */
-  function unclaim(id: string, entry: Entry) {
+  /**
+   * The claimed turn is over (answered, replayed or refused): with nothing else under way the lease goes, before
+   * the caller is answered, so that the caller's next turn may go to any instance.
+   */
+  async function unclaim(id: string, entry: Entry) {
     entry.claims = Math.max(0, entry.claims - 1);
-    if (entry.claims === 0 && quiet(entry) && actors.get(id) === entry) void leases.release(id);
+    if (entry.claims === 0 && quiet(entry) && actors.get(id) === entry) await leases.release(id);
   }
 
   function stopActor(id: string, entry: Entry) {

@@ -145,7 +145,7 @@ export function createConversations(options: {
       try {
         return await send(entry);
       } finally {
-        actors.unclaim(id, entry);
+        await actors.unclaim(id, entry);
       }
     })();
     async function send(entry: Entry): Promise<TurnResult> {

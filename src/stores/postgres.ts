@@ -253,29 +253,34 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
     },
     async acquireLease(id, ttlMs) {
       const pool = await db();
-      // Ours (held or released, nobody took it since): renewed with the same token. Expired: taken, token + 1.
-      const { rows } = await pool.query<{ token: string }>(
-        `UPDATE switchyard_leases
-           SET token = CASE WHEN owner = $2 THEN token ELSE token + 1 END,
-               owner = $2,
-               expires_at = clock_timestamp() + $3 * interval '1 millisecond'
-         WHERE conversation_id = $1 AND (owner = $2 OR expires_at <= clock_timestamp())
-         RETURNING token`,
-        [id, owner, ttlMs],
-      );
-      const taken = rows[0];
-      if (taken) {
-        held.set(id, Number(taken.token));
-        return Number(taken.token);
+      // The holder may release between the two queries: then try again (bounded).
+      for (let attempt = 0; ; attempt++) {
+        // Ours (held or released, nobody took it since): renewed with the same token. Expired: taken, token + 1.
+        const { rows } = await pool.query<{ token: string }>(
+          `UPDATE switchyard_leases
+             SET token = CASE WHEN owner = $2 THEN token ELSE token + 1 END,
+                 owner = $2,
+                 expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+           WHERE conversation_id = $1 AND (owner = $2 OR expires_at <= clock_timestamp())
+           RETURNING token`,
+          [id, owner, ttlMs],
+        );
+        const taken = rows[0];
+        if (taken) {
+          held.set(id, Number(taken.token));
+          return Number(taken.token);
+        }
+        held.delete(id);
+        const other = await pool.query<{ ms: number | null }>(
+          `SELECT CASE WHEN expires_at > clock_timestamp()
+                    THEN ceil(extract(epoch FROM expires_at - clock_timestamp()) * 1000)::integer END AS ms
+             FROM switchyard_leases WHERE conversation_id = $1`,
+          [id],
+        );
+        const left = other.rows[0];
+        if (!left) throw notFound(id);
+        if (left.ms !== null || attempt >= 2) throw moved(id, undefined, left.ms ?? 0);
       }
-      held.delete(id);
-      const other = await pool.query<{ ms: number }>(
-        'SELECT ceil(greatest(0, extract(epoch FROM expires_at - clock_timestamp()) * 1000))::integer AS ms FROM switchyard_leases WHERE conversation_id = $1',
-        [id],
-      );
-      const left = other.rows[0];
-      if (!left) throw notFound(id);
-      throw moved(id, undefined, left.ms);
     },
     async releaseLease(id) {
       const token = held.get(id);

@@ -93,4 +93,27 @@ describe('conversations on Postgres across two instances', () => {
     expect(retried).toMatchObject({ replayed: true, content: first.content, turnId: first.turnId });
     expect((await chain(b, id)).count).toBe(2);
   });
+
+  it('answers 503 store_unavailable while Postgres restarts and serves the conversation again after, on the same runtime', async () => {
+    const url = await server.createDatabase(`cluster_${++databases}`);
+    const f = await startFleet({ mocks: [{}], runtime: { store: url } });
+    fleets.push(f);
+    const { conversations } = f.runtime;
+    const { id } = await conversations.create({ model: 'chat' });
+    await conversations.post(id, 'before');
+    await server.stop();
+    let restarted = false;
+    try {
+      await expect(conversations.post(id, 'during')).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+      expect((await f.runtime.storeStatus()).writable).toBe(false);
+    } finally {
+      await server.start();
+      restarted = true;
+    }
+    expect(restarted).toBe(true);
+    await conversations.post(id, 'after');
+    expect((await f.runtime.storeStatus()).writable).toBe(true);
+    // Nothing of the refused turn was stored.
+    expect((await chain(conversations, id)).turns).toEqual(['before', 'after']);
+  });
 });
