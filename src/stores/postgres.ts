@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { SwitchyardError } from '../errors.ts';
 import { latestVersion, runMigrations, schemaVersion } from './postgres-migrations.ts';
-import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
+import { type ConversationRow, type MessageRow, storedOf } from './postgres-rows.ts';
+import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** This instance's owner id in leases (a random UUID by default). */
@@ -22,30 +23,6 @@ export interface PostgresStoreOptions {
 
 export interface PostgresStore extends Required<ConversationStore> {
   readonly owner: string;
-}
-
-interface ConversationRow {
-  id: string;
-  model: string;
-  system: string | null;
-  system_tokens: number;
-  strategy: string;
-  created_at: string;
-  summary: string | null;
-  summary_tokens: number | null;
-  summary_through: number | null;
-  tenant: string | null;
-}
-
-interface MessageRow {
-  seq: number;
-  role: string;
-  content: string;
-  tokens: number;
-  turn_id: string;
-  status: string;
-  idempotency_key: string | null;
-  created_at: string;
 }
 
 /** Opens the pool (loading `pg`); the caller applies or checks migrations. */
@@ -184,31 +161,7 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
       const row = found.rows[0];
       if (!row) return null;
       const { rows } = await pool.query<MessageRow>('SELECT * FROM switchyard_messages WHERE conversation_id = $1 ORDER BY seq', [id]);
-      return {
-        conversation: {
-          id: row.id,
-          model: row.model,
-          system: row.system,
-          systemTokens: row.system_tokens,
-          strategy: row.strategy as Strategy,
-          createdAt: Number(row.created_at),
-          summary:
-            row.summary === null ? null : { text: row.summary, tokens: row.summary_tokens ?? 0, throughSeq: row.summary_through ?? -1 },
-          tenant: row.tenant,
-        },
-        messages: rows.map(
-          (m): MessageRecord => ({
-            seq: m.seq,
-            role: m.role as MessageRecord['role'],
-            content: m.content,
-            tokens: m.tokens,
-            turnId: m.turn_id,
-            status: m.status as MessageStatus,
-            idempotencyKey: m.idempotency_key,
-            createdAt: Number(m.created_at),
-          }),
-        ),
-      };
+      return storedOf(row, rows);
     },
     async appendUser(id, message) {
       await write(id, (client) => insert(client, id, message, 'pending'));
