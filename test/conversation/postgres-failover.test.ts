@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ async function mock(latencyMs: number): Promise<MockUpstream> {
 /** A gateway process over `upstream` on the shared store; resolves with its base URL once it listens. */
 async function gateway(upstream: MockUpstream, store: string): Promise<{ url: string; child: ChildProcess }> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-gw-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, 'switchyard.yaml');
   // A short lease, so that the test waits about a second for the killed instance's lease to expire.
   writeFileSync(
