@@ -84,8 +84,9 @@ export function createConversations(options: {
     inspect: options.inspect,
     completed: (id, turnId, reply) => settle(id, turnId, { ok: true, reply }),
     failed: (id, turnId, error) => {
-      // Another instance wrote this conversation: what this actor holds is out of date.
-      if (error.code === 'conversation_moved') actors.markStale(id);
+      // Another instance wrote this conversation, or a write's outcome is unknown (a connection lost during
+      // its commit): what this actor holds may be out of date, so its next turn reloads it.
+      if (error.code === 'conversation_moved' || error.code === 'store_unavailable') actors.markStale(id);
       settle(id, turnId, { ok: false, error });
     },
   });

@@ -58,7 +58,10 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
 
   async function db(): Promise<Pool> {
     if (closed) throw new SwitchyardError('store_unavailable', 'the Postgres store is closed');
-    opening ??= openPool(url, options);
+    opening ??= openPool(url, options).catch((err: unknown) => {
+      opening = undefined;
+      throw err;
+    });
     const pool = await opening;
     // A start that failed (Postgres down) is tried again by the next call: the store heals without a restart.
     ready ??= prepare(pool).catch((err: unknown) => {
