@@ -37,7 +37,6 @@ export interface TestPostgres {
   destroy(): Promise<void>;
 }
 
-
 export async function startPostgres(): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-pg-'));
   const data = join(dir, 'data');
