@@ -1,6 +1,6 @@
 // The `switchyard` command: `mock` runs the chaos-testing upstream, `demo` (npm start) shows a provider
 // actor riding out an outage of that upstream, `serve` runs the gateway from a config file, `config check` and
-// `config print` read a config file without starting anything.
+// `config print` read a config file without starting anything, `migrate` applies a Postgres store's migrations.
 
 // First, for its effect: it limits the young generation while the modules below load.
 import './startup-heap.ts';
@@ -19,6 +19,7 @@ Usage:
   switchyard serve --config F [options]   run the gateway: OpenAI-compatible /v1/chat/completions and more
   switchyard config check F…  check config files (exit 1 listing every error with its path)
   switchyard config print F   the config as it will run: defaults applied, \${VAR} resolved, secrets masked
+  switchyard migrate --store postgres://…   apply the Postgres store's schema migrations and exit
   switchyard mock [options]   run the OpenAI-compatible mock upstream with fault injection
   switchyard demo [options]   the gateway over three mock upstreams; the primary breaks live (npm start)
   switchyard --help           this text
@@ -35,7 +36,9 @@ serve options:
                         switchyard.schema.json); \${VAR} and \${VAR:-default} read the environment
   --port N              port (default $PORT or 8787)
   --host H              address (default $HOST or 127.0.0.1; beyond loopback needs API keys)
-  --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db) or memory
+  --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db), memory, or
+                        postgres://user:pass@host/db shared by instances (add ?migrate=false to leave
+                        migrations to switchyard migrate; docs/conversations-postgres.md)
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
   --redis URL           join the cluster of instances sharing this Redis (redis://host:port; also
                         SWITCHYARD_REDIS_URL or the config's cluster.redis): shared health, probes, budgets
@@ -144,7 +147,7 @@ async function main(argv: string[]): Promise<void> {
     const config = values.redis === undefined ? loaded : { ...loaded, cluster: { ...loaded.cluster, redis: values.redis } };
     const [{ createRuntime }, { startServer }] = await Promise.all([import('./runtime.ts'), import('./server/index.ts')]);
     const runtime = createRuntime(config, {
-      store: values.store ?? 'sqlite:./switchyard.db',
+      store: values.store ?? config.conversations?.store ?? 'sqlite:./switchyard.db',
       ...(values.stately === undefined ? {} : { stately: { url: values.stately } }),
     });
     const server = await startServer(runtime, {
@@ -168,6 +171,11 @@ async function main(argv: string[]): Promise<void> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    return;
+  }
+  if (command === 'migrate') {
+    const { migrateCommand } = await import('./stores/migrate-command.ts');
+    await migrateCommand(values.store, (line) => console.log(line));
     return;
   }
   if (command === 'demo') {

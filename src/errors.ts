@@ -37,7 +37,9 @@ export type ErrorCode =
   | 'inspector_busy'
   | 'shutting_down'
   // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
-  | 'unsupported_route';
+  | 'unsupported_route'
+  // Conversations across instances (issue 18): another instance holds the conversation's write lease.
+  | 'conversation_moved';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -101,6 +103,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   shutting_down: { status: 503, retryable: true },
   // Not model_not_found: clients that label every 404 as a missing model (LangChain) still show this message.
   unsupported_route: { status: 404, retryable: false },
+  // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
+  conversation_moved: { status: 409, retryable: true },
 };
 
 export interface SwitchyardErrorOptions {

@@ -27,7 +27,7 @@ import type { ConversationStore } from './stores/types.ts';
 export type RuntimeOptions = SupervisorOptions & {
   /** Environment for `${VAR}` in the config; process.env by default. */
   env?: NodeJS.ProcessEnv;
-  /** Where conversations live: a store, or `memory` (the default) or `sqlite:<path>`. */
+  /** Where conversations live: a store, or `memory`, `sqlite:<path>` or `postgres://…` (default: `conversations.store`, else memory). */
   store?: ConversationStore | string;
   /** Streams every actor to a Stately inspector over WebSocket (payloads redacted); off by default. */
   stately?: StatelyOptions | undefined;
@@ -90,7 +90,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   // Before the store opens: a bad URL throws here and leaves nothing open.
   const stately = statelyOption ? linkStately(statelyOption) : undefined;
   const ownsStore = typeof storeOption !== 'object';
-  const opened = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? 'memory');
+  const opened = typeof storeOption === 'object' ? storeOption : openStore(storeOption ?? resolved.conversations.store ?? 'memory');
   // Store failures become 503 store_unavailable and make the runtime not ready until a write succeeds.
   const tracked = trackStore(opened);
   const store = tracked.store;

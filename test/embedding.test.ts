@@ -23,7 +23,7 @@ describe('embedding', () => {
     expect(stdout).toContain('conversation: 4 messages stored');
   });
 
-  it('importing the runtime loads no HTTP framework, no Stately inspector and no SQLite', async () => {
+  it('importing the runtime loads no HTTP framework, no Stately inspector, no SQLite and no Postgres driver', async () => {
     const { stdout } = await run(process.execPath, [new URL('./fixtures/imports-child.ts', import.meta.url).pathname], { timeout: 30_000 });
     const packages = stdout.trim().split('\n');
     expect(packages).toContain('xstate');
@@ -36,6 +36,8 @@ describe('embedding', () => {
     // SQLite loads with the first sqlite: store, not with the import.
     expect(packages).toContain('node:fs');
     expect(packages).not.toContain('node:sqlite');
+    // So does the Postgres driver, with the first postgres:// store.
+    expect(packages).not.toContain('pg');
   });
 
   it('mounts as a fastify plugin under a prefix in an existing app', async () => {

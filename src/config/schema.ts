@@ -148,6 +148,21 @@ export const routingSchema = section(
 export const conversationsSchema = section(
   {
     idleMs: Type.Optional(ms('a conversation actor idle this long is stopped; its next message restores it from the store', 1, 300_000)),
+    store: Type.Optional(
+      Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+        default: null,
+        writeOnly: true,
+        description:
+          'where conversations live: `memory`, `sqlite:<path>` or `postgres://…` (shared by instances; docs/conversations-postgres.md); `--store` and the embedding option win; null: their default',
+      }),
+    ),
+    leaseMs: Type.Optional(
+      ms(
+        "a conversation's write lease on a shared store (Postgres): renewed while turns run, taken over by another instance once expired",
+        100,
+        30_000,
+      ),
+    ),
     reserveTokens: Type.Optional(
       Type.Integer({
         minimum: 1,

@@ -11,7 +11,7 @@ import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { realTimers, type Timers } from '../timers.ts';
-import { createActivation } from './activation.ts';
+import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
 import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
@@ -79,10 +79,16 @@ export function createConversations(options: {
     inputOf,
     encodingOf: (model) => windowOf(model).encoding,
     idleMs: settings.idleMs,
+    leaseMs: settings.leaseMs,
     timers: options.timers ?? realTimers,
     inspect: options.inspect,
     completed: (id, turnId, reply) => settle(id, turnId, { ok: true, reply }),
-    failed: (id, turnId, error) => settle(id, turnId, { ok: false, error }),
+    failed: (id, turnId, error) => {
+      // Another instance wrote this conversation, or a write's outcome is unknown (a connection lost during
+      // its commit): what this actor holds may be out of date, so its next turn reloads it.
+      if (error.code === 'conversation_moved' || error.code === 'store_unavailable') actors.markStale(id);
+      settle(id, turnId, { ok: false, error });
+    },
   });
 
   const inflight = new Map<string, { content: string; result: Promise<TurnResult> }>();
@@ -136,7 +142,14 @@ export function createConversations(options: {
       return running.result;
     }
     const attempt = (async () => {
-      const entry = await actors.activate(id);
+      const entry = await actors.claim(id);
+      try {
+        return await send(entry);
+      } finally {
+        await actors.unclaim(id, entry);
+      }
+    })();
+    async function send(entry: Entry): Promise<TurnResult> {
       if (!visible(entry.tenant, postOptions)) {
         // This call may have activated it: let it passivate as if it had not.
         actors.scheduleIdle(id);
@@ -164,7 +177,7 @@ export function createConversations(options: {
         turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
       });
       return result;
-    })();
+    }
     if (inflightKey !== null) {
       inflight.set(inflightKey, { content, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});

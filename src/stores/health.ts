@@ -16,6 +16,7 @@ export interface StoreStatus {
 const probeEveryMs = 1000;
 
 const writes = ['create', 'appendUser', 'completeTurn', 'failTurn', 'restartTurn', 'saveSummary', 'delete'] as const;
+const leases = ['acquireLease', 'releaseLease'] as const;
 
 export function trackStore(inner: ConversationStore, now: () => number = Date.now) {
   const status: StoreStatus = { writable: true, error: null };
@@ -38,9 +39,9 @@ export function trackStore(inner: ConversationStore, now: () => number = Date.no
   };
 
   const store: ConversationStore = { ...inner };
-  for (const name of writes) {
-    const method = inner[name].bind(inner) as (...args: unknown[]) => Promise<unknown>;
-    (store as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+  const asWrite =
+    (method: (...args: unknown[]) => Promise<unknown>) =>
+    async (...args: unknown[]) => {
       try {
         const result = await method(...args);
         succeeded();
@@ -51,10 +52,21 @@ export function trackStore(inner: ConversationStore, now: () => number = Date.no
         throw e;
       }
     };
+  // Leases are writes too (a store that cannot take one cannot write), but optional in the contract.
+  for (const name of [...writes, ...leases]) {
+    const method = inner[name]?.bind(inner) as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    if (method) (store as unknown as Record<string, unknown>)[name] = asWrite(method);
   }
   store.load = async (id) => {
     try {
       return await inner.load(id);
+    } catch (err) {
+      throw typed(err, 'read');
+    }
+  };
+  store.countByTenant = async (tenant) => {
+    try {
+      return await inner.countByTenant(tenant);
     } catch (err) {
       throw typed(err, 'read');
     }

@@ -48,6 +48,12 @@ export function createMemoryStore(): ConversationStore {
       for (const c of conversations.values()) if ((c.conversation.tenant ?? null) === tenant) n++;
       return n;
     },
+    // One process, one writer: the lease is always this store's and its token never changes.
+    async acquireLease(id) {
+      get(id);
+      return 1;
+    },
+    async releaseLease() {},
     async delete(id) {
       return conversations.delete(id);
     },

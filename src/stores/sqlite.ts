@@ -194,6 +194,12 @@ export function createSqliteStore(path: string): ConversationStore {
     async countByTenant(tenant) {
       return Number((countTenant.get(tenant) as { n: number }).n);
     },
+    // A SQLite file has one writing process (BEGIN IMMEDIATE serializes the rest): the token never changes.
+    async acquireLease(id) {
+      exists(id);
+      return 1;
+    },
+    async releaseLease() {},
     async delete(id) {
       sameFile();
       return Number(deleteConversation.run(id).changes) > 0;

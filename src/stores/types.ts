@@ -1,4 +1,4 @@
-// The conversation store: narrow enough for memory, SQLite and (next) Redis. Writes are write-ahead: the user
+// The conversation store: narrow enough for memory, SQLite and Postgres. Writes are write-ahead: the user
 // message is stored (pending) before the provider is called, the reply before the caller is answered.
 
 export type Strategy = 'sliding' | 'summarize';
@@ -58,6 +58,18 @@ export interface ConversationStore {
   delete(id: string): Promise<boolean>;
   /** Conversations stored for `tenant` (null: those without a tenant). */
   countByTenant(tenant: string | null): Promise<number>;
+  /**
+   * Takes or renews this store instance's write lease on a conversation for `ttlMs` and returns its fencing
+   * token. The token stays the same while this instance keeps (or takes back) the lease nobody else took
+   * meanwhile, and grows when the lease changes hands: a holder whose token changed must reload what it has
+   * in memory. Rejects with `conversation_moved` while another instance holds an unexpired lease, and with
+   * `conversation_not_found`. Once taken, every write to the conversation checks the token in its own
+   * transaction, and fails with `conversation_moved` if another instance took the lease since. Stores of one
+   * process (memory, SQLite) have a single writer already: their token never changes.
+   */
+  acquireLease?(id: string, ttlMs: number): Promise<number>;
+  /** Gives the lease up (expires it now) without forgetting who held it last; a no-op when not held. */
+  releaseLease?(id: string): Promise<void>;
   /** A small real write, to learn whether a store that failed can write again (optional). */
   probe?(): Promise<void>;
   close(): Promise<void>;

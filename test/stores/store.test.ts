@@ -2,19 +2,37 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/stores/memory.ts';
+import { createPostgresStore } from '../../src/stores/postgres.ts';
 import { createSqliteStore } from '../../src/stores/sqlite.ts';
 import type { ConversationStore, MessageRecord } from '../../src/stores/types.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 
 const open: ConversationStore[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-const stores: [string, () => ConversationStore][] = [
-  ['memory', () => createMemoryStore()],
-  ['sqlite', () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'switchyard-store-')), 'test.db'))],
+let postgres: TestPostgres | undefined;
+beforeAll(async () => {
+  postgres = await startPostgres();
+});
+afterAll(async () => {
+  await postgres?.destroy();
+});
+let databases = 0;
+
+const stores: [string, () => Promise<ConversationStore>][] = [
+  ['memory', async () => createMemoryStore()],
+  ['sqlite', async () => createSqliteStore(join(mkdtempSync(join(tmpdir(), 'switchyard-store-')), 'test.db'))],
+  [
+    'postgres',
+    async () => {
+      if (!postgres) throw new Error('postgres did not start');
+      return createPostgresStore(await postgres.createDatabase(`contract_${++databases}`));
+    },
+  ],
 ];
 
 const conversation = (id: string) => ({
@@ -39,14 +57,14 @@ const message = (seq: number, role: 'user' | 'assistant', turnId: string, over: 
 });
 
 describe.each(stores)('%s store', (_name, make) => {
-  const store = () => {
-    const s = make();
+  const store = async () => {
+    const s = await make();
     open.push(s);
     return s;
   };
 
   it('stores a turn write-ahead: the user message pending, then done with its reply', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await s.appendUser('c1', message(0, 'user', 't1', { idempotencyKey: 'k1' }));
     expect((await s.load('c1'))?.messages.map((m) => [m.role, m.status])).toEqual([['user', 'pending']]);
@@ -61,7 +79,7 @@ describe.each(stores)('%s store', (_name, make) => {
   });
 
   it('marks a failed turn and keeps a partial reply as interrupted', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await s.appendUser('c1', message(0, 'user', 't1'));
     await s.failTurn('c1', 't1', 'interrupted', message(1, 'assistant', 't1'));
@@ -69,7 +87,7 @@ describe.each(stores)('%s store', (_name, make) => {
   });
 
   it('restarts an interrupted turn: its partial reply deleted, its user message pending again', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await s.appendUser('c1', message(0, 'user', 't1'));
     await s.failTurn('c1', 't1', 'interrupted', message(1, 'assistant', 't1'));
@@ -83,7 +101,7 @@ describe.each(stores)('%s store', (_name, make) => {
   });
 
   it('counts conversations per tenant, those without one apart', async () => {
-    const s = store();
+    const s = await store();
     await s.create({ ...conversation('a1'), tenant: 'a' });
     await s.create({ ...conversation('a2'), tenant: 'a' });
     await s.create(conversation('n1'));
@@ -93,21 +111,33 @@ describe.each(stores)('%s store', (_name, make) => {
   });
 
   it('saves the running summary', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await s.saveSummary('c1', { text: 'they talked', tokens: 9, throughSeq: 3 });
     expect((await s.load('c1'))?.conversation.summary).toEqual({ text: 'they talked', tokens: 9, throughSeq: 3 });
   });
 
   it('refuses a second conversation with the same id and writes to an unknown one', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await expect(s.create(conversation('c1'))).rejects.toMatchObject({ code: 'conversation_exists' });
     await expect(s.appendUser('nope', message(0, 'user', 't'))).rejects.toMatchObject({ code: 'conversation_not_found' });
   });
 
+  it('lends its write lease to this store: the same token on renewal, none for an unknown conversation', async () => {
+    const s = await store();
+    await s.create(conversation('c1'));
+    const token = await s.acquireLease?.('c1', 60_000);
+    expect(token).toBeTypeOf('number');
+    await s.appendUser('c1', message(0, 'user', 't1'));
+    expect(await s.acquireLease?.('c1', 60_000)).toBe(token);
+    await s.releaseLease?.('c1');
+    expect(await s.acquireLease?.('c1', 60_000)).toBe(token);
+    await expect(s.acquireLease?.('nope', 60_000)).rejects.toMatchObject({ code: 'conversation_not_found' });
+  });
+
   it('deletes a conversation with its messages', async () => {
-    const s = store();
+    const s = await store();
     await s.create(conversation('c1'));
     await s.appendUser('c1', message(0, 'user', 't1'));
     expect(await s.delete('c1')).toBe(true);
