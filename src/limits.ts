@@ -4,7 +4,7 @@
 
 import type { Static } from 'typebox';
 import Value from 'typebox/value';
-import { limitsSchema } from './config/schema.ts';
+import { limitsSchema } from './config/operations-schema.ts';
 
 export type LimitsConfig = Required<Static<typeof limitsSchema>>;
 

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Static } from 'typebox';
-import type { authSchema } from './schema.ts';
+import type { authSchema } from './operations-schema.ts';
 
 export type Role = 'user' | 'admin';
 

@@ -14,8 +14,11 @@ export const choice = <const T extends string[]>(values: [...T], options: { desc
   Type.Enum(values, options);
 
 /** A duration in milliseconds (the unit the docs show), at least `minimum`. */
+/** The longest delay a Node timer keeps: a longer one fires after 1 ms. */
+export const maxTimerMs = 2_147_483_647;
+
 export const ms = (description: string, minimum: number, fallback?: number) =>
-  Type.Number({ minimum, unit: 'ms', description, ...(fallback === undefined ? {} : { default: fallback }) });
+  Type.Number({ minimum, maximum: maxTimerMs, unit: 'ms', description, ...(fallback === undefined ? {} : { default: fallback }) });
 
 /** A `${VAR}` or `${VAR:-default}` reference to the environment, as a regular expression's source: group 1 is
  *  the name, group 3 the default. */

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
-import { type RouteInfo, SwitchyardError } from '../errors.ts';
+import { SwitchyardError } from '../errors.ts';
 import { countMessageTokens, type Encoding } from '../models/tokens.ts';
 import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
@@ -14,8 +14,9 @@ import { realTimers, type Timers } from '../timers.ts';
 import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
-import type { ConversationInput, ConversationMessage, ModelWindow, Reply } from './machine.ts';
+import type { ConversationInput, ModelWindow, Reply } from './machine.ts';
 import { createQuotas, keyReused } from './quotas.ts';
+import { findByKey } from './replay.ts';
 import {
   type ConversationScope,
   type ConversationView,
@@ -26,6 +27,7 @@ import {
   type TurnStreamEvent,
   viewOf,
 } from './types.ts';
+import { logicalModelWindows } from './windows.ts';
 
 interface Deferred {
   resolve(result: TurnResult): void;
@@ -156,61 +158,40 @@ export function createConversations(options: {
         throw notFound(id);
       }
       actors.hold(entry);
-      const context = entry.actor.getSnapshot().context;
-      let turnId: string = randomUUID();
-      let resumed = false;
-      if (key !== null) {
-        const earlier = await findByKey(id, context.model.model, context.messages, context.summary !== null, key);
-        if (earlier && earlier.content !== content) throw keyReused(key);
-        if (earlier?.reply) return earlier.reply;
-        if (earlier) {
-          turnId = earlier.turnId;
-          resumed = true;
+      // A replay, a refusal or a failure before the turn is sent: the actor may passivate as if this had not come.
+      let sent = false;
+      try {
+        const context = entry.actor.getSnapshot().context;
+        let turnId: string = randomUUID();
+        let resumed = false;
+        if (key !== null) {
+          const earlier = await findByKey(store, id, context.model.model, context.messages, context.summary !== null, key);
+          if (earlier && earlier.content !== content) throw keyReused(key);
+          if (earlier?.reply) return earlier.reply;
+          if (earlier) {
+            turnId = earlier.turnId;
+            resumed = true;
+          }
         }
+        const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
+        const result = new Promise<TurnResult>((resolve, reject) => waiting.set(turnId, { resolve, reject }));
+        if (postOptions.signal) signals.set(turnId, postOptions.signal);
+        if (onDelta) sinks.set(turnId, onDelta);
+        entry.actor.send({
+          type: 'turn.requested',
+          turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
+        });
+        sent = true;
+        return result;
+      } finally {
+        if (!sent) actors.scheduleIdle(id);
       }
-      const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
-      const result = new Promise<TurnResult>((resolve, reject) => waiting.set(turnId, { resolve, reject }));
-      if (postOptions.signal) signals.set(turnId, postOptions.signal);
-      if (onDelta) sinks.set(turnId, onDelta);
-      entry.actor.send({
-        type: 'turn.requested',
-        turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
-      });
-      return result;
     }
     if (inflightKey !== null) {
       inflight.set(inflightKey, { content, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
     }
     return attempt;
-  }
-
-  /** An earlier post with this idempotency key: its reply when answered, or its turn id to run it again. */
-  async function findByKey(id: string, model: string, active: readonly ConversationMessage[], folded: boolean, key: string) {
-    let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
-    let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
-    // The actor holds every message after the summary: only folded ones need the store.
-    if (!user && folded) {
-      messages = (await store.load(id))?.messages ?? [];
-      user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
-    }
-    if (!user) return null;
-    const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
-    return {
-      turnId: user.turnId,
-      content: user.content,
-      reply: reply
-        ? {
-            turnId: user.turnId,
-            content: reply.content,
-            finishReason: 'stop',
-            usage: null,
-            deployments: [],
-            route: storedRoute(model),
-            replayed: true,
-          }
-        : null,
-    };
   }
 
   return {
@@ -262,7 +243,11 @@ export function createConversations(options: {
         const owner = actors.get(id)?.tenant ?? (await store.load(id))?.conversation.tenant;
         if (!visible(owner, scope)) return false;
       }
+      // Turns still queued or running end as for a missing conversation: their callers must not wait forever.
+      const context = actors.get(id)?.actor.getSnapshot().context;
+      const pending = context ? [...(context.current ? [context.current] : []), ...context.queue].map((t) => t.turnId) : [];
       actors.remove(id);
+      for (const turnId of pending) settle(id, turnId, { ok: false, error: notFound(id) });
       return store.delete(id);
     },
 
@@ -307,22 +292,4 @@ export function createConversations(options: {
   };
 }
 
-/** The route of a reply served from the store: no deployment, no attempt. */
-const storedRoute = (model: string): RouteInfo => ({ model, deployments: [], attempts: [], continued: false });
-
 export type Conversations = ReturnType<typeof createConversations>;
-
-/** Each logical model's window (the smallest of its deployments') and encoding (that of the first). */
-function logicalModelWindows(config: SwitchyardConfig): Map<string, { contextWindow: number; encoding: Encoding }> {
-  const windows = new Map<string, { contextWindow: number; encoding: Encoding }>();
-  for (const provider of config.providers) {
-    for (const [logical, upstream] of Object.entries(provider.models)) {
-      const known = windows.get(logical);
-      windows.set(logical, {
-        contextWindow: Math.min(known?.contextWindow ?? Number.POSITIVE_INFINITY, upstream.contextWindow),
-        encoding: known?.encoding ?? upstream.encoding,
-      });
-    }
-  }
-  return windows;
-}

@@ -10,12 +10,14 @@ import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
 import { latencyP95 } from '../provider/metrics.ts';
 import type { Timers } from '../timers.ts';
-import type { AnswerStream, ChatRequest, EmbeddingRequest, ToolCallDelta } from '../upstream/adapter.ts';
+import type { ChatRequest, EmbeddingRequest, ToolCallDelta } from '../upstream/adapter.ts';
+import { Attempt } from './attempt.ts';
 import { type BudgetTicket, estimateInputTokens, estimateTokens, type RateLimiter } from './budgets.ts';
 import type { DecisionLog } from './decisions.ts';
 import type { Route, Router } from './router.ts';
 
 export type { RouteInfo } from '../errors.ts';
+export { Attempt } from './attempt.ts';
 
 /** A chat request as clients send it: the logical model plus OpenAI's parameters. */
 export type ChatCompletionRequest = ChatRequest & { model: string };
@@ -238,65 +240,6 @@ export class Request<B = ChatRequest> {
     this.#disposed = true;
     this.deps.timers.clearTimeout(this.#timer);
     this.#caller?.removeEventListener('abort', this.#onCallerAbort);
-  }
-}
-
-/** One attempt of a request on one deployment. */
-export class Attempt {
-  readonly route: Route;
-  readonly hedge: boolean;
-  /** Continues a stream that broke after delivering tokens. */
-  readonly continuation: boolean;
-  readonly startedAt: number;
-  /** The attempt's own controller: the adapter's timers abort it too, so no second one is linked under it. */
-  readonly #controller = new AbortController();
-  readonly #request: Request<unknown>;
-  #reported = false;
-
-  constructor(request: Request<unknown>, route: Route, hedge: boolean, continuation: boolean) {
-    this.#request = request;
-    this.route = route;
-    this.hedge = hedge;
-    this.continuation = continuation;
-    this.startedAt = request.deps.now();
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** The deployment's completion; its real usage settles the budget reserved at begin. */
-  async complete(body: ChatRequest): Promise<ChatCompletion> {
-    const completion = await this.route.deployment.complete(body, { signal: this.#controller.signal, controller: this.#controller });
-    this.settle(completion.usage);
-    return completion;
-  }
-
-  /** The deployment's stream (settle the budget with its end's usage). */
-  stream(body: ChatRequest): AnswerStream {
-    return this.route.deployment.stream(body, { signal: this.#controller.signal, controller: this.#controller });
-  }
-
-  /** Embeddings from the deployment; their real usage settles the budget reserved at begin. */
-  async embed(body: EmbeddingRequest): Promise<CreateEmbeddingResponse> {
-    const answer = await this.route.deployment.embed(body, { signal: this.#controller.signal, controller: this.#controller });
-    this.settle(answer.usage);
-    return answer;
-  }
-
-  settle(usage: { total_tokens: number } | null | undefined) {
-    if (usage) this.#request.settleBudget(this.route.deployment.id, usage.total_tokens);
-  }
-
-  abort(reason?: unknown) {
-    this.#controller.abort(reason);
-  }
-
-  /** Reports the attempt's outcome to its request, once. (The deployment reports to its provider actor.) */
-  report(outcome: AttemptRecord['outcome']) {
-    if (this.#reported) return;
-    this.#reported = true;
-    this.#request.record(this, outcome);
   }
 }
 

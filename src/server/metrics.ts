@@ -133,7 +133,9 @@ export function createMetrics(runtime: Runtime) {
       };
     },
     observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model: modelLabel(model) }, seconds),
-    observeRoute(model: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
+    observeRoute(client: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
+      // The client's string: labelled like every other series, so made-up names cannot grow them without bound.
+      const model = modelLabel(client);
       requests([model, route.deployments.at(-1) ?? 'none', outcome]);
       for (const a of route.attempts) attempts([a.deployment, a.outcome]);
       if (route.attempts.length > 1) failovers([model]);

@@ -38,7 +38,9 @@ export function trackStore(inner: ConversationStore, now: () => number = Date.no
     status.error = null;
   };
 
-  const store: ConversationStore = { ...inner };
+  // Built method by method (not spread): a store written as a class keeps its methods on the prototype.
+  const inspectable = inner.probe ? { probe: () => inner.probe?.() ?? Promise.resolve() } : {};
+  const store = { close: () => inner.close(), ...inspectable } as ConversationStore;
   const asWrite =
     (method: (...args: unknown[]) => Promise<unknown>) =>
     async (...args: unknown[]) => {

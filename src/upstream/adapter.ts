@@ -11,6 +11,7 @@ import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/reso
 import { Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError, UpstreamError } from './classify.ts';
+import { withoutSecrets } from './scrub.ts';
 import { type Linked, linkedController } from './signals.ts';
 import { readSse } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
@@ -135,15 +136,20 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
 
+  // What this deployment sends as secrets: never shown back, whatever an upstream echoes.
+  const secrets = [options.apiKey ?? '', ...Object.values(options.headers ?? {})];
   const classify = (err: unknown, attempt: AttemptSignal) =>
-    classifyError(err, {
-      provider: options.id,
-      timedOut: attempt.timedOut,
-      // With a shared controller the signal is the caller's: aborted and not by our timer.
-      callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
-      abortReason: attempt.caller?.reason,
-      now: Date.now(),
-    });
+    withoutSecrets(
+      classifyError(err, {
+        provider: options.id,
+        timedOut: attempt.timedOut,
+        // With a shared controller the signal is the caller's: aborted and not by our timer.
+        callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
+        abortReason: attempt.caller?.reason,
+        now: Date.now(),
+      }),
+      secrets,
+    );
 
   const post = (body: string, stream: boolean, signal: AbortSignal, to = path) =>
     pool.request({ method: 'POST', path: to, headers: stream ? streamHeaders : jsonHeaders, body, signal });

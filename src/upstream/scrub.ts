@@ -57,3 +57,20 @@ export function scrubbedError(err: unknown): Error {
   if (typeof code === 'string') Object.assign(copy, { code });
   return copy;
 }
+
+/**
+ * An error's text with a deployment's own secrets (its API key, its configured header values) replaced wherever
+ * they appear literally: an upstream that quotes the request's headers back shows them in any shape, which the
+ * patterns above cannot know. Secrets shorter than 8 characters are left alone (they would match ordinary words).
+ */
+export function withoutSecrets<E extends Error>(error: E, secrets: readonly string[]): E {
+  const strip = (text: string) => {
+    let out = text;
+    for (const secret of secrets) if (secret.length >= 8) out = out.split(secret).join(redacted);
+    return out;
+  };
+  error.message = strip(error.message);
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) cause.message = strip(cause.message);
+  return error;
+}

@@ -88,12 +88,19 @@ export const tooLarge = (provider: string, what: string) =>
  */
 export async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
   const declared = Number(headerReader(res.headers).get('content-length'));
-  if (declared > max) throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
+  // Refused unread: the body is dropped with its socket, or the connection would stay taken in the pool.
+  if (declared > max) {
+    res.body.destroy();
+    throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > max) throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    if (size > max) {
+      res.body.destroy();
+      throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    }
     chunks.push(chunk);
   }
   return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));

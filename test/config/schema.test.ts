@@ -75,3 +75,16 @@ describe('the config schema', () => {
     expect(pack?.files.map((f) => f.path)).toContain('switchyard.schema.json');
   });
 });
+
+describe('time options', () => {
+  // Node keeps a timer of at most 2^31 − 1 ms; a longer one fires after 1 ms (every request would time out).
+  it.each([
+    ['routing.deadlineMs', { routing: { deadlineMs: 2 ** 31 } }],
+    ['limits.sseStallMs', { limits: { sseStallMs: 2 ** 31 } }],
+  ])('refuses %s longer than a timer can wait', async (path, section) => {
+    const { checkConfig } = await import('../../src/config.ts');
+    const result = checkConfig({ providers: [{ id: 'p', baseURL: 'http://127.0.0.1:1/v1', models: { chat: 'm' } }], ...section });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues.map((i) => i.path)).toContain(path);
+  });
+});

@@ -197,3 +197,20 @@ describe('conversations: errors', () => {
     expect(view.pending).toEqual([]);
   });
 });
+
+describe('deleting a conversation while a turn runs (review finding)', () => {
+  it('answers the waiting caller with conversation_not_found instead of leaving it waiting forever', async () => {
+    const mock = await startMockUpstream({ latencyMs: 300 });
+    const runtime = createRuntime({ providers: [{ id: 'slow', baseURL: mock.url, models: { chat: 'mock-model' } }] });
+    try {
+      const { id } = await runtime.conversations.create({ model: 'chat' });
+      const turn = runtime.conversations.post(id, 'hello').catch((err: unknown) => err);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await runtime.conversations.delete(id)).toBe(true);
+      expect(await turn).toMatchObject({ code: 'conversation_not_found' });
+    } finally {
+      await runtime.stop();
+      await mock.close();
+    }
+  });
+});

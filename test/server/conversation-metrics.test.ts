@@ -37,4 +37,16 @@ describe('metrics of conversation turns', () => {
     expect(text).toContain('switchyard_requests_total{model="chat",deployment="none",outcome="provider_bad_request"} 1');
     expect(text).toContain('switchyard_attempts_total{deployment="p0/mock-model",outcome="provider_bad_request"} 1');
   });
+
+  it('labels a chat turn that names a made-up model like every unknown model, so a client cannot grow the series', async () => {
+    g = await startGateway();
+    const id = await conversation(g);
+    for (const model of ['made-up-1', 'made-up-2']) {
+      const res = await g.post('/v1/chat/completions', { model, messages: [{ role: 'user', content: 'hi' }], conversation_id: id });
+      expect(res.status).toBe(200);
+    }
+    const text = await (await fetch(`${g.url}/metrics`)).text();
+    expect(text).not.toContain('made-up');
+    expect(text).toContain('switchyard_requests_total{model="(unknown)",deployment="p0/mock-model",outcome="ok"} 2');
+  });
 });

@@ -98,3 +98,40 @@ describe('upstream answer limits', () => {
     expect(runtime.providers()[0]?.metrics.failures).toBe(1);
   });
 });
+
+describe('an answer refused for its declared size (review finding)', () => {
+  it('releases its connection instead of leaving it taken in the pool', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000000' });
+        res.write('{"choices":');
+      });
+    });
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as AddressInfo).port;
+    const runtime = createRuntime({
+      providers: [{ id: 'big', baseURL: `http://127.0.0.1:${port}/v1`, models: { chat: 'm' }, maxResponseBytes: 100 }],
+      routing: { maxAttempts: 1, deadlineMs: 10_000 },
+    });
+    cleanup.push(() => runtime.stop());
+    for (let n = 0; n < 3; n++) {
+      await expect(runtime.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({
+        code: 'upstream_response_too_large',
+      });
+    }
+    // Every refused answer's socket is closed by the gateway: none stays open waiting for the rest of the body.
+    await waitForSockets(() => sockets.size === 0);
+    expect(sockets.size).toBe(0);
+  });
+});
+
+async function waitForSockets(done: () => boolean) {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+}

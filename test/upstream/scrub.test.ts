@@ -121,3 +121,33 @@ describe('scrub', () => {
     expect(hostOnly(null)).toBe('an unnamed location');
   });
 });
+
+describe('an upstream that quotes the request headers it was sent (review finding)', () => {
+  it('shows neither the configured header values nor a bare API key to the client or in lastError', async () => {
+    const headerSecret = 'azure-style-0123456789abcdef';
+    const bareKey = 'plain0123456789key';
+    const upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(401, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: { message: `bad headers: api-key=${String(req.headers['api-key'])} auth ${req.headers.authorization?.slice(7)}` },
+          }),
+        ),
+      );
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => upstream.close(resolve)));
+    const baseURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    const runtime = createRuntime({
+      providers: [{ id: 'quoting', baseURL, apiKey: bareKey, headers: { 'api-key': headerSecret }, models: { chat: 'm' } }],
+      routing: { maxAttempts: 1, deadlineMs: 5000 },
+    });
+    cleanup.push(() => runtime.stop());
+    const err = await runtime.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const seen = `${String((err as Error).message)} ${JSON.stringify(runtime.providers())}`;
+    expect(seen).toContain('bad headers');
+    expect(seen).not.toContain(headerSecret);
+    expect(seen).not.toContain(bareKey);
+  });
+});

@@ -1,0 +1,45 @@
+// Replaying a turn posted again with the same idempotency key: the earlier post's reply when it was answered
+// (served from what the conversation holds, or from the store for turns folded into the summary), or its turn to
+// run again when it was not.
+
+import type { RouteInfo } from '../errors.ts';
+import type { ConversationStore } from '../stores/types.ts';
+import type { ConversationMessage } from './machine.ts';
+
+/** The route of a reply served from the store: no deployment, no attempt. */
+const storedRoute = (model: string): RouteInfo => ({ model, deployments: [], attempts: [], continued: false });
+
+/** An earlier post with this idempotency key: its reply when answered, or its turn id to run it again. */
+export async function findByKey(
+  store: Pick<ConversationStore, 'load'>,
+  id: string,
+  model: string,
+  active: readonly ConversationMessage[],
+  folded: boolean,
+  key: string,
+) {
+  let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
+  let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+  // The actor holds every message after the summary: only folded ones need the store.
+  if (!user && folded) {
+    messages = (await store.load(id))?.messages ?? [];
+    user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+  }
+  if (!user) return null;
+  const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
+  return {
+    turnId: user.turnId,
+    content: user.content,
+    reply: reply
+      ? {
+          turnId: user.turnId,
+          content: reply.content,
+          finishReason: 'stop',
+          usage: null,
+          deployments: [],
+          route: storedRoute(model),
+          replayed: true,
+        }
+      : null,
+  };
+}
