@@ -71,6 +71,11 @@ export function withoutSecrets<E extends Error>(error: E, secrets: readonly stri
   };
   error.message = strip(error.message);
   const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) cause.message = strip(cause.message);
+  if (cause instanceof Error && cause.message !== strip(cause.message)) {
+    // Some errors (a DOMException's abort) have a read-only message; they never carry an upstream's text.
+    try {
+      cause.message = strip(cause.message);
+    } catch {}
+  }
   return error;
 }

@@ -75,7 +75,7 @@ describe('switchyard config check / print and serve', () => {
   const good = 'providers:\n  - id: a\n    baseURL: http://127.0.0.1:9/v1\n    models: { chat: m }\n';
   it.each([
     ['an unknown key', `${good}    wieght: 2\n`, 'providers[0].wieght: unknown option'],
-    ['a wrong type', `${good}    timeoutMs: 5s\n`, 'providers[0].timeoutMs: expected a number ≥ 1'],
+    ['a wrong type', `${good}    timeoutMs: 5s\n`, 'providers[0].timeoutMs: expected a number in [1, 2147483647]'],
     ['a bad URL', good.replace('http://127.0.0.1:9/v1', 'ftp://127.0.0.1/v1'), 'providers[0].baseURL: expected a URL'],
     [
       'a missing environment variable',

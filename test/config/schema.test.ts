@@ -34,7 +34,7 @@ describe('the config schema', () => {
     expect(renderConfigDocs(docs)).toBe(docs);
     expect(documentedRegions(docs).sort()).toEqual(Object.keys(documentedSections).sort());
     for (const option of [
-      '`timeoutMs` | number ≥ 1 | `30000` | ms',
+      '`timeoutMs` | number in [1, 2147483647] | `30000` | ms',
       '`backoff.maxMs`',
       '`hedgeAfterMs` | number ≥ 0 \\| `"p95"` \\| null',
     ]) {
