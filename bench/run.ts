@@ -2,11 +2,9 @@
 // process; comparisons are made side by side in one run so that a noisy machine affects all sides alike.
 // Writes latest.json and latest.md to .tmp/bench/, or with `--record` to bench/results/ (the committed figures).
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
@@ -15,6 +13,7 @@ import { cluster, clusterMarkdown } from './cluster.ts';
 import { outage, outageLine } from './outage.ts';
 import { addedMs, type Noise, noiseNote, percentile, resultsDir, round } from './output.ts';
 import { seedConversations } from './seed.ts';
+import { children, startServerProcess } from './spawn.ts';
 
 const quick = process.argv.includes('--quick');
 const output = resultsDir(process.argv);
@@ -23,23 +22,8 @@ const noise: Noise[] = [];
 const seconds = quick ? 3 : 5;
 const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
 const gatewayBody = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
-const children: ChildProcess[] = [];
-
-function server(kind: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [new URL('./servers.ts', import.meta.url).pathname, kind, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind} did not start`)), 20_000);
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if (!line.startsWith('ready ')) return;
-      clearTimeout(timer);
-      resolve({ url: line.slice('ready '.length), proc });
-    });
-  });
-}
+// Every server runs in its own process (bench/spawn.ts); all are stopped at the end.
+const server = startServerProcess;
 
 interface Load {
   rps: number;

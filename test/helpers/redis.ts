@@ -1,7 +1,7 @@
 // A real redis-server for tests: its own process on a free loopback port, no persistence, killed afterwards.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './ports.ts';
 
 export interface TestRedis {
   url: string;
@@ -11,15 +11,6 @@ export interface TestRedis {
   /** Starts it again on the same port (empty: nothing was saved). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 function launch(port: number): Promise<ChildProcess> {
