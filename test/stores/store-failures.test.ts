@@ -2,10 +2,10 @@
 // code), /readyz says not ready until a write succeeds, and a database file deleted under the running gateway
 // is detected before a turn is acknowledged into it.
 
-import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MockUpstream, startMockUpstream } from '../../src/mock/server.ts';
 import { createRuntime } from '../../src/runtime.ts';
@@ -78,7 +78,15 @@ describe('store failures', () => {
     const child = new URL('../fixtures/readonly-child.ts', import.meta.url).pathname;
     const command = root ? ['runuser', '-u', 'nobody', '--', process.execPath] : [process.execPath];
     const [bin, ...args] = [...command, child, m.url, db, 'c1'];
-    const run = spawnSync(bin as string, args, { encoding: 'utf8', timeout: 20_000 });
+    // nobody must reach node and the sources: a checkout under a private folder (mktemp -d, /root) gets
+    // search permission for others on its ancestors for the length of the run, and its modes back after.
+    const restore = root ? openAncestors([process.execPath, child]) : () => {};
+    let run: SpawnSyncReturns<string>;
+    try {
+      run = spawnSync(bin as string, args, { encoding: 'utf8', timeout: 20_000 });
+    } finally {
+      restore();
+    }
     const line = run.stdout.trim().split('\n').at(-1) ?? '';
     expect(line, run.stderr).not.toBe('');
     const result = JSON.parse(line) as { turn: Answer; create: Answer; ready: Answer; read: Answer };
@@ -89,3 +97,20 @@ describe('store failures', () => {
     expect(result.read.status).toBe(200);
   }, 30_000);
 });
+
+/** Adds search permission for others to every ancestor folder of `paths` that lacks it; returns the undo. */
+function openAncestors(paths: string[]): () => void {
+  const changed = new Map<string, number>();
+  for (const path of paths) {
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) === 0 && !changed.has(dir)) {
+        changed.set(dir, mode);
+        chmodSync(dir, mode | 0o001);
+      }
+    }
+  }
+  return () => {
+    for (const [dir, mode] of changed) chmodSync(dir, mode);
+  };
+}
