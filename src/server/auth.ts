@@ -40,7 +40,7 @@ const routeAccess: Record<string, Access> = {
 /** The only routes that take `?key=`: what a browser opens without headers (the page and its EventSource). */
 const keyInQuery = new Set(['/inspect', '/inspect/events']);
 
-/** The matched route below `prefix`, or null when nothing matched (a 404: any valid key may learn that). */
+/** The matched route below `prefix`, or null when nothing matched (a 404, which every valid key may learn). */
 function routeOf(request: FastifyRequest, prefix: string): string | null {
   const url = request.routeOptions.url;
   if (url === undefined || !url.startsWith(prefix)) return null;

@@ -56,7 +56,7 @@ CREATE TABLE switchyard_probe (id integer PRIMARY KEY, at bigint NOT NULL);
   },
 ];
 
-/** The advisory lock key of migrations ('SWYD'): any fixed bigint that other applications are unlikely to use. */
+/** The advisory lock key of migrations ('SWYD'), a fixed bigint that other applications are unlikely to use. */
 const lockKey = 0x53575944;
 
 /** Applies the migrations this database lacks; returns the versions applied by this call. */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { SwitchyardError } from '../errors.ts';
 import { latestVersion, runMigrations, schemaVersion } from './postgres-migrations.ts';
-import { type ConversationRow, type MessageRow, storedOf } from './postgres-rows.ts';
+import { type ConversationRow, type MessageRow, storedOf } from './rows.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus } from './types.ts';
 
 export interface PostgresStoreOptions {

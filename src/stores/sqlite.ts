@@ -4,7 +4,8 @@
 import { statSync } from 'node:fs';
 import type { DatabaseSync as Database } from 'node:sqlite';
 import { SwitchyardError } from '../errors.ts';
-import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus, Strategy } from './types.ts';
+import { type ConversationRow, type MessageRow, storedOf } from './rows.ts';
+import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus } from './types.ts';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS conversations (
@@ -33,30 +34,6 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE TABLE IF NOT EXISTS switchyard_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 `;
-
-interface ConversationRow {
-  id: string;
-  model: string;
-  system: string | null;
-  system_tokens: number;
-  strategy: string;
-  created_at: number;
-  summary: string | null;
-  summary_tokens: number | null;
-  summary_through: number | null;
-  tenant: string | null;
-}
-
-interface MessageRow {
-  seq: number;
-  role: string;
-  content: string;
-  tokens: number;
-  turn_id: string;
-  status: string;
-  idempotency_key: string | null;
-  created_at: number;
-}
 
 /**
  * Brings a database written by an older version up to the current schema. Conversations stored before tenants
@@ -136,33 +113,7 @@ export function createSqliteStore(path: string): ConversationStore {
     async load(id) {
       const row = selectConversation.get(id) as ConversationRow | undefined;
       if (!row) return null;
-      const messages = (selectMessages.all(id) as unknown as MessageRow[]).map(
-        (m): MessageRecord => ({
-          seq: m.seq,
-          role: m.role as MessageRecord['role'],
-          content: m.content,
-          tokens: m.tokens,
-          turnId: m.turn_id,
-          status: m.status as MessageStatus,
-          idempotencyKey: m.idempotency_key,
-          createdAt: m.created_at,
-        }),
-      );
-      const summary =
-        row.summary === null ? null : { text: row.summary, tokens: row.summary_tokens ?? 0, throughSeq: row.summary_through ?? -1 };
-      return {
-        conversation: {
-          id: row.id,
-          model: row.model,
-          system: row.system,
-          systemTokens: row.system_tokens,
-          strategy: row.strategy as Strategy,
-          createdAt: row.created_at,
-          summary,
-          tenant: row.tenant,
-        },
-        messages,
-      };
+      return storedOf(row, selectMessages.all(id) as unknown as MessageRow[]);
     },
     async appendUser(id, message) {
       sameFile();

@@ -1,4 +1,5 @@
-// The Postgres store's rows and their records: bigint columns (times) arrive as strings from `pg`.
+// The rows of the SQL stores (SQLite, Postgres) and the records they hold: one mapping for both. Times are
+// numbers from SQLite and, as bigint columns, strings from `pg`.
 
 import type { MessageRecord, MessageStatus, StoredConversation, Strategy } from './types.ts';
 
@@ -8,7 +9,7 @@ export interface ConversationRow {
   system: string | null;
   system_tokens: number;
   strategy: string;
-  created_at: string;
+  created_at: number | string;
   summary: string | null;
   summary_tokens: number | null;
   summary_through: number | null;
@@ -23,7 +24,7 @@ export interface MessageRow {
   turn_id: string;
   status: string;
   idempotency_key: string | null;
-  created_at: string;
+  created_at: number | string;
 }
 
 export function storedOf(row: ConversationRow, messages: MessageRow[]): StoredConversation {
