@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'misdirected_request'
   | 'unsupported_media_type'
   | 'internal_error'
+  | 'request_too_large'
   // Limits and robustness (issue 14): what a client or an upstream may grow, and a store that cannot write.
   | 'upstream_response_too_large'
   | 'idempotency_key_reused'
@@ -70,7 +71,9 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   provider_rate_limited: { status: 429, retryable: true },
   provider_unavailable: { status: 502, retryable: true },
   provider_bad_request: { status: 400, retryable: false },
-  provider_auth: { status: 502, retryable: false },
+  // The deployment's own key was refused: another deployment (another key) may well answer, so fail over, and
+  // the deployment counts it as a failure (a revoked key takes it out of rotation until a probe passes).
+  provider_auth: { status: 502, retryable: true },
   provider_circuit_open: { status: 503, retryable: true },
   context_length_exceeded: { status: 400, retryable: false },
   content_filtered: { status: 400, retryable: false },
@@ -91,6 +94,7 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   unsupported_media_type: { status: 415, retryable: false },
   misdirected_request: { status: 421, retryable: false },
   internal_error: { status: 500, retryable: false },
+  request_too_large: { status: 413, retryable: false },
   // Limits and robustness. Quotas are 403/413, not 429: retrying the same request cannot succeed, and the
   // openai SDK retries 409 and 429 on its own. An oversized upstream answer is that deployment's failure.
   upstream_response_too_large: { status: 502, retryable: true },

@@ -2,7 +2,7 @@
 // the openai SDK raises its usual typed errors. Routes throw; this is the one place that answers.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type AttemptRecord, defaultStatus, isSwitchyardError, SwitchyardError } from '../errors.ts';
+import { type AttemptRecord, defaultStatus, type ErrorCode, isSwitchyardError, SwitchyardError } from '../errors.ts';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; code: string; param: string | null };
@@ -34,6 +34,23 @@ function statusOfSwitchyard(err: SwitchyardError): number {
   return err.status >= 400 && err.status < 600 ? err.status : defaultStatus(err.code);
 }
 
+// fastify's body-parser failures as our codes; each code's status comes from the one table in src/errors.ts.
+const parserFailures: Partial<Record<string, { code: ErrorCode; message: string; param?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'request_too_large', message: 'the request body is larger than allowed' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', message: 'send the body as application/json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_request', message: 'the request body is empty', param: 'body' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'invalid_request',
+    message: 'the content length does not match the body',
+    param: 'body',
+  },
+};
+
+function answerOf(code: ErrorCode, message: string, param: string | null = null) {
+  const status = defaultStatus(code);
+  return { status, headers: {}, body: openAIError(status, code, message, param) };
+}
+
 /** The status, headers and body that answer `err`. */
 export function answerFor(err: unknown): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
   if (isSwitchyardError(err)) {
@@ -49,26 +66,14 @@ export function answerFor(err: unknown): { status: number; body: OpenAIErrorBody
   if (Array.isArray(e.validation) && e.validation.length > 0) {
     const first = e.validation[0] as { instancePath?: string; message?: string; params?: { missingProperty?: unknown } };
     const param = fieldOf(first.instancePath ?? '', first.params?.missingProperty);
-    return {
-      status: 400,
-      headers: {},
-      body: openAIError(400, 'invalid_request', `${param || 'body'}: ${first.message ?? 'is invalid'}`, param || null),
-    };
+    return answerOf('invalid_request', `${param || 'body'}: ${first.message ?? 'is invalid'}`, param || null);
   }
-  switch (e.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, headers: {}, body: openAIError(413, 'request_too_large', 'the request body is larger than allowed') };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, headers: {}, body: openAIError(415, 'unsupported_media_type', 'send the body as application/json') };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, headers: {}, body: openAIError(400, 'invalid_request', 'the request body is empty', 'body') };
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, headers: {}, body: openAIError(400, 'invalid_request', 'the content length does not match the body', 'body') };
-  }
+  const parseFailure = parserFailures[e.code ?? ''];
+  if (parseFailure) return answerOf(parseFailure.code, parseFailure.message, parseFailure.param);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return { status: e.statusCode, headers: {}, body: openAIError(e.statusCode, 'invalid_request', e.message) };
   }
-  return { status: 500, headers: {}, body: openAIError(500, 'internal_error', 'internal error') };
+  return answerOf('internal_error', 'internal error');
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {

@@ -1,6 +1,7 @@
 // The one place where an upstream failure becomes a typed SwitchyardError and is judged retryable or final.
-// Retryable: 429, 408, 409, 5xx, timeouts, refused/reset connections, broken streams.
-// Final: 400, 401, 403, 404, 422, content policy. context_length_exceeded is the conversation's business.
+// Retryable: 429, 408, 409, 5xx, 401/403 (the deployment's key is wrong, not the request), timeouts,
+// refused/reset connections, broken streams.
+// Final: 400, 404, 422, content policy. context_length_exceeded is the conversation's business.
 // The adapter (src/upstream/adapter.ts) raises UpstreamError for error answers; everything else it can
 // throw is a connection error (undici / errno codes), a SyntaxError from a malformed body, or an abort.
 

@@ -74,11 +74,10 @@ describe('provider over HTTP to the mock upstream: faults', () => {
     expect(mock.stats().outcomes.error).toBe(1);
   });
 
-  it('classifies 400, 401 and 404 as final errors that never count against health', async () => {
+  it('classifies 400 and 404 as final errors that never count against health', async () => {
     const { provider, mock } = await setup({}, { health: { minVolume: 1 } });
     for (const [status, code] of [
       [400, 'provider_bad_request'],
-      [401, 'provider_auth'],
       [404, 'provider_bad_request'],
     ] as const) {
       mock.setFaults({ mode: 'error', status });
@@ -86,6 +85,13 @@ describe('provider over HTTP to the mock upstream: faults', () => {
     }
     expect(provider.view().health).toBe('healthy');
     expect(provider.breakerState()).toBe('closed');
+  });
+
+  it('counts a refused key (401) against the deployment: it is the deployment that cannot serve', async () => {
+    const { provider, mock } = await setup({}, { health: { minVolume: 1 } });
+    mock.setFaults({ mode: 'error', status: 401 });
+    expect(await failure(provider.complete(ask))).toMatchObject({ code: 'provider_auth', retryable: true });
+    expect(provider.view().health).not.toBe('healthy');
   });
 
   it('passes context_length_exceeded back unchanged, not as a provider fault', async () => {

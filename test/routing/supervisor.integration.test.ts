@@ -16,6 +16,16 @@ describe('failover for calls', () => {
     expect(f.health(0)).toBe('coolingDown');
   });
 
+  it('fails over when the key of a deployment is refused (401, 403), and takes that deployment out of rotation', async () => {
+    for (const status of [401, 403]) {
+      const f = await start({ mocks: [{ faults: { mode: 'error', status } }, {}], routing: { strategy: 'priority' } });
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => f.runtime.chat(ask(`q ${i}`))));
+      expect(results.every((r) => r.route.deployments[0] === f.id(1))).toBe(true);
+      expect(results[0]?.route.attempts[0]).toMatchObject({ deployment: f.id(0), outcome: 'provider_auth' });
+      expect(f.health(0)).not.toBe('healthy');
+    }
+  });
+
   it('sends nothing to a flapping deployment while it cools down', async () => {
     const health = { minVolume: 3, probeIdleMs: 100, backoff: { initialMs: 5000, jitter: 'none' as const } };
     const f = await start({ mocks: [down, {}], simulated: true, health });

@@ -17,8 +17,8 @@ describe('classifyError', () => {
     [400, 'provider_bad_request', false],
     [404, 'provider_bad_request', false],
     [422, 'provider_bad_request', false],
-    [401, 'provider_auth', false],
-    [403, 'provider_auth', false],
+    [401, 'provider_auth', true],
+    [403, 'provider_auth', true],
   ])('classifies status %i as %s (retryable: %s)', (status, code, retryable) => {
     expect(classifyError(apiError(status), ctx)).toMatchObject({ code, retryable, provider: 'p' });
   });
