@@ -3,7 +3,7 @@
 // requests and streams finish, then cuts the streams still open with a final error event. Each further signal
 // skips the rest of the current wait. Pure: what each step does is provided by src/server/drain.ts.
 
-import { setup } from 'xstate';
+import { assign, setup } from 'xstate';
 
 export interface DrainInput {
   /** How long to report not-ready while still serving, in ms. */
@@ -15,8 +15,11 @@ export interface DrainInput {
 }
 
 export type DrainEvent =
-  /** SIGTERM/SIGINT (or `shutdown()`): the first starts the drain, each further one skips the current wait. */
-  | { type: 'signal.received' }
+  /**
+   * SIGTERM/SIGINT (or `shutdown()`): the first starts the drain (with its own timeout when it brings one),
+   * each further one skips the current wait.
+   */
+  | { type: 'signal.received'; timeoutMs?: number | undefined }
   /** Every connection of the server has ended. */
   | { type: 'connections.closed' };
 
@@ -39,7 +42,14 @@ export const drainMachine = setup({
   context: ({ input }) => input,
   initial: 'serving',
   states: {
-    serving: { on: { 'signal.received': 'notReady' } },
+    serving: {
+      on: {
+        'signal.received': {
+          target: 'notReady',
+          actions: assign({ timeoutMs: ({ context, event }) => event.timeoutMs ?? context.timeoutMs }),
+        },
+      },
+    },
     notReady: {
       entry: 'reportNotReady',
       after: { drainDelay: 'closing' },

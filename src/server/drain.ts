@@ -91,8 +91,8 @@ function lastOnConnection(res: ServerResponse) {
 }
 
 /**
- * Wires the drain of a started fastify app; `signal()` starts it (or skips the current wait of one under way)
- * and resolves once every connection has ended.
+ * Wires the drain of a fastify app as it starts listening; `signal()` starts the drain (or skips the current
+ * wait of one under way) and resolves once every connection has ended.
  */
 export function createDrain(app: FastifyInstance, options: DrainOptions) {
   const server = app.server;
@@ -104,15 +104,15 @@ export function createDrain(app: FastifyInstance, options: DrainOptions) {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  const { delayMs, timeoutMs } = options;
   const machine = drainMachine.provide({
     actions: {
       reportNotReady: () => {
         for (const res of inFlight) lastOnConnection(res);
         inFlight.clear();
-        app.log.info({ drainDelayMs: delayMs }, 'drain: not ready; still serving for the drain delay');
+        app.log.info({ drainDelayMs: actor.getSnapshot().context.delayMs }, 'drain: not ready; still serving for the drain delay');
       },
       stopAccepting: () => {
+        const { timeoutMs } = actor.getSnapshot().context;
         app.log.info({ drainTimeoutMs: timeoutMs }, 'drain: no new connections; waiting for requests and streams in flight');
         // fastify stops listening, closes idle connections and answers 503 on any connection still open.
         app.close().then(
@@ -124,6 +124,7 @@ export function createDrain(app: FastifyInstance, options: DrainOptions) {
         );
       },
       cutStreams: () => {
+        const { timeoutMs } = actor.getSnapshot().context;
         const err = new SwitchyardError('shutting_down', `the server is shutting down: the ${timeoutMs} ms drain time ran out`);
         const cut = endOpenStreams(server, err);
         view.cutStreams += cut;
@@ -134,7 +135,7 @@ export function createDrain(app: FastifyInstance, options: DrainOptions) {
     },
   });
   const actor = createActor(machine, {
-    input: { delayMs, timeoutMs, graceMs: cutGraceMs },
+    input: { delayMs: options.delayMs, timeoutMs: options.timeoutMs, graceMs: cutGraceMs },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
@@ -144,8 +145,9 @@ export function createDrain(app: FastifyInstance, options: DrainOptions) {
   actor.start();
   const done = toPromise(actor).then(() => undefined);
   return {
-    signal(): Promise<void> {
-      actor.send({ type: 'signal.received' });
+    /** `timeoutMs` replaces the drain timeout when this signal starts the drain. */
+    signal(timeoutMs?: number): Promise<void> {
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'signal.received', timeoutMs });
       return done;
     },
   };

@@ -185,7 +185,13 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  let drain: ReturnType<typeof createDrain> | undefined;
+  // Tracks responses from the start, so those in flight when a drain begins are made the last on their connection.
+  const drain = createDrain(app, {
+    delayMs: options.drainDelayMs ?? 0,
+    timeoutMs: options.drainTimeoutMs ?? options.drainMs ?? 10_000,
+    clock: options.drainClock,
+    inspect: runtime.inspect,
+  });
   let stopped: Promise<void> | undefined;
   return {
     app,
@@ -197,19 +203,10 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
      * for up to drainTimeoutMs (or `drainTimeoutMs` given here); streams still open then end with a
      * `shutting_down` error event. The runtime stops last. A further call skips the rest of the current wait.
      */
-    shutdown(drainTimeoutMs = options.drainTimeoutMs ?? options.drainMs ?? 10_000): Promise<void> {
-      if (!drain) {
-        drain = createDrain(app, {
-          delayMs: options.drainDelayMs ?? 0,
-          timeoutMs: drainTimeoutMs,
-          clock: options.drainClock,
-          inspect: runtime.inspect,
-        });
-        stopped = drain.signal().then(() => runtime.stop());
-        return stopped;
-      }
-      void drain.signal();
-      return stopped ?? Promise.resolve();
+    shutdown(drainTimeoutMs?: number): Promise<void> {
+      const drained = drain.signal(drainTimeoutMs);
+      stopped ??= drained.then(() => runtime.stop());
+      return stopped;
     },
   };
 }
