@@ -1,8 +1,8 @@
 // Drains a started server for a rolling restart (drain.machine.ts is the order): what "not ready", "stop
 // accepting", "cut" and "closed" do to the HTTP server, the readiness it reports and the metrics it exports.
-// From the first signal on, every response is the last on its connection (`Connection: close`, or the
-// connection ends right after a response whose headers were already out), so a load balancer's pooled
-// connections move to the other instances instead of being closed under a request.
+// From the first signal on, every response not yet under way is the last on its connection (`Connection:
+// close`), so a load balancer's pooled connections move to the other instances instead of being closed under a
+// request.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -77,17 +77,15 @@ export function registerDrainMetrics(registry: Registry, server: Server) {
   });
 }
 
-/** Makes `res` the last response on its connection. */
+/**
+ * Makes `res` the last response on its connection when its headers are still to be written: Node then sends
+ * `Connection: close` and ends the connection after it. One whose headers already promised keep-alive is left
+ * alone: its connection's next request (if it comes during the drain delay) gets the `Connection: close`, and
+ * one left idle is closed when the server stops accepting. Ending it right behind its response instead would
+ * race a balancer that reuses the connection at once.
+ */
 function lastOnConnection(res: ServerResponse) {
-  // Before the headers: Node then writes `Connection: close` and ends the connection after the response.
-  if (!res.headersSent) {
-    res.shouldKeepAlive = false;
-    return;
-  }
-  // The headers promised keep-alive: end the connection right behind the response, so its FIN travels with
-  // the last bytes rather than meeting a request the balancer sends on a connection it still thinks pooled.
-  const socket = res.socket;
-  if (socket) res.once('finish', () => socket.end());
+  if (!res.headersSent) res.shouldKeepAlive = false;
 }
 
 /**

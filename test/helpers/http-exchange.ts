@@ -14,8 +14,11 @@ export interface Exchange {
   body: Promise<string>;
   /** Resolves once the first data frame has arrived. */
   first: Promise<void>;
-  /** Resolves when the connection that carried the response closes. */
-  socketClosed: Promise<void>;
+  /** The agent and connection that carried it: the next request through `agent` may reuse `socket`. */
+  agent: Agent;
+  socket: Socket;
+  /** Resolves when the connection that carried the response has closed. */
+  socketClosed(): Promise<void>;
 }
 
 const framesOf = (text: string) =>
@@ -29,7 +32,8 @@ export function postJson(url: string, body: unknown, agent: Agent): Promise<Exch
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
       const socket: Socket = res.socket;
-      const socketClosed = new Promise<void>((done) => (socket.destroyed ? done() : socket.once('close', () => done())));
+      // Asked for, not listened to on every request: a pooled socket carries many.
+      const socketClosed = () => new Promise<void>((done) => (socket.destroyed ? done() : socket.once('close', () => done())));
       let text = '';
       let markFirst: () => void = () => {};
       const first = new Promise<void>((done) => {
@@ -48,6 +52,8 @@ export function postJson(url: string, body: unknown, agent: Agent): Promise<Exch
       resolve({
         status: res.statusCode ?? 0,
         connection: typeof res.headers.connection === 'string' ? res.headers.connection : undefined,
+        agent,
+        socket,
         body: ended,
         frames: ended.then(framesOf),
         first,

@@ -59,8 +59,8 @@ async function drainingGateway() {
   runtime.subscribe((r) => {
     if (r.machine === 'drain') records.push(r);
   });
-  const chat = (model: string, content: string, stream = false) =>
-    postJson(`${server.url}/v1/chat/completions`, { model, stream, messages: [{ role: 'user', content }] }, agent);
+  const chat = (model: string, content: string, stream = false, through = agent) =>
+    postJson(`${server.url}/v1/chat/completions`, { model, stream, messages: [{ role: 'user', content }] }, through);
   const shutdown = () => {
     stopped = server.shutdown();
     return stopped;
@@ -75,7 +75,8 @@ describe('the order of a drain', () => {
   it('reports not-ready while serving, then finishes in-flight streams without new connections, then cuts the rest', async () => {
     const g = await drainingGateway();
     const slow = await g.chat('slow', 'outlasts the drain', true);
-    const medium = await g.chat('medium', 'under way when the drain starts', true);
+    // On a connection of its own, so that the next request on that agent reuses it.
+    const medium = await g.chat('medium', 'under way when the drain starts', true, new Agent({ keepAlive: true, maxSockets: 1 }));
     await Promise.all([slow.first, medium.first]);
     expect(medium.connection).toBe('keep-alive');
 
@@ -89,13 +90,16 @@ describe('the order of a drain', () => {
     const plain = await g.chat('fast', 'during the delay');
     expect(plain.status).toBe(200);
     expect(plain.connection).toBe('close');
-    await plain.socketClosed;
+    await plain.socketClosed();
     const fast = await g.chat('fast', 'started during the delay', true);
     expect(fast.status).toBe(200);
     expect(fast.connection).toBe('close');
-    // The stream that promised keep-alive before the drain: its connection ends right behind its last bytes.
+    // The stream that promised keep-alive before the drain: the next answer on its connection is the last one.
     expect(streamedContent(await medium.frames)).toBe(reply('under way when the drain starts'));
-    await medium.socketClosed;
+    const next = await g.chat('fast', 'on the connection of the medium stream', false, medium.agent);
+    expect(next.socket).toBe(medium.socket);
+    expect(next.connection).toBe('close');
+    await next.socketClosed();
 
     g.clock.increment(delayMs);
     await vi.waitFor(async () => expect(await refused(g.server.url)).toBe(true), { timeout: 5000, interval: 20 });

@@ -1,0 +1,168 @@
+// Issue 19's done-when for rolling restarts: two `switchyard serve` processes behind a real nginx, under
+// continuous load with streams, each restarted in turn (SIGTERM, wait for the exit, start again on the same
+// port): no client request fails and no stream is cut: each ends with [DONE] and its whole content.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startServerProcess } from '../../bench/spawn.ts';
+import { promptOf, replyFor } from '../../src/mock/reply.ts';
+import { postJson, streamedContent } from '../helpers/http-exchange.ts';
+import { startNginx, type TestNginx } from '../helpers/nginx.ts';
+import { freePort } from '../helpers/ports.ts';
+import { pollUntil, waitUntil } from '../helpers/wait.ts';
+
+const drainDelayMs = 500;
+const drainTimeoutMs = 10_000;
+const workers = 8;
+const cleanup: (() => Promise<unknown> | undefined)[] = [];
+
+afterAll(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+interface Instance {
+  port: number;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+async function startInstance(port: number, config: string): Promise<Instance> {
+  const bin = new URL('../../bin/switchyard.js', import.meta.url).pathname;
+  const args = ['serve', '--config', config, '--port', String(port), '--store', 'memory'];
+  const drain = ['--drain-delay-ms', String(drainDelayMs), '--drain-timeout-ms', String(drainTimeoutMs)];
+  const child = spawn(process.execPath, [bin, ...args, ...drain], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanup.push(() => (child.exitCode === null && child.signalCode === null ? (child.kill('SIGKILL'), exited) : undefined));
+  await waitUntil(() => output.includes('switchyard listening:') || child.exitCode !== null, 20_000);
+  if (child.exitCode !== null) throw new Error(`switchyard serve exited: ${output}`);
+  return { port, child, exited, output: () => output };
+}
+
+/** A sample of one instance's /metrics: the calls it has in flight and the requests it has answered. */
+async function sample(port: number) {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  const sum = (name: string) =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  return { inFlight: sum('switchyard_provider_in_flight'), answered: sum('switchyard_requests_total') };
+}
+
+const reply = (content: string) => replyFor(promptOf([{ role: 'user', content }]));
+
+/** Requests through nginx until `stop()`, two streams to one plain request, each checked whole; bounded in count. */
+async function load(nginx: TestNginx, stop: () => boolean) {
+  const agent = new Agent({ keepAlive: true, maxSockets: workers });
+  const client = new OpenAI({ baseURL: `${nginx.url}/v1`, apiKey: 'unused', maxRetries: 0, httpAgent: agent } as never);
+  const tally = { streams: 0, plain: 0, failures: [] as string[] };
+  const one = async (worker: number, i: number) => {
+    const content = `worker ${worker} request ${i}`;
+    if (i % 3 === 2) {
+      const answer = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content }] });
+      if (answer.choices[0]?.message.content !== reply(content)) throw new Error(`plain answer not whole: ${JSON.stringify(answer)}`);
+      tally.plain++;
+      return;
+    }
+    const body = { model: 'chat', stream: true, messages: [{ role: 'user', content }] };
+    const res = await postJson(`${nginx.url}/v1/chat/completions`, body, agent);
+    const frames = await res.frames;
+    if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${frames.join(' ')}`);
+    if (frames.at(-1) !== '[DONE]') throw new Error(`stream cut: ${frames.at(-1)}`);
+    if (streamedContent(frames) !== reply(content)) throw new Error(`stream not whole: ${streamedContent(frames)}`);
+    tally.streams++;
+  };
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      for (let i = 0; i < 2000 && !stop(); i++) {
+        await one(worker, i).catch((err: unknown) => { tally.failures.push(err instanceof Error ? err.message : String(err)); });
+      }
+    }),
+  );
+  agent.destroy();
+  return tally;
+}
+
+describe('rolling restart behind nginx', () => {
+  it('restarts each of two instances in turn under load with streams: no request fails, no stream is cut', async () => {
+    // The upstream in its own process, slow enough that streams are in flight when an instance is stopped.
+    const mock = await startServerProcess('mock', [], { CHUNK_DELAY_MS: '25' });
+    cleanup.push(() => (mock.proc.exitCode === null ? mock.proc.kill('SIGKILL') : undefined));
+    await fetch(`${mock.url}/_mock/faults`, { method: 'POST', body: JSON.stringify({ latencyMs: 30 }) });
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-rolling-'));
+    const config = join(dir, 'switchyard.json');
+    writeFileSync(config, JSON.stringify({ providers: [{ id: 'mock', baseURL: `${mock.url}/v1`, models: { chat: 'mock-model' } }] }));
+    const ports = [await freePort(), await freePort()];
+    const instances = await Promise.all(ports.map((port) => startInstance(port, config)));
+    // Passive health: a refused connection marks an instance down for a while; errors and 502/503 go to the other
+    // one, POSTs included (an instance never drops a request it has read; see docs/operations.md).
+    const nginx = await startNginx(
+      (port) => `
+  upstream gateways {
+    ${ports.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join('\n    ')}
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://gateways;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 3;
+    }
+  }`,
+    );
+    cleanup.push(() => nginx.stop());
+
+    let stopped = false;
+    const running = load(nginx, () => stopped);
+    const restarts: { inFlight: number; readyz: number; exitCode: number | null }[] = [];
+    try {
+      for (const [n, port] of ports.entries()) {
+        // Once it serves and has calls in flight (streams among them), stop it the way Kubernetes does.
+        const before = await pollUntil(() => sample(port), (s) => s.answered >= 20 && s.inFlight >= 2, 20_000);
+        const instance = instances[n];
+        if (!instance) throw new Error('no instance');
+        instance.child.kill('SIGTERM');
+        const readyz = await pollUntil(
+          () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0),
+          (status) => status !== 200,
+          5000,
+        );
+        const exitCode = await instance.exited;
+        restarts.push({ inFlight: before.inFlight, readyz, exitCode });
+        instances[n] = await startInstance(port, config);
+        // The next one is stopped only once nginx sends to this one again (as Kubernetes waits for readiness).
+        await pollUntil(() => sample(port), (s) => s.answered >= 20, 20_000);
+      }
+    } finally {
+      stopped = true;
+    }
+    const tally = await running;
+    const log = nginx.accessLog().filter((line) => line.includes(' /v1/chat/completions '));
+    const retried = log.filter((line) => line.includes(','));
+    console.log(
+      `rolling restart: ${tally.streams} streams and ${tally.plain} plain requests, ${tally.failures.length} failed; ` +
+        `nginx retried ${retried.length} of ${log.length} on the other instance; at each SIGTERM ${restarts.map((r) => r.inFlight).join(' and ')} calls in flight`,
+    );
+    expect(tally.failures).toEqual([]);
+    expect(restarts).toEqual([
+      { inFlight: expect.any(Number), readyz: 503, exitCode: 0 },
+      { inFlight: expect.any(Number), readyz: 503, exitCode: 0 },
+    ]);
+    expect(tally.streams).toBeGreaterThan(50);
+    expect(log.every((line) => line.startsWith('200 '))).toBe(true);
+  }, 120_000);
+});
