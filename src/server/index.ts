@@ -120,7 +120,10 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     logger,
     bodyLimit: options.bodyLimit ?? serverDefaults.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    return503OnClosing: true,
+    // A request that still reaches a connection open while the server drains (a balancer reused it as its last
+    // answer ended) is answered, with Connection: close, rather than refused with a 503 that a balancer may not
+    // retry for a POST; the drain time bounds how long (drain.ts).
+    return503OnClosing: false,
     requestTimeout: limits.bodyTimeoutMs,
     // Ids are bounded by the routes' schemas (400 in OpenAI's shape); the router's own limit sits above them, and
     // what it and the URL parser refuse is answered in the same shape, never with fastify's own body.

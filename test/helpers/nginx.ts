@@ -39,7 +39,11 @@ ${http(port)}
   });
   const url = `http://127.0.0.1:${port}`;
   await pollUntil(
-    () => fetch(url).then(() => true, () => nginx.exitCode !== null),
+    () =>
+      fetch(url).then(
+        () => true,
+        () => nginx.exitCode !== null,
+      ),
     (up) => up,
     10_000,
   );

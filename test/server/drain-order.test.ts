@@ -69,14 +69,20 @@ async function drainingGateway() {
 }
 
 const reply = (content: string) => replyFor(promptOf([{ role: 'user', content }]));
-const refused = (url: string) => fetch(`${url}/healthz`).then(() => false, () => true);
+const refused = (url: string) =>
+  fetch(`${url}/healthz`).then(
+    () => false,
+    () => true,
+  );
 
 describe('the order of a drain', () => {
   it('reports not-ready while serving, then finishes in-flight streams without new connections, then cuts the rest', async () => {
     const g = await drainingGateway();
     const slow = await g.chat('slow', 'outlasts the drain', true);
     // On a connection of its own, so that the next request on that agent reuses it.
-    const medium = await g.chat('medium', 'under way when the drain starts', true, new Agent({ keepAlive: true, maxSockets: 1 }));
+    const own = new Agent({ keepAlive: true, maxSockets: 1 });
+    cleanup.push(async () => own.destroy());
+    const medium = await g.chat('medium', 'under way when the drain starts', true, own);
     await Promise.all([slow.first, medium.first]);
     expect(medium.connection).toBe('keep-alive');
 

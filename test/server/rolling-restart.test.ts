@@ -3,7 +3,7 @@
 // port): no client request fails and no stream is cut: each ends with [DONE] and its whole content.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,11 @@ async function startInstance(port: number, config: string): Promise<Instance> {
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  cleanup.push(() => (child.exitCode === null && child.signalCode === null ? (child.kill('SIGKILL'), exited) : undefined));
+  cleanup.push(() => {
+    if (child.exitCode !== null || child.signalCode !== null) return undefined;
+    child.kill('SIGKILL');
+    return exited;
+  });
   await waitUntil(() => output.includes('switchyard listening:') || child.exitCode !== null, 20_000);
   if (child.exitCode !== null) throw new Error(`switchyard serve exited: ${output}`);
   return { port, child, exited, output: () => output };
@@ -52,7 +56,10 @@ async function startInstance(port: number, config: string): Promise<Instance> {
 
 /** A sample of one instance's /metrics: the calls it has in flight and the requests it has answered. */
 async function sample(port: number) {
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const sum = (name: string) =>
     [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
   return { inFlight: sum('switchyard_provider_in_flight'), answered: sum('switchyard_requests_total') };
@@ -63,7 +70,7 @@ const reply = (content: string) => replyFor(promptOf([{ role: 'user', content }]
 /** Requests through nginx until `stop()`, two streams to one plain request, each checked whole; bounded in count. */
 async function load(nginx: TestNginx, stop: () => boolean) {
   const agent = new Agent({ keepAlive: true, maxSockets: workers });
-  const client = new OpenAI({ baseURL: `${nginx.url}/v1`, apiKey: 'unused', maxRetries: 0, httpAgent: agent } as never);
+  const client = new OpenAI({ baseURL: `${nginx.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   const tally = { streams: 0, plain: 0, failures: [] as string[] };
   const one = async (worker: number, i: number) => {
     const content = `worker ${worker} request ${i}`;
@@ -84,7 +91,9 @@ async function load(nginx: TestNginx, stop: () => boolean) {
   await Promise.all(
     Array.from({ length: workers }, async (_, worker) => {
       for (let i = 0; i < 2000 && !stop(); i++) {
-        await one(worker, i).catch((err: unknown) => { tally.failures.push(err instanceof Error ? err.message : String(err)); });
+        await one(worker, i).catch((err: unknown) => {
+          tally.failures.push(err instanceof Error ? err.message : String(err));
+        });
       }
     }),
   );
@@ -96,56 +105,60 @@ describe('rolling restart behind nginx', () => {
   it('restarts each of two instances in turn under load with streams: no request fails, no stream is cut', async () => {
     // The upstream in its own process, slow enough that streams are in flight when an instance is stopped.
     const mock = await startServerProcess('mock', [], { CHUNK_DELAY_MS: '25' });
-    cleanup.push(() => (mock.proc.exitCode === null ? mock.proc.kill('SIGKILL') : undefined));
+    cleanup.push(async () => mock.proc.exitCode === null && mock.proc.kill('SIGKILL'));
     await fetch(`${mock.url}/_mock/faults`, { method: 'POST', body: JSON.stringify({ latencyMs: 30 }) });
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-rolling-'));
     const config = join(dir, 'switchyard.json');
     writeFileSync(config, JSON.stringify({ providers: [{ id: 'mock', baseURL: `${mock.url}/v1`, models: { chat: 'mock-model' } }] }));
     const ports = [await freePort(), await freePort()];
     const instances = await Promise.all(ports.map((port) => startInstance(port, config)));
-    // Passive health: a refused connection marks an instance down for a while; errors and 502/503 go to the other
-    // one, POSTs included (an instance never drops a request it has read; see docs/operations.md).
-    const nginx = await startNginx(
-      (port) => `
-  upstream gateways {
-    ${ports.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join('\n    ')}
-    keepalive 16;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://gateways;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_buffering off;
-      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
-      proxy_next_upstream_tries 3;
-    }
-  }`,
+    // The nginx set-up of docs/operations.md, on these ports: passive health, retries on the other instance.
+    const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const block = /### nginx[\s\S]*?```nginx\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    expect(block).toContain('proxy_next_upstream');
+    const nginx = await startNginx((port) =>
+      block
+        .replace('127.0.0.1:8787', `127.0.0.1:${ports[0]}`)
+        .replace('127.0.0.1:8788', `127.0.0.1:${ports[1]}`)
+        .replace('listen 80;', `listen 127.0.0.1:${port};`),
     );
     cleanup.push(() => nginx.stop());
 
     let stopped = false;
     const running = load(nginx, () => stopped);
+    const drainedInMs: number[] = [];
     const restarts: { inFlight: number; readyz: number; exitCode: number | null }[] = [];
     try {
       for (const [n, port] of ports.entries()) {
         // Once it serves and has calls in flight (streams among them), stop it the way Kubernetes does.
-        const before = await pollUntil(() => sample(port), (s) => s.answered >= 20 && s.inFlight >= 2, 20_000);
+        const before = await pollUntil(
+          () => sample(port),
+          (s) => s.answered >= 20 && s.inFlight >= 2,
+          20_000,
+        );
         const instance = instances[n];
         if (!instance) throw new Error('no instance');
+        const signalledAt = performance.now();
         instance.child.kill('SIGTERM');
         const readyz = await pollUntil(
-          () => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0),
+          () =>
+            fetch(`http://127.0.0.1:${port}/readyz`).then(
+              (r) => r.status,
+              () => 0,
+            ),
           (status) => status !== 200,
           5000,
         );
         const exitCode = await instance.exited;
+        drainedInMs.push(Math.round(performance.now() - signalledAt));
         restarts.push({ inFlight: before.inFlight, readyz, exitCode });
         instances[n] = await startInstance(port, config);
         // The next one is stopped only once nginx sends to this one again (as Kubernetes waits for readiness).
-        await pollUntil(() => sample(port), (s) => s.answered >= 20, 20_000);
+        await pollUntil(
+          () => sample(port),
+          (s) => s.answered >= 20,
+          20_000,
+        );
       }
     } finally {
       stopped = true;
@@ -155,7 +168,7 @@ describe('rolling restart behind nginx', () => {
     const retried = log.filter((line) => line.includes(','));
     console.log(
       `rolling restart: ${tally.streams} streams and ${tally.plain} plain requests, ${tally.failures.length} failed; ` +
-        `nginx retried ${retried.length} of ${log.length} on the other instance; at each SIGTERM ${restarts.map((r) => r.inFlight).join(' and ')} calls in flight`,
+        `nginx retried ${retried.length} of ${log.length} on the other instance; at each SIGTERM ${restarts.map((r) => r.inFlight).join(' and ')} calls in flight, drained in ${drainedInMs.join(' and ')} ms`,
     );
     expect(tally.failures).toEqual([]);
     expect(restarts).toEqual([
