@@ -32,10 +32,10 @@ interface Instance {
   output: () => string;
 }
 
-async function startInstance(port: number, config: string): Promise<Instance> {
+async function startInstance(port: number, config: string, delayMs = drainDelayMs): Promise<Instance> {
   const bin = new URL('../../bin/switchyard.js', import.meta.url).pathname;
   const args = ['serve', '--config', config, '--port', String(port), '--store', 'memory'];
-  const drain = ['--drain-delay-ms', String(drainDelayMs), '--drain-timeout-ms', String(drainTimeoutMs)];
+  const drain = ['--drain-delay-ms', String(delayMs), '--drain-timeout-ms', String(drainTimeoutMs)];
   const child = spawn(process.execPath, [bin, ...args, ...drain], {
     env: { ...process.env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -178,4 +178,26 @@ describe('rolling restart behind nginx', () => {
     expect(tally.streams).toBeGreaterThan(50);
     expect(log.every((line) => line.startsWith('200 '))).toBe(true);
   }, 120_000);
+
+  it('skips the rest of a long drain delay on a second SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-rolling-'));
+    const config = join(dir, 'switchyard.json');
+    writeFileSync(config, JSON.stringify({ providers: [{ id: 'p', baseURL: 'http://127.0.0.1:9/v1', models: { chat: 'm' } }] }));
+    const port = await freePort();
+    // A delay far beyond the test's time: only the second signal can end it.
+    const instance = await startInstance(port, config, 600_000);
+    instance.child.kill('SIGTERM');
+    const draining = await pollUntil(
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.json(),
+          () => null,
+        ),
+      (body) => body !== null && (body as { status?: string }).status === 'draining',
+      5000,
+    );
+    expect(draining).toEqual({ status: 'draining' });
+    instance.child.kill('SIGTERM');
+    expect(await instance.exited).toBe(0);
+  }, 30_000);
 });
