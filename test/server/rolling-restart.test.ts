@@ -23,7 +23,7 @@ const cleanup: (() => Promise<unknown> | undefined)[] = [];
 
 afterAll(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
-});
+}, 30_000);
 
 interface Instance {
   port: number;
@@ -49,7 +49,7 @@ async function startInstance(port: number, config: string, delayMs = drainDelayM
     child.kill('SIGKILL');
     return exited;
   });
-  await waitUntil(() => output.includes('switchyard listening:') || child.exitCode !== null, 20_000);
+  await waitUntil(() => output.includes('switchyard listening:') || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`switchyard serve exited: ${output}`);
   return { port, child, exited, output: () => output };
 }
@@ -177,7 +177,7 @@ describe('rolling restart behind nginx', () => {
     ]);
     expect(tally.streams).toBeGreaterThan(50);
     expect(log.every((line) => line.startsWith('200 '))).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('skips the rest of a long drain delay on a second SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-rolling-'));
