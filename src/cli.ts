@@ -39,7 +39,11 @@ serve options:
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db), memory, or
                         postgres://user:pass@host/db shared by instances (add ?migrate=false to leave
                         migrations to switchyard migrate; docs/conversations-postgres.md)
-  --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
+  --drain-delay-ms N    on SIGTERM/SIGINT, how long /readyz answers 503 while requests are still served, so a
+                        load balancer stops sending first (default: the config's server.drainDelayMs, 0)
+  --drain-timeout-ms N  then, how long in-flight requests and streams may finish before the rest end with an
+                        error event (default: server.drainTimeoutMs, 10000; --drain-ms is the same)
+                        A second signal skips the rest of the delay, a third the rest of the timeout.
   --redis URL           join the cluster of instances sharing this Redis (redis://host:port; also
                         SWITCHYARD_REDIS_URL or the config's cluster.redis): shared health, probes, budgets
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
@@ -105,6 +109,8 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string' },
       store: { type: 'string' },
       'drain-ms': { type: 'string' },
+      'drain-delay-ms': { type: 'string' },
+      'drain-timeout-ms': { type: 'string' },
       redis: { type: 'string' },
     },
   });
@@ -153,7 +159,11 @@ async function main(argv: string[]): Promise<void> {
     const server = await startServer(runtime, {
       port: integer('port', values.port ?? process.env.PORT, 8787),
       host: values.host ?? process.env.HOST ?? '127.0.0.1',
-      drainMs: integer('drain-ms', values['drain-ms'], 10_000),
+      drainDelayMs: integer('drain-delay-ms', values['drain-delay-ms'], config.server.drainDelayMs),
+      drainTimeoutMs:
+        values['drain-timeout-ms'] === undefined
+          ? integer('drain-ms', values['drain-ms'], config.server.drainTimeoutMs)
+          : integer('drain-timeout-ms', values['drain-timeout-ms'], config.server.drainTimeoutMs),
       keys: config.auth.keys,
       logger: { level: process.env.LOG_LEVEL ?? 'info' },
       limits: config.limits,
@@ -163,14 +173,15 @@ async function main(argv: string[]): Promise<void> {
     });
     console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
     if (!server.authenticated) console.log('no API keys configured: bound to loopback only; set SWITCHYARD_API_KEYS to require keys');
+    // Each signal moves the drain on: the first starts it, the next skip the rest of its delay, then of its timeout.
     const stop = () => {
       void server.shutdown().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     return;
   }
   if (command === 'migrate') {

@@ -7,7 +7,7 @@ import type { Static } from 'typebox';
 import Value from 'typebox/value';
 import { type AuthConfig, resolveAuth } from './config/auth.ts';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
-import type { clusterSchema } from './config/operations-schema.ts';
+import type { clusterSchema, serverSchema } from './config/operations-schema.ts';
 import { configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
@@ -46,6 +46,7 @@ export type ProviderConfig = Required<Omit<ProviderInput, 'models' | 'apiKey' | 
 export type RoutingConfig = Required<Static<typeof routingSchema>>;
 export type ConversationsConfig = Required<Static<typeof conversationsSchema>>;
 export type ClusterConfig = Required<Static<typeof clusterSchema>>;
+export type ServerConfig = Required<Static<typeof serverSchema>>;
 
 export interface SwitchyardConfig {
   providers: ProviderConfig[];
@@ -59,6 +60,8 @@ export interface SwitchyardConfig {
   auth: AuthConfig;
   /** Every bound on what a client or an upstream can make the gateway hold (docs/security.md, "Limits"). */
   limits: LimitsConfig;
+  /** How the HTTP server drains on SIGTERM (docs/operations.md, "Rolling restarts"). */
+  server: ServerConfig;
 }
 
 // The schema's defaults, as the constants callers used before the schema existed.
@@ -147,6 +150,7 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     cluster: filled.cluster,
     auth: resolveAuth(filled.auth),
     limits: filled.limits,
+    server: filled.server,
   };
   const issues = crossFieldIssues(
     config,

@@ -71,6 +71,11 @@ export interface Runtime {
    * supervisor, conversations), without payloads. Returns the unsubscribe function.
    */
   subscribe(listener: (record: InspectionRecord) => void): () => void;
+  /**
+   * Reports an actor that runs beside the runtime (the server's drain) to the inspection stream and the Stately
+   * inspector: pass it as createActor's `inspect` option.
+   */
+  inspect(event: InspectionEvent): void;
   /** Stateful conversations: create, read, post turns, delete. */
   conversations: Omit<Conversations, 'stop'>;
   /** A handle on one conversation: its turns, its view and its deletion. */
@@ -123,6 +128,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       const unsubscribe = inspection.subscribe(listener);
       return unsubscribe;
     },
+    inspect,
     chat: (request, callOptions) => supervisor.chat(request, callOptions),
     stream: (request, callOptions) => supervisor.stream(request, callOptions),
     embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),

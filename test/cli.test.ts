@@ -33,6 +33,8 @@ describe('switchyard CLI', () => {
       '--config',
       '--store',
       '--drain-ms',
+      '--drain-delay-ms',
+      '--drain-timeout-ms',
       'mock',
       'demo',
       '--port',
@@ -59,6 +61,15 @@ describe('switchyard CLI', () => {
     const { code, stderr } = await run(['mock', '--port', 'eighty']);
     expect(code).toBe(2);
     expect(stderr).toContain('--port: expected an integer');
+  });
+
+  it('refuses a drain delay that is not a whole number of milliseconds before serving', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const config = join(dir, 'switchyard.json');
+    writeFileSync(config, JSON.stringify({ providers: [{ id: 'p', baseURL: 'http://127.0.0.1:9/v1', models: { chat: 'm' } }] }));
+    const { code, stderr } = await run(['serve', '--config', config, '--store', 'memory', '--port', '0', '--drain-delay-ms', '1.5']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--drain-delay-ms: expected an integer');
   });
 
   it('refuses a Stately inspector URL that is not ws:// before serving', async () => {

@@ -114,3 +114,23 @@ export const limitsSchema = section(
   },
   'bounds on what a client or an upstream can make the gateway hold (docs/security.md)',
 );
+
+export const serverSchema = section(
+  {
+    drainDelayMs: Type.Optional(
+      ms(
+        'on SIGTERM, how long the instance reports not-ready (`/readyz` 503) while still serving, so a load balancer or Kubernetes stops sending before it stops accepting (`--drain-delay-ms`; a second signal skips the rest). 0: stop accepting at once',
+        0,
+        0,
+      ),
+    ),
+    drainTimeoutMs: Type.Optional(
+      ms(
+        'then, how long in-flight requests and streams may take to finish; streams still open end with a `shutting_down` error event (`--drain-timeout-ms`, alias `--drain-ms`)',
+        0,
+        10_000,
+      ),
+    ),
+  },
+  'the HTTP server: how it drains on SIGTERM for a rolling restart (docs/operations.md)',
+);

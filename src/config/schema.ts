@@ -9,7 +9,7 @@
 import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
-import { apiKeySchema, authSchema, clusterSchema, limitsSchema } from './operations-schema.ts';
+import { apiKeySchema, authSchema, clusterSchema, limitsSchema, serverSchema } from './operations-schema.ts';
 
 export { envReference, healthSchema };
 
@@ -210,6 +210,7 @@ export const configSchema = Type.Object(
     cluster: Type.Optional(clusterSchema),
     auth: Type.Optional(authSchema),
     limits: Type.Optional(limitsSchema),
+    server: Type.Optional(serverSchema),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -225,6 +226,7 @@ export const documentedSections: Record<string, TSchema> = {
   auth: authSchema,
   'auth.keys': apiKeySchema,
   limits: limitsSchema,
+  server: serverSchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

@@ -5,7 +5,9 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 import { type LimitsConfig, limitDefaults } from '../limits.ts';
 import type { Runtime } from '../runtime.ts';
+import type { Timers } from '../timers.ts';
 import { type ApiKeyConfig, authenticator, bearerAuth, decoratePrincipal, keyTable, redactUrl } from './auth.ts';
+import { createDrain, registerDrainMetrics } from './drain.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
@@ -15,7 +17,7 @@ import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { providerRoutes } from './routes/providers.ts';
-import { configureSse, endOpenStreams } from './sse.ts';
+import { configureSse } from './sse.ts';
 
 export type { Principal } from './auth.ts';
 
@@ -80,6 +82,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   if (keys.length > 0) bearerAuth(app, keys);
   if (options.logPrompts) app.addHook('preHandler', async (request) => request.log.debug({ body: request.body }, 'request body'));
   const metrics = options.metrics === false ? undefined : createMetrics(runtime);
+  if (metrics) registerDrainMetrics(metrics.registry, app.server);
   await app.register(chatRoutes(runtime, metrics));
   await app.register(embeddingRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime, metrics));
@@ -117,7 +120,10 @@ export function buildServer(runtime: Runtime, options: ServerOptions = {}): Fast
     logger,
     bodyLimit: options.bodyLimit ?? serverDefaults.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    return503OnClosing: true,
+    // A request that still reaches a connection open while the server drains (a balancer reused it as its last
+    // answer ended) is answered, with Connection: close, rather than refused with a 503 that a balancer may not
+    // retry for a POST; the drain time bounds how long (drain.ts).
+    return503OnClosing: false,
     requestTimeout: limits.bodyTimeoutMs,
     // Ids are bounded by the routes' schemas (400 in OpenAI's shape); the router's own limit sits above them, and
     // what it and the URL parser refuse is answered in the same shape, never with fastify's own body.
@@ -157,8 +163,14 @@ const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 export interface StartOptions extends ServerOptions {
   port: number;
   host: string;
-  /** How long in-flight requests and streams may take to finish on shutdown. */
+  /** On shutdown, how long to report not-ready (/readyz 503) while still serving, in ms (default 0). */
+  drainDelayMs?: number;
+  /** Then, how long in-flight requests and streams may take to finish, in ms (default 10000). */
+  drainTimeoutMs?: number;
+  /** The former name of drainTimeoutMs. */
   drainMs?: number;
+  /** The clock of the drain's waits (a SimulatedClock in tests); real timers by default. */
+  drainClock?: Timers;
 }
 
 /** Builds and starts the server. Refuses to bind beyond loopback without API keys. */
@@ -176,28 +188,28 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  // Tracks responses from the start, so those in flight when a drain begins are made the last on their connection.
+  const drain = createDrain(app, {
+    delayMs: options.drainDelayMs ?? 0,
+    timeoutMs: options.drainTimeoutMs ?? options.drainMs ?? 10_000,
+    clock: options.drainClock,
+    inspect: runtime.inspect,
+  });
+  let stopped: Promise<void> | undefined;
   return {
     app,
     url: `http://${host}:${port}`,
     authenticated: keys.length > 0,
-    /** Stops accepting, lets in-flight requests and streams finish up to drainMs, then stops the runtime. */
-    async shutdown(drainMs = options.drainMs ?? 10_000) {
-      // When the drain time runs out, open streams end with an error event (a client can tell a cut answer from a
-      // finished one); a moment later whatever is still open is closed.
-      let closeRest: NodeJS.Timeout | undefined;
-      const force = setTimeout(() => {
-        endOpenStreams(
-          app.server,
-          new SwitchyardError('shutting_down', `the server is shutting down: the ${drainMs} ms drain time ran out`),
-        );
-        closeRest = setTimeout(() => app.server.closeAllConnections(), 250);
-        closeRest.unref();
-      }, drainMs);
-      force.unref();
-      await app.close();
-      clearTimeout(force);
-      clearTimeout(closeRest);
-      await runtime.stop();
+    /**
+     * Drains and stops (docs/operations.md, "Rolling restarts"): /readyz answers 503 for drainDelayMs while
+     * requests are still served, then no new connection is accepted while in-flight requests and streams finish
+     * for up to drainTimeoutMs (or `drainTimeoutMs` given here); streams still open then end with a
+     * `shutting_down` error event. The runtime stops last. A further call skips the rest of the current wait.
+     */
+    shutdown(drainTimeoutMs?: number): Promise<void> {
+      const drained = drain.signal(drainTimeoutMs);
+      stopped ??= drained.then(() => runtime.stop());
+      return stopped;
     },
   };
 }

@@ -137,7 +137,8 @@ export async function writeSse(
   raw.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
-    connection: 'keep-alive',
+    // Close when the server is draining (drain.ts made this the last response on its connection).
+    connection: raw.shouldKeepAlive ? 'keep-alive' : 'close',
     ...(deployment ? { 'x-switchyard-deployment': deployment } : {}),
     ...options.headers,
   });

@@ -1,9 +1,11 @@
 // Deployments and health: GET /v1/providers, operator enable/disable, /healthz (alive), /readyz (every
-// logical model has a deployment that is not recovering, and the conversation store can write), and /metrics.
+// logical model has a deployment that is not recovering, the conversation store can write, and the server is not
+// draining for a shutdown), and /metrics.
 
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../../runtime.ts';
+import { isDraining } from '../drain.ts';
 import type { Metrics } from '../metrics.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
@@ -31,6 +33,8 @@ export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
     app.get('/healthz', async () => ({ status: 'ok' }));
 
     app.get('/readyz', async (_request, reply) => {
+      // Draining for a shutdown: the load balancer should send elsewhere, though requests are still served.
+      if (isDraining(fastify.server)) return reply.code(503).send({ status: 'draining' });
       const providers = runtime.providers();
       const notReady = runtime
         .models()
