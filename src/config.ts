@@ -8,6 +8,7 @@ import Value from 'typebox/value';
 import { type AuthConfig, resolveAuth } from './config/auth.ts';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
 import type { clusterSchema } from './config/operations-schema.ts';
+import { type ExperimentInput, type RolloutInput, splitIssues } from './config/rollouts-schema.ts';
 import { configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
@@ -59,7 +60,18 @@ export interface SwitchyardConfig {
   auth: AuthConfig;
   /** Every bound on what a client or an upstream can make the gateway hold (docs/security.md, "Limits"). */
   limits: LimitsConfig;
+  /** A/B/n experiments: a logical model split across variants (src/rollout). */
+  experiments: ExperimentConfig[];
+  /** Canary rollouts: a logical model ramped from one logical model to another (src/rollout). */
+  rollouts: RolloutConfig[];
 }
+
+/** An experiment with its defaults applied. */
+export type ExperimentConfig = Required<Omit<ExperimentInput, 'variants'>> & {
+  variants: (Omit<ExperimentInput['variants'][number], 'weight'> & { weight: number })[];
+};
+/** A rollout with its defaults applied. */
+export type RolloutConfig = Required<Omit<RolloutInput, 'guard'>> & { guard: Required<NonNullable<RolloutInput['guard']>> };
 
 // The schema's defaults, as the constants callers used before the schema existed.
 const defaults = Value.Default(configSchema, { providers: [] }) as Omit<SwitchyardConfig, 'providers'>;
@@ -147,11 +159,16 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     cluster: filled.cluster,
     auth: resolveAuth(filled.auth),
     limits: filled.limits,
+    experiments: filled.experiments as ExperimentConfig[],
+    rollouts: filled.rollouts as RolloutConfig[],
   };
   const issues = crossFieldIssues(
     config,
     filled.providers.map((p) => p.health !== undefined),
   );
+  const deployments = new Set(config.providers.flatMap((p) => Object.values(p.models).map((m) => `${p.id}/${m.model}`)));
+  const served = new Set(config.providers.flatMap((p) => Object.keys(p.models)));
+  issues.push(...splitIssues(config.experiments, config.rollouts, served, deployments));
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }
 

@@ -10,6 +10,7 @@ import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
 import { apiKeySchema, authSchema, clusterSchema, limitsSchema } from './operations-schema.ts';
+import { experimentSchema, guardSchema, rolloutSchema, variantSchema } from './rollouts-schema.ts';
 
 export { envReference, healthSchema };
 
@@ -210,6 +211,10 @@ export const configSchema = Type.Object(
     cluster: Type.Optional(clusterSchema),
     auth: Type.Optional(authSchema),
     limits: Type.Optional(limitsSchema),
+    experiments: Type.Optional(
+      Type.Array(experimentSchema, { maxItems: 64, default: [], description: 'A/B/n experiments (docs/rollouts.md)' }),
+    ),
+    rollouts: Type.Optional(Type.Array(rolloutSchema, { maxItems: 64, default: [], description: 'canary rollouts (docs/rollouts.md)' })),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -225,6 +230,10 @@ export const documentedSections: Record<string, TSchema> = {
   auth: authSchema,
   'auth.keys': apiKeySchema,
   limits: limitsSchema,
+  experiments: experimentSchema,
+  'experiments.variants': variantSchema,
+  rollouts: rolloutSchema,
+  'rollouts.guard': guardSchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

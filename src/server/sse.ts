@@ -139,6 +139,7 @@ export async function writeSse(
     'cache-control': 'no-cache',
     connection: 'keep-alive',
     ...(deployment ? { 'x-switchyard-deployment': deployment } : {}),
+    ...(!first.done && first.value.type === 'delta' && first.value.variant ? { 'x-switchyard-variant': first.value.variant } : {}),
     ...options.headers,
   });
   const write = sink(raw, streams.limits, cut);
