@@ -81,12 +81,9 @@ export function createRollout(
     /** The logical model of an arm. */
     modelOf: (arm: ArmName) => (arm === 'canary' ? config.to : config.from),
     /** An arm's outcome: counted since start and in the step, and the step's figures sent to the actor to judge. */
-    observe(
-      arm: ArmName,
-      outcome: { ok: true; latencyMs: number; ttftMs: number | null; usage: Usage | null } | { ok: false; code: string; latencyMs: number },
-    ) {
+    observe(arm: ArmName, outcome: Outcome) {
       for (const stats of [totals[arm], window[arm]]) {
-        if (outcome.ok) stats.succeeded(outcome.latencyMs, outcome.ttftMs, outcome.usage);
+        if (outcome.ok) stats.succeeded(outcome.latencyMs, outcome.ttftMs, outcome.usage, outcome.failedWith);
         else stats.failed(outcome.code, outcome.latencyMs);
       }
       // Only while ramping does anyone compare the arms.
@@ -128,5 +125,10 @@ export function createRollout(
 }
 
 type Usage = { prompt_tokens: number; completion_tokens: number };
+
+/** A request's outcome on an arm: answered (perhaps after an upstream failure inside the arm), or not. */
+export type Outcome =
+  | { ok: true; latencyMs: number; ttftMs: number | null; usage: Usage | null; failedWith: string | null }
+  | { ok: false; code: string; latencyMs: number };
 
 export type Rollout = ReturnType<typeof createRollout>;

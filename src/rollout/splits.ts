@@ -6,10 +6,10 @@
 
 import type { InspectionEvent } from 'xstate';
 import type { SwitchyardConfig } from '../config.ts';
-import { asSwitchyard, type ErrorCode, SwitchyardError } from '../errors.ts';
+import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
 import type { ChatCompletionRequest, ChatResult, ChatStreamEnd, ChatStreamEvent } from '../routing/request.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
-import { type ArmName, createRollout, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
+import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
 import { modelOfVariant, pickVariant, variantRequest } from './variants.ts';
 
@@ -28,8 +28,8 @@ export interface SplitTarget {
   stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined>;
 }
 
-type Outcome = { ok: true; latencyMs: number; ttftMs: number | null; usage: Usage | null } | { ok: false; code: string; latencyMs: number };
-type Usage = { prompt_tokens: number; completion_tokens: number };
+// The first upstream failure a request met inside its arm; a hedge the winner made redundant is no failure.
+const failedWith = (route: RouteInfo) => route.attempts.find((a) => a.outcome !== 'ok' && a.outcome !== 'aborted')?.outcome ?? null;
 
 interface Arm {
   name: string;
@@ -111,7 +111,8 @@ export function createSplits(
     const started = now();
     try {
       const result = await target.chat(variantRequest(request, arm.model, arm.params), options.signal ? { signal: options.signal } : {});
-      arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage: result.completion.usage ?? null });
+      const usage = result.completion.usage ?? null;
+      arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage, failedWith: failedWith(result.route) });
       return { completion: result.completion, route: { ...result.route, model: request.model, variant: arm.name } };
     } catch (err) {
       const error = asSwitchyard(err);
@@ -145,7 +146,7 @@ export function createSplits(
           continue;
         }
         end = { ...event, route: { ...event.route, model: request.model, variant: arm.name } };
-        arm.observe({ ok: true, latencyMs: now() - started, ttftMs, usage: event.usage });
+        arm.observe({ ok: true, latencyMs: now() - started, ttftMs, usage: event.usage, failedWith: failedWith(event.route) });
         yield end;
       }
     } catch (err) {
@@ -223,7 +224,7 @@ export function createSplits(
 
 function record(stats: ArmStats | undefined, o: Outcome) {
   if (!stats) return;
-  if (o.ok) stats.succeeded(o.latencyMs, o.ttftMs, o.usage);
+  if (o.ok) stats.succeeded(o.latencyMs, o.ttftMs, o.usage, o.failedWith);
   else stats.failed(o.code, o.latencyMs);
 }
 

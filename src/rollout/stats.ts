@@ -1,4 +1,5 @@
-// What an arm of a split measured: requests, errors by code, latency and time to first token (bounded rings of
+// What an arm of a split measured: requests, errors by code (a request counts as an error when its arm's
+// upstream failed on it at least once, even if a retry inside the arm answered: the guards compare upstreams), latency and time to first token (bounded rings of
 // recent samples for the percentiles), tokens in and out. One instance counts since start (metrics and the
 // admin routes), another since the rollout's current step began (its guards). Pure.
 
@@ -51,8 +52,18 @@ export class ArmStats {
   readonly #latency = new Ring(samplesKept);
   readonly #ttft = new Ring(samplesKept);
 
-  succeeded(latencyMs: number, ttftMs: number | null, usage: { prompt_tokens: number; completion_tokens: number } | null) {
+  /** An answer; `failedWith`: the code of an upstream failure met on the way (a retry inside the arm answered). */
+  succeeded(
+    latencyMs: number,
+    ttftMs: number | null,
+    usage: { prompt_tokens: number; completion_tokens: number } | null,
+    failedWith: string | null = null,
+  ) {
     this.requests++;
+    if (failedWith !== null) {
+      this.errors++;
+      this.errorsByCode.set(failedWith, (this.errorsByCode.get(failedWith) ?? 0) + 1);
+    }
     this.#latency.push(latencyMs);
     if (ttftMs !== null) this.#ttft.push(ttftMs);
     if (usage) {
