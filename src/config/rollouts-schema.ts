@@ -62,7 +62,7 @@ export const experimentSchema = Type.Object(
   { additionalProperties: false, description: 'an A/B/n experiment' },
 );
 
-export const guardSchema = Type.Object(
+const guardSchema = Type.Object(
   {
     minRequests: Type.Optional(
       Type.Integer({ minimum: 1, default: 100, description: 'canary requests in a step before the arms are compared' }),

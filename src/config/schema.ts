@@ -10,7 +10,7 @@ import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
 import { apiKeySchema, authSchema, clusterSchema, limitsSchema } from './operations-schema.ts';
-import { experimentSchema, guardSchema, rolloutSchema, variantSchema } from './rollouts-schema.ts';
+import { experimentSchema, rolloutSchema, variantSchema } from './rollouts-schema.ts';
 
 export { envReference, healthSchema };
 
@@ -233,7 +233,6 @@ export const documentedSections: Record<string, TSchema> = {
   experiments: experimentSchema,
   'experiments.variants': variantSchema,
   rollouts: rolloutSchema,
-  'rollouts.guard': guardSchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */
