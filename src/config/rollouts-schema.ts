@@ -87,11 +87,20 @@ const guardSchema = Type.Object(
         description: 'the same for the time to first token of streams; null: not compared',
       }),
     ),
+    latencyToleranceMs: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        default: 100,
+        unit: 'ms',
+        description:
+          "a canary p95 less than this above the baseline's is noise, whatever the ratio (a cold connection makes a few ms look like 3×)",
+      }),
+    ),
   },
   {
     additionalProperties: false,
     description: 'when a rollout rolls back on its own',
-    default: { minRequests: 100, maxErrorRateIncrease: 0.02, maxLatencyP95Ratio: 2, maxTtftP95Ratio: 2 },
+    default: { minRequests: 100, maxErrorRateIncrease: 0.02, maxLatencyP95Ratio: 2, maxTtftP95Ratio: 2, latencyToleranceMs: 100 },
   },
 );
 

@@ -11,6 +11,8 @@ export interface RolloutGuard {
   maxErrorRateIncrease: number;
   maxLatencyP95Ratio: number | null;
   maxTtftP95Ratio: number | null;
+  /** A canary p95 less than this above the baseline's is never a breach. */
+  latencyToleranceMs: number;
 }
 
 export interface RolloutInput {
@@ -47,8 +49,8 @@ export type RolloutEvent =
 const percentText = (rate: number) => `${(100 * rate).toFixed(1)} %`;
 const rate = (arm: ArmSample) => (arm.requests === 0 ? 0 : arm.errors / arm.requests);
 
-function ratioBreach(what: string, limit: number | null, canary: number | null, baseline: number | null): string | null {
-  if (limit === null || canary === null || baseline === null || baseline <= 0) return null;
+function ratioBreach(what: string, limit: number | null, tolerance: number, canary: number | null, baseline: number | null): string | null {
+  if (limit === null || canary === null || baseline === null || baseline <= 0 || canary - baseline < tolerance) return null;
   const ratio = canary / baseline;
   return ratio > limit
     ? `${what} p95 ${canary.toFixed(0)} ms on the canary is ${ratio.toFixed(2)}× the baseline's (limit ${limit}×)`
@@ -64,8 +66,8 @@ export function breachOf(guard: RolloutGuard, arms: Arms): string | null {
     return `error rate ${percentText(rate(canary))} on the canary against ${percentText(rate(baseline))} on the baseline (${canary.errors} of ${canary.requests} requests; allowed increase ${percentText(guard.maxErrorRateIncrease)})`;
   }
   return (
-    ratioBreach('latency', guard.maxLatencyP95Ratio, canary.latencyP95Ms, baseline.latencyP95Ms) ??
-    ratioBreach('time to first token', guard.maxTtftP95Ratio, canary.ttftP95Ms, baseline.ttftP95Ms)
+    ratioBreach('latency', guard.maxLatencyP95Ratio, guard.latencyToleranceMs, canary.latencyP95Ms, baseline.latencyP95Ms) ??
+    ratioBreach('time to first token', guard.maxTtftP95Ratio, guard.latencyToleranceMs, canary.ttftP95Ms, baseline.ttftP95Ms)
   );
 }
 

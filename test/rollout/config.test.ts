@@ -23,7 +23,7 @@ describe('rollout and experiment config', () => {
       steps: [10, 50, 100],
       holdMs: 300_000,
       sticky: 'conversation',
-      guard: { minRequests: 100, maxErrorRateIncrease: 0.02, maxLatencyP95Ratio: 2, maxTtftP95Ratio: 2 },
+      guard: { minRequests: 100, maxErrorRateIncrease: 0.02, maxLatencyP95Ratio: 2, maxTtftP95Ratio: 2, latencyToleranceMs: 100 },
     });
     expect(result.config.experiments[0]?.variants[0]?.weight).toBe(1);
   });

@@ -5,7 +5,13 @@ import { createActor, SimulatedClock } from 'xstate';
 import { breachOf, createRolloutMachine, type RolloutGuard } from '../../src/rollout/machine.ts';
 import type { ArmSample } from '../../src/rollout/stats.ts';
 
-const guard: RolloutGuard = { minRequests: 10, maxErrorRateIncrease: 0.02, maxLatencyP95Ratio: 2, maxTtftP95Ratio: 2 };
+const guard: RolloutGuard = {
+  minRequests: 10,
+  maxErrorRateIncrease: 0.02,
+  maxLatencyP95Ratio: 2,
+  maxTtftP95Ratio: 2,
+  latencyToleranceMs: 100,
+};
 const arm = (requests: number, errors = 0, latencyP95Ms: number | null = 100, ttftP95Ms: number | null = null): ArmSample => ({
   requests,
   errors,
@@ -72,6 +78,11 @@ describe('rollout machine', () => {
     expect(breachOf(guard, { baseline: arm(100, 0, 100, 50), canary: arm(10, 0, 100, 150) })).toMatch(/time to first token/);
     expect(breachOf({ ...guard, maxLatencyP95Ratio: null }, { baseline: arm(100, 0, 100), canary: arm(10, 0, 250) })).toBeNull();
     expect(breachOf(guard, { baseline: arm(100, 0, 100), canary: arm(10, 0, 200) })).toBeNull();
+  });
+
+  it('never rolls back on a latency gap below the tolerance, however large the ratio (a cold connection on loopback)', () => {
+    expect(breachOf(guard, { baseline: arm(100, 0, 10), canary: arm(10, 0, 109) })).toBeNull();
+    expect(breachOf(guard, { baseline: arm(100, 0, 10), canary: arm(10, 0, 110) })).toMatch(/11\.00×/);
   });
 
   it('pauses at a step, keeps its percentage, and resumes at the same step with a fresh hold', () => {
