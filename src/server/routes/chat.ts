@@ -166,6 +166,8 @@ async function conversationTurn(
 
 function conversationCompletion(reply: FastifyReply, id: string, model: string, turn: TurnResult) {
   void reply.header('x-switchyard-deployment', turn.deployments.join(',')).header('x-conversation-id', id);
+  const variant = turn.route.variant;
+  if (variant !== undefined) void reply.header('x-switchyard-variant', variant);
   return {
     id: `chatcmpl-${turn.turnId}`,
     object: 'chat.completion',
@@ -175,6 +177,12 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
       { index: 0, message: { role: 'assistant', content: turn.content, refusal: null }, finish_reason: turn.finishReason, logprobs: null },
     ],
     usage: turn.usage,
-    switchyard: { conversation_id: id, turn_id: turn.turnId, deployments: turn.deployments, replayed: turn.replayed },
+    switchyard: {
+      conversation_id: id,
+      turn_id: turn.turnId,
+      deployments: turn.deployments,
+      replayed: turn.replayed,
+      ...(variant === undefined ? {} : { variant }),
+    },
   };
 }
