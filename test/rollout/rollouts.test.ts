@@ -91,6 +91,22 @@ describe('rollouts', () => {
     expect(view.arms.baseline.requests).toBe(200);
   });
 
+  it('streams a canary subject from the baseline when the canary fails before its first token, naming the baseline', async () => {
+    arms = await startArms({ rollouts: [{ ...rollout, steps: [100], guard: { minRequests: 1000 } }] }, [
+      {},
+      { faults: { mode: 'error', status: 503 } },
+    ]);
+    const events = [];
+    for await (const event of arms.runtime.stream(ask('stream me'), { subject: { conversation: 'c' } })) events.push(event);
+    const first = events[0];
+    const end = events.at(-1);
+    expect(first?.type === 'delta' && first.variant).toBe('baseline');
+    expect(end?.type === 'end' && end.route).toMatchObject({ model: 'chat', variant: 'baseline', deployments: ['p0/model-a'] });
+    const view = arms.runtime.rollout('v2');
+    expect([view.arms.canary.requests, view.arms.canary.errors, view.arms.baseline.requests]).toEqual([1, 1, 1]);
+    expect(view.arms.baseline.ttftP50Ms).not.toBeNull();
+  });
+
   it('keeps each of 1,000 conversations on its arm across steps, except those moving from baseline to canary', async () => {
     arms = await startArms({ rollouts: [rollout] });
     const a = arms;
