@@ -131,6 +131,8 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     random: supervisorOptions.random ?? Math.random,
     inspect,
     clock: supervisorOptions.clock,
+    // The driver's lease: a driver that dies is replaced within this; its followers see each step within 1 s.
+    cluster: cluster ? { link: cluster.link, leaseMs: 3000 } : undefined,
   });
   const chat: Supervisor['chat'] = (request, o) => (splits.has(request.model) ? splits.chat(request, o) : supervisor.chat(request, o));
   const stream: Supervisor['stream'] = (request, o) =>
@@ -184,7 +186,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     rolloutCommand: (id, command) => splits.command(id, command),
     stop: async () => {
       conversations.stop();
-      splits.stop();
+      await splits.stop();
       supervisor.stop();
       stately?.stop();
       await cluster?.stop();

@@ -44,7 +44,12 @@ export type RolloutEvent =
   | { type: 'operator.pause' }
   | { type: 'operator.resume' }
   | { type: 'operator.promote' }
-  | { type: 'operator.abort' };
+  | { type: 'operator.abort' }
+  /** In a cluster, on an instance that follows: the driving instance's state (src/rollout/cluster.ts). */
+  | { type: 'cluster.synced'; phase: SyncedPhase; step: number; reason: string | null };
+
+/** What a following instance learns of the driver's state: its top-level state and step. */
+export type SyncedPhase = 'pending' | 'ramping' | 'paused' | 'promoted' | 'rolledBack';
 
 const percentText = (rate: number) => `${(100 * rate).toFixed(1)} %`;
 const rate = (arm: ArmSample) => (arm.requests === 0 ? 0 : arm.errors / arm.requests);
@@ -85,6 +90,9 @@ export function createRolloutMachine(steps: readonly number[]) {
         event.type === 'arms.sampled' ? { reason: breachOf(context.guard, { baseline: event.baseline, canary: event.canary }) } : {},
       ),
       recordAbort: assign({ reason: 'aborted by the operator' }),
+      syncStep: assign(({ event }) =>
+        event.type === 'cluster.synced' ? { step: event.step, percent: steps[event.step] ?? 0, reason: event.reason } : {},
+      ),
       promote: assign({ percent: 100 }),
       rollBack: assign({ percent: 0 }),
       // Provided by the wiring: a new step compares the arms afresh.
@@ -98,6 +106,8 @@ export function createRolloutMachine(steps: readonly number[]) {
         context.arms.canary.requests >= context.guard.minRequests &&
         breachOf(context.guard, context.arms) === null,
       atStep: ({ context }, params: { index: number }) => context.step === params.index,
+      syncedTo: ({ event }, params: { phase: SyncedPhase; index?: number }) =>
+        event.type === 'cluster.synced' && event.phase === params.phase && (params.index === undefined || event.step === params.index),
     },
     delays: { hold: ({ context }) => context.holdMs },
   });
@@ -129,9 +139,24 @@ export function createRolloutMachine(steps: readonly number[]) {
       },
     ]),
   );
+  // A follower takes the driver's state as it is published; it compares no arms of its own.
+  const synced = [
+    ...steps.map((_, index) => ({
+      guard: { type: 'syncedTo' as const, params: { phase: 'ramping' as const, index } },
+      target: `#rollout.ramping.${stepKey(index)}`,
+    })),
+    { guard: { type: 'syncedTo' as const, params: { phase: 'paused' as const } }, target: '#rollout.paused', actions: 'syncStep' as const },
+    { guard: { type: 'syncedTo' as const, params: { phase: 'promoted' as const } }, target: '#rollout.promoted' },
+    {
+      guard: { type: 'syncedTo' as const, params: { phase: 'rolledBack' as const } },
+      target: '#rollout.rolledBack',
+      actions: 'syncStep' as const,
+    },
+  ];
   return logic.createMachine({
     id: 'rollout',
     context: ({ input }) => ({ ...input, step: -1, percent: 0, arms: null, reason: null }),
+    on: { 'cluster.synced': synced },
     initial: 'pending',
     states: {
       pending: { on: { 'rollout.start': { target: `ramping.${stepKey(0)}` }, ...operatorEnds } },

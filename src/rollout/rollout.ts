@@ -6,7 +6,7 @@ import { type ActorOptions, type AnyActorLogic, createActor, type InspectionEven
 import type { RolloutConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { statePath } from '../inspection/events.ts';
-import { createRolloutMachine, type RolloutContext } from './machine.ts';
+import { createRolloutMachine, type RolloutContext, type SyncedPhase } from './machine.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -31,6 +31,8 @@ export interface RolloutView {
   sticky: string;
   guard: RolloutConfig['guard'];
   reason: string | null;
+  /** Whether this instance drives the rollout (always alone; in a cluster, the holder of its lease). */
+  driving: boolean;
   /** The arms in the current step: what the guards compare. */
   window: Record<ArmName, ArmFigures>;
   /** The arms since start. */
@@ -71,6 +73,8 @@ export function createRollout(
   actor.start();
   const context = (): RolloutContext => actor.getSnapshot().context;
   const state = () => statePath(actor.getSnapshot().value);
+  // In a cluster only the driving instance compares the arms; the others follow its state (cluster.ts).
+  const role: { driving: boolean; forward: ((command: RolloutCommand) => void) | null } = { driving: true, forward: null };
 
   return {
     config,
@@ -86,8 +90,8 @@ export function createRollout(
         if (outcome.ok) stats.succeeded(outcome.latencyMs, outcome.ttftMs, outcome.usage, outcome.failedWith);
         else stats.failed(outcome.code, outcome.latencyMs);
       }
-      // Only while ramping does anyone compare the arms.
-      if (state().startsWith('ramping')) {
+      // Only while ramping does anyone compare the arms, and in a cluster only the driving instance.
+      if (role.driving && state().startsWith('ramping')) {
         actor.send({ type: 'arms.sampled', baseline: window.baseline.sample(), canary: window.canary.sample() });
       }
     },
@@ -96,7 +100,17 @@ export function createRollout(
       if (!accepts[command](now)) {
         throw new SwitchyardError('rollout_state_conflict', `rollout "${config.id}" is ${now}: it cannot ${command} now`);
       }
-      actor.send({ type: `operator.${command}` });
+      if (role.forward && !role.driving) role.forward(command);
+      else actor.send({ type: `operator.${command}` });
+    },
+    role,
+    /** The state another instance follows: the top-level state, the step, the reason. */
+    shared: () => ({ phase: state().split('.')[0] as SyncedPhase, step: context().step, reason: context().reason }),
+    /** Takes the driving instance's state, when it differs from this one's. */
+    follow(remote: { phase: SyncedPhase; step: number; reason: string | null }) {
+      const here = context();
+      if (state().split('.')[0] === remote.phase && here.step === remote.step && here.reason === remote.reason) return;
+      actor.send({ type: 'cluster.synced', ...remote });
     },
     view(): RolloutView {
       const c = context();
@@ -113,6 +127,7 @@ export function createRollout(
         sticky: config.sticky,
         guard: config.guard,
         reason: c.reason,
+        driving: role.driving,
         window: { baseline: window.baseline.figures(), canary: window.canary.figures() },
         arms: {
           baseline: { model: config.from, ...totals.baseline.figures() },

@@ -5,9 +5,11 @@
 // the client. A model that is not split never reaches this module (the runtime checks one Map first).
 
 import type { InspectionEvent } from 'xstate';
+import type { ClusterLink } from '../cluster/link.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
 import type { ChatCompletionRequest, ChatResult, ChatStreamEnd, ChatStreamEvent } from '../routing/request.ts';
+import { shareRollout } from './cluster.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
@@ -67,12 +69,15 @@ export function createSplits(
     random: () => number;
     inspect?: ((event: InspectionEvent) => void) | undefined;
     clock?: Parameters<typeof createRollout>[1]['clock'];
+    /** In a cluster: one instance drives each rollout under a lease of `leaseMs`, the others follow. */
+    cluster?: { link: ClusterLink; leaseMs: number } | undefined;
   },
 ) {
   const { target, now, random } = deps;
   const byModel = new Map<string, Split>();
   const experiments = new Map<string, { config: SwitchyardConfig['experiments'][number]; stats: Map<string, ArmStats> }>();
   const rollouts = new Map<string, Rollout>();
+  const unshare: (() => Promise<void>)[] = [];
 
   for (const e of config.experiments) {
     const stats = new Map(e.variants.map((v) => [v.name, new ArmStats()]));
@@ -100,6 +105,7 @@ export function createSplits(
       fallback: (a) => (a === canary ? baseline : null),
     });
     rollout.start();
+    if (deps.cluster) unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs }));
   }
 
   const armOf = (split: Split, subject: Subject | undefined) => {
@@ -194,7 +200,8 @@ export function createSplits(
     },
     /** Every rollout actor, for the inspector and the runtime's subscribe(). */
     actors: () => [...rollouts.values()].map((r) => r.actor),
-    stop: () => {
+    stop: async () => {
+      await Promise.all(unshare.map((u) => u()));
       for (const r of rollouts.values()) r.stop();
     },
   };
