@@ -80,6 +80,10 @@ describe('experiments over HTTP', () => {
       ['brief', counts.brief],
     ]);
     expect(view.variants.every((v) => v.tokensOut > 0)).toBe(true);
+    // The split model is listed to clients, and it has no deployments of its own to make the gateway not ready.
+    const models = await g.client(user).models.list();
+    expect(models.data.map((m) => m.id).sort()).toEqual(['chat', 'chat-v1', 'chat-v2']);
+    expect((await g.get('/readyz')).status).toBe(200);
     const list = (await (await g.get('/v1/experiments')).json()) as { data: { id: string }[] };
     expect(list.data.map((e) => e.id)).toEqual(['tone']);
 
