@@ -8,6 +8,7 @@ import Value from 'typebox/value';
 import { type AuthConfig, resolveAuth } from './config/auth.ts';
 import { type ConfigIssue, schemaIssues } from './config/issues.ts';
 import type { clusterSchema, serverSchema } from './config/operations-schema.ts';
+import { type ExperimentInput, type RolloutInput, splitIssues } from './config/rollouts-schema.ts';
 import { configSchema, type conversationsSchema, providerSchema, type routingSchema } from './config/schema.ts';
 import { interpolate, readSource } from './config/source.ts';
 import { SwitchyardError } from './errors.ts';
@@ -62,7 +63,18 @@ export interface SwitchyardConfig {
   limits: LimitsConfig;
   /** How the HTTP server drains on SIGTERM (docs/operations.md, "Rolling restarts"). */
   server: ServerConfig;
+  /** A/B/n experiments: a logical model split across variants (src/rollout). */
+  experiments: ExperimentConfig[];
+  /** Canary rollouts: a logical model ramped from one logical model to another (src/rollout). */
+  rollouts: RolloutConfig[];
 }
+
+/** An experiment with its defaults applied. */
+export type ExperimentConfig = Required<Omit<ExperimentInput, 'variants'>> & {
+  variants: (Omit<ExperimentInput['variants'][number], 'weight'> & { weight: number })[];
+};
+/** A rollout with its defaults applied. */
+export type RolloutConfig = Required<Omit<RolloutInput, 'guard'>> & { guard: Required<NonNullable<RolloutInput['guard']>> };
 
 // The schema's defaults, as the constants callers used before the schema existed.
 const defaults = Value.Default(configSchema, { providers: [] }) as Omit<SwitchyardConfig, 'providers'>;
@@ -151,11 +163,16 @@ export function checkConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     auth: resolveAuth(filled.auth),
     limits: filled.limits,
     server: filled.server,
+    experiments: filled.experiments as ExperimentConfig[],
+    rollouts: filled.rollouts as RolloutConfig[],
   };
   const issues = crossFieldIssues(
     config,
     filled.providers.map((p) => p.health !== undefined),
   );
+  const deployments = new Set(config.providers.flatMap((p) => Object.values(p.models).map((m) => `${p.id}/${m.model}`)));
+  const served = new Set(config.providers.flatMap((p) => Object.keys(p.models)));
+  issues.push(...splitIssues(config.experiments, config.rollouts, served, deployments));
   return issues.length > 0 ? { ok: false, issues } : { ok: true, config };
 }
 

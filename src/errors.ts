@@ -40,7 +40,11 @@ export type ErrorCode =
   // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
   | 'unsupported_route'
   // Conversations across instances (issue 18): another instance holds the conversation's write lease.
-  | 'conversation_moved';
+  | 'conversation_moved'
+  // Rollouts and experiments (issue 20): an unknown id on the admin routes, or a command the state refuses.
+  | 'experiment_not_found'
+  | 'rollout_not_found'
+  | 'rollout_state_conflict';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -63,6 +67,8 @@ export interface RouteInfo {
   attempts: AttemptRecord[];
   /** A stream broke after delivering tokens and another deployment continued it. */
   continued: boolean;
+  /** The experiment variant or rollout arm that answered (src/rollout), when the model is split. */
+  variant?: string;
 }
 
 /** Each code's HTTP status and whether another attempt may succeed, unless the error says otherwise. */
@@ -109,6 +115,10 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   unsupported_route: { status: 404, retryable: false },
   // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
   conversation_moved: { status: 409, retryable: true },
+  experiment_not_found: { status: 404, retryable: false },
+  rollout_not_found: { status: 404, retryable: false },
+  // Pausing a promoted rollout, resuming one that is not paused: the state says why, nothing changed.
+  rollout_state_conflict: { status: 409, retryable: false },
 };
 
 export interface SwitchyardErrorOptions {

@@ -41,6 +41,7 @@ export { admission, healthOf, type ProviderHealth } from './provider/health.ts';
 export { type ProviderSnapshot, providerMachine } from './provider/machine.ts';
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
+export type { ExperimentView, RolloutCommand, RolloutView, Subject } from './rollout/splits.ts';
 export type { RateLimiter } from './routing/budgets.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type {
@@ -51,7 +52,14 @@ export type {
   EmbeddingsRequest,
   EmbeddingsResult,
 } from './routing/supervisor.ts';
-export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
+export {
+  type CallOptions,
+  type ConversationHandle,
+  createRuntime,
+  type DeploymentView,
+  type Runtime,
+  type RuntimeOptions,
+} from './runtime.ts';
 export type { StoreStatus } from './stores/health.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';

@@ -10,6 +10,8 @@ import { createInspection, type InspectionRecord, statePath } from './inspection
 import { linkStately, type StatelyOptions } from './inspection/stately.ts';
 import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
+import { createSplits, type ExperimentView, type RolloutCommand, type RolloutView, type Subject } from './rollout/splits.ts';
+import { isVariantModel } from './rollout/variants.ts';
 import {
   type ChatCompletionRequest,
   type ChatResult,
@@ -18,6 +20,7 @@ import {
   type Decision,
   type EmbeddingsRequest,
   type EmbeddingsResult,
+  type Supervisor,
   type SupervisorOptions,
 } from './routing/supervisor.ts';
 import { type StoreStatus, trackStore } from './stores/health.ts';
@@ -49,9 +52,10 @@ export interface ConversationHandle {
 
 export interface Runtime {
   /** A completion from the first deployment of `request.model` that can serve it, within the deadline. */
-  chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
+  /** `subject`: who the request is, for the sticky arm of an experiment or rollout on `request.model`. */
+  chat(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult>;
   /** A streamed completion: deltas, then one `end` event with usage and the route taken. */
-  stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent>;
+  stream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatStreamEvent>;
   /**
    * Embeddings from the first deployment of `request.model` that can serve them, within the deadline: the same
    * failover, health, budgets and decision log as chat. Any logical model may be used; its deployments' upstream
@@ -84,8 +88,21 @@ export interface Runtime {
   storeStatus(): Promise<StoreStatus>;
   /** This instance in its cluster (`cluster.redis`): its id, the link to Redis and the members; null alone. */
   cluster(): ClusterView | null;
+  /** Experiments with each variant's figures since start; `experiment_not_found` for an unknown id. */
+  experiments(): ExperimentView[];
+  experiment(id: string): ExperimentView;
+  /** Rollouts: state, percentage, guards, both arms' figures; `rollout_not_found` for an unknown id. */
+  rollouts(): RolloutView[];
+  rollout(id: string): RolloutView;
+  /** pause | resume | promote | abort; `rollout_state_conflict` when the rollout's state does not take it. */
+  rolloutCommand(id: string, command: RolloutCommand): RolloutView;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  subject?: Subject;
 }
 
 /** Builds and starts a runtime. Throws `invalid_config` (naming the path) on a bad config. */
@@ -112,9 +129,25 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const redis = resolved.cluster.redis ?? (env ?? process.env).SWITCHYARD_REDIS_URL ?? null;
   const cluster = redis ? createCluster({ ...resolved.cluster, redis }, nowOf(supervisorOptions.clock)) : undefined;
   const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect, cluster });
-  const conversations = createConversations({ store, supervisor, config: resolved, inspect, timers: supervisor.timers });
+  // Experiments and rollouts: a request for a model that is not split pays one Map lookup (splits.has).
+  const splits = createSplits(resolved, {
+    target: supervisor,
+    now: nowOf(supervisorOptions.clock),
+    random: supervisorOptions.random ?? Math.random,
+    inspect,
+    clock: supervisorOptions.clock,
+    // The driver's lease: a driver that dies is replaced within this; its followers see each step within 1 s.
+    cluster: cluster ? { link: cluster.link, leaseMs: 3000 } : undefined,
+  });
+  const chat: Supervisor['chat'] = (request, o) => (splits.has(request.model) ? splits.chat(request, o) : supervisor.chat(request, o));
+  const stream: Supervisor['stream'] = (request, o) =>
+    splits.has(request.model) ? splits.stream(request, o) : supervisor.stream(request, o);
+  const routed = { ...supervisor, chat, stream };
+  const conversations = createConversations({ store, supervisor: routed, config: resolved, inspect, timers: supervisor.timers });
+  const served = supervisor.models().filter((m) => !isVariantModel(m));
+  const models = [...served, ...splits.models().filter((m) => !served.includes(m))];
   const servedBy = new Map<string, { provider: string; models: string[] }>();
-  for (const model of supervisor.models()) {
+  for (const model of served) {
     for (const route of supervisor.routesOf(model)) {
       const entry = servedBy.get(route.deployment.id) ?? { provider: route.provider.id, models: [] };
       entry.models.push(model);
@@ -125,14 +158,15 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     subscribe: (listener) => {
       // The first change of each provider then reports where it came from.
       for (const d of supervisor.deployments()) inspection.seed(d.id, statePath(d.actor.getSnapshot().value));
+      for (const a of splits.actors()) inspection.seed(a.id, statePath(a.getSnapshot().value));
       const unsubscribe = inspection.subscribe(listener);
       return unsubscribe;
     },
     inspect,
-    chat: (request, callOptions) => supervisor.chat(request, callOptions),
-    stream: (request, callOptions) => supervisor.stream(request, callOptions),
+    chat,
+    stream,
     embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),
-    models: () => supervisor.models(),
+    models: () => [...models],
     providers: () =>
       supervisor.deployments().map((d) => {
         const served = servedBy.get(d.id);
@@ -151,8 +185,14 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     }),
     storeStatus: () => tracked.status(),
     cluster: () => cluster?.view() ?? null,
+    experiments: () => splits.experiments(),
+    experiment: (id) => splits.experiment(id),
+    rollouts: () => splits.rollouts(),
+    rollout: (id) => splits.rollout(id),
+    rolloutCommand: (id, command) => splits.command(id, command),
     stop: async () => {
       conversations.stop();
+      await splits.stop();
       supervisor.stop();
       stately?.stop();
       await cluster?.stop();

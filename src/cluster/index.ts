@@ -45,6 +45,8 @@ export function createCluster(config: ClusterConfig & { redis: string }, now: ()
       return createSharedRateLimiter(link, createSharedBudgets(link, limitsOf), local, { failOpen: config.failOpen, now });
     },
     lastRemote: (deployment: string) => health.lastRemote(deployment),
+    /** The link itself, for what shares state of its own (rollouts: src/rollout/cluster.ts). */
+    link,
     view: (): ClusterView => ({ instanceId: link.instanceId, link: link.status(), members: link.members() }),
     ready: () => link.ready(),
     stop: () => link.close(),

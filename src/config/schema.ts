@@ -10,6 +10,7 @@ import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
 import { apiKeySchema, authSchema, clusterSchema, limitsSchema, serverSchema } from './operations-schema.ts';
+import { experimentSchema, rolloutSchema, variantSchema } from './rollouts-schema.ts';
 
 export { envReference, healthSchema };
 
@@ -211,6 +212,10 @@ export const configSchema = Type.Object(
     auth: Type.Optional(authSchema),
     limits: Type.Optional(limitsSchema),
     server: Type.Optional(serverSchema),
+    experiments: Type.Optional(
+      Type.Array(experimentSchema, { maxItems: 64, default: [], description: 'A/B/n experiments (docs/rollouts.md)' }),
+    ),
+    rollouts: Type.Optional(Type.Array(rolloutSchema, { maxItems: 64, default: [], description: 'canary rollouts (docs/rollouts.md)' })),
   },
   { additionalProperties: false, title: 'Switchyard configuration' },
 );
@@ -227,6 +232,9 @@ export const documentedSections: Record<string, TSchema> = {
   'auth.keys': apiKeySchema,
   limits: limitsSchema,
   server: serverSchema,
+  experiments: experimentSchema,
+  'experiments.variants': variantSchema,
+  rollouts: rolloutSchema,
 };
 
 /** switchyard.schema.json: the schema as plain JSON, with the draft it follows. */

@@ -39,9 +39,10 @@ export function conversationLogic(deps: LogicDeps) {
     encoding: Encoding,
     sink: (delta: ChatStreamDelta) => Promise<void>,
     signal: AbortSignal | undefined,
+    subject: { conversation: string },
   ): Promise<Reply> {
     let content = '';
-    const stream = supervisor.stream(request, signal ? { signal } : {});
+    const stream = supervisor.stream(request, signal ? { signal, subject } : { subject });
     try {
       // The end is the stream's return value: a stream that did not reach it threw.
       for (let next = await stream.next(); ; next = await stream.next()) {
@@ -73,8 +74,10 @@ export function conversationLogic(deps: LogicDeps) {
         };
         const encoding = deps.encodingOf(input.model);
         const sink = sinks.get(input.turnId);
-        if (sink) return streamReply(request, encoding, sink, signal);
-        const { completion, route } = await supervisor.chat(request, signal ? { signal } : {});
+        // The conversation is the subject of a split model's sticky arm (src/rollout).
+        const subject = { conversation: input.id };
+        if (sink) return streamReply(request, encoding, sink, signal, subject);
+        const { completion, route } = await supervisor.chat(request, signal ? { signal, subject } : { subject });
         const choice = completion.choices[0];
         const content = choice?.message.content ?? '';
         return {

@@ -4,6 +4,7 @@
 import type { AnyStateMachine } from 'xstate';
 import { conversationMachine } from '../conversation/machine.ts';
 import { providerMachine } from '../provider/machine.ts';
+import { createRolloutMachine } from '../rollout/machine.ts';
 import { supervisorMachine } from '../routing/supervisor.machine.ts';
 import { eventName } from './events.ts';
 
@@ -102,11 +103,16 @@ export function transitionsOfChart(chart: ChartNode): ChartTransition[] {
   return [...chart.transitions, ...statesOf(chart).flatMap((s) => s.transitions)];
 }
 
-export type MachineName = 'provider' | 'supervisor' | 'conversation';
+export type MachineName = 'provider' | 'supervisor' | 'conversation' | 'rollout';
 
-/** Every machine of Switchyard, by the name its actors are known by. */
+/** Every machine of Switchyard, by the name its actors are known by. A rollout is drawn with the default steps. */
 export function allCharts(): Record<MachineName, ChartNode> {
-  return { provider: chartOf(providerMachine), supervisor: chartOf(supervisorMachine), conversation: chartOf(conversationMachine) };
+  return {
+    provider: chartOf(providerMachine),
+    supervisor: chartOf(supervisorMachine),
+    conversation: chartOf(conversationMachine),
+    rollout: chartOf(createRolloutMachine([10, 50, 100])),
+  };
 }
 
 const mermaidId = (id: string) => id.replaceAll('.', '_');

@@ -47,6 +47,8 @@ export type ChatStreamDelta = {
   toolCalls?: ToolCallDelta[] | undefined;
   deployment: string;
   chunk?: ChatCompletionChunk | undefined;
+  /** On the first delta of a split model's stream: the variant or rollout arm answering (src/rollout). */
+  variant?: string | undefined;
 };
 /** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
 export type ChatStreamEnd = {

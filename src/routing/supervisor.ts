@@ -8,6 +8,8 @@ import type { SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { nowOf, providerLogic } from '../provider/actor.ts';
 import { createDeployment, type Deployment } from '../provider/deployment.ts';
+import type { Subject } from '../rollout/hash.ts';
+import { variantRoutes } from '../rollout/variants.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
 import { createLocalRateLimiter, type RateLimiter } from './budgets.ts';
@@ -81,6 +83,19 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       routes.set(logical, list);
     }
   }
+  // Experiment variants that name deployments are routed as a logical model of their own (src/rollout/variants.ts).
+  const all = [...routes.values()].flat();
+  for (const [name, ids] of variantRoutes(config)) {
+    routes.set(
+      name,
+      ids.flatMap((id, priority) =>
+        all
+          .filter((r) => r.deployment.id === id)
+          .slice(0, 1)
+          .map((r) => ({ ...r, priority })),
+      ),
+    );
+  }
   const { cluster } = options;
   const limits = new Map([...routes.values()].flat().map((r) => [r.deployment.id, { rpm: r.provider.rpm, tpm: r.provider.tpm }]));
   const local = options.limiter ?? createLocalRateLimiter(Object.fromEntries(limits), now);
@@ -136,9 +151,10 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     routesOf: (model: string) => router.routesOf(model),
     decisions: () => deps.decisions.list(),
     timers,
-    chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
+    // `subject` is read only by a split model's arm assignment (src/rollout/splits.ts), never here.
+    chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
       chatWithFailover(deps, request, callOptions.signal),
-    stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
+    stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
       streamWithFailover(deps, request, callOptions.signal),
     embeddings: (request: EmbeddingsRequest, callOptions: { signal?: AbortSignal } = {}) =>
       embedWithFailover(deps, request, callOptions.signal),

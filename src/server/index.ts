@@ -17,6 +17,7 @@ import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { rolloutRoutes } from './routes/rollouts.ts';
 import { configureSse } from './sse.ts';
 
 export type { Principal } from './auth.ts';
@@ -87,6 +88,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(embeddingRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
+  await app.register(rolloutRoutes(runtime));
   if (options.inspector !== false)
     await app.register(
       inspectRoutes(runtime, options.demo, { clients: limits.inspectorClients, bufferBytes: limits.inspectorBufferBytes }),

@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isSwitchyardError } from '../errors.ts';
+import { registerSplitMetrics } from '../rollout/metrics.ts';
 import type { RouteInfo } from '../routing/request.ts';
 import type { Runtime } from '../runtime.ts';
 
@@ -118,6 +119,8 @@ export function createMetrics(runtime: Runtime) {
       },
     });
   }
+
+  registerSplitMetrics(registry, runtime);
 
   // A model nobody serves is the client's own string: one label for all of them keeps the series bounded.
   const served = new Set(runtime.models());

@@ -140,6 +140,7 @@ export async function writeSse(
     // Close when the server is draining (drain.ts made this the last response on its connection).
     connection: raw.shouldKeepAlive ? 'keep-alive' : 'close',
     ...(deployment ? { 'x-switchyard-deployment': deployment } : {}),
+    ...(!first.done && first.value.type === 'delta' && first.value.variant ? { 'x-switchyard-variant': first.value.variant } : {}),
     ...options.headers,
   });
   const write = sink(raw, streams.limits, cut);

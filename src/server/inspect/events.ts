@@ -34,6 +34,17 @@ export function stateOf(runtime: Runtime) {
       messages: messages.length,
       tokens: messages.filter((m) => m.status === 'done').reduce((n, m) => n + m.tokens, 0) + (summary?.tokens ?? 0),
     })),
+    // Each rollout: its step, percentage, guards and the two arms in the current step (what the guards compare).
+    rollouts: runtime.rollouts().map(({ id, state, percent, step, steps, reason, guard, window }) => ({
+      id,
+      state,
+      percent,
+      step,
+      steps,
+      reason,
+      guard,
+      window,
+    })),
   };
 }
 
@@ -42,14 +53,19 @@ type State = ReturnType<typeof stateOf>;
 type Remembered = Omit<State, 'now'>;
 
 /** What changed between two states, keyed by id; null when nothing did. */
-function diff(before: { providers: Map<string, string>; conversations: Map<string, string>; decisions: Set<unknown> }, now: State) {
+function diff(
+  before: { providers: Map<string, string>; conversations: Map<string, string>; decisions: Set<unknown>; rollouts: string },
+  now: State,
+) {
   const providers = now.providers.filter((p) => before.providers.get(p.id) !== JSON.stringify(p));
   const conversations = now.conversations.filter((c) => before.conversations.get(c.id) !== JSON.stringify(c));
   const present = new Set(now.conversations.map((c) => c.id));
   const removed = [...before.conversations.keys()].filter((id) => !present.has(id));
   const decisions = now.decisions.filter((d) => !before.decisions.has(d));
-  if (providers.length + conversations.length + removed.length + decisions.length === 0) return null;
-  return { now: now.now, providers, decisions, conversations: { changed: conversations, removed } };
+  // Rollouts are few: when one changed, all of them are sent.
+  const rollouts = JSON.stringify(now.rollouts) === before.rollouts ? null : now.rollouts;
+  if (providers.length + conversations.length + removed.length + decisions.length === 0 && rollouts === null) return null;
+  return { now: now.now, providers, decisions, conversations: { changed: conversations, removed }, ...(rollouts ? { rollouts } : {}) };
 }
 
 function memoryOf(state: Remembered) {
@@ -57,6 +73,7 @@ function memoryOf(state: Remembered) {
     providers: new Map(state.providers.map((p) => [p.id, JSON.stringify(p)])),
     conversations: new Map(state.conversations.map((c) => [c.id, JSON.stringify(c)])),
     decisions: new Set<unknown>(state.decisions),
+    rollouts: JSON.stringify(state.rollouts),
   };
 }
 
@@ -64,7 +81,7 @@ const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.s
 
 export function createInspectorFeed(runtime: Runtime, limits: InspectorLimits) {
   const readers = new Set<ServerResponse>();
-  let memory = memoryOf({ providers: [], decisions: [], conversations: [] });
+  let memory = memoryOf({ providers: [], decisions: [], conversations: [], rollouts: [] });
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
 

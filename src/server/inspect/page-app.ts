@@ -24,6 +24,7 @@ const short = (path) => path.split('.').pop();
 let diagrams = {};
 let providers = [];
 let decisions = [];
+let rollouts = [];
 let skewMs = 0;
 let selected = null; // { machine, actor, id }
 let pinned = null;
@@ -68,7 +69,7 @@ function stat(label, value) {
 
 function renderCard() {
   if (!selected) return;
-  $('actor-name').textContent = selected.machine === 'provider' ? selected.id : 'conversation ' + selected.id;
+  $('actor-name').textContent = selected.machine === 'provider' ? selected.id : selected.machine + ' ' + selected.id;
   const state = liveStateOf();
   $('actor-state').textContent = state;
   const badge = $('badge');
@@ -85,6 +86,16 @@ function renderCard() {
     $('stats').replaceChildren(stat('in flight', m.inFlight), stat('error rate', settled ? Math.round((100 * m.failures) / settled) + ' %' : '–'),
       stat('p95', m.latencyP95Ms === null ? '–' : Math.round(m.latencyP95Ms) + ' ms'), stat('requests', m.requests),
       stat('next probe', next), stat('attempt', p.attempt));
+  } else if (selected.machine === 'rollout') {
+    const r = rollouts.find((x) => x.id === selected.id);
+    badge.textContent = short(state.replace(/\\.(holding|judging)$/, '') || '–');
+    badge.removeAttribute('data-health');
+    if (!r) return;
+    const arm = (a) => a.requests + ' req · ' + (a.requests ? ((100 * a.errors) / a.requests).toFixed(1) : '–') + ' % err · p95 ' + (a.latencyP95Ms === null ? '–' : Math.round(a.latencyP95Ms) + ' ms');
+    $('stats').replaceChildren(stat('canary', r.percent + ' %'), stat('step', r.step + ' of ' + r.steps.length),
+      stat('canary arm', arm(r.window.canary)), stat('baseline arm', arm(r.window.baseline)),
+      stat('guard', 'min ' + r.guard.minRequests + ' req, +' + (100 * r.guard.maxErrorRateIncrease).toFixed(1) + ' % err, p95 ×' + (r.guard.maxLatencyP95Ratio ?? '–') + ', ttft ×' + (r.guard.maxTtftP95Ratio ?? '–')),
+      ...(r.reason ? [stat('reason', r.reason)] : []));
   } else {
     badge.textContent = short(state || '–');
     badge.removeAttribute('data-health');
@@ -129,7 +140,7 @@ function select(machine, id, actor) {
   pinned = null;
   history.replaceState(null, '', '#' + encodeURIComponent(actor));
   $('diagram').replaceChildren(drawDiagram(diagrams[machine]));
-  for (const t of document.querySelectorAll('[aria-pressed]')) t.setAttribute('aria-pressed', String(t.dataset.deployment === actor || t.dataset.conversation === id));
+  for (const t of document.querySelectorAll('[aria-pressed]')) t.setAttribute('aria-pressed', String(t.dataset.deployment === actor || t.dataset.conversation === id || 'rollout:' + t.dataset.rollout === actor));
   renderCard();
   renderHistory();
   renderHighlight();
@@ -159,6 +170,15 @@ async function refreshConversations() {
   if (selected?.machine === 'conversation') { renderCard(); renderHighlight(); }
 }
 
+function renderRollouts() {
+  $('rollouts-panel').hidden = rollouts.length === 0;
+  $('rollouts').replaceChildren(...rollouts.map((r) => {
+    const b = el('button', { 'data-rollout': r.id, 'aria-pressed': selected?.actor === 'rollout:' + r.id }, r.id);
+    b.addEventListener('click', () => select('rollout', r.id, 'rollout:' + r.id));
+    return el('li', {}, b, ' ' + short(r.state.replace(/\\.(holding|judging)$/, '')) + ' · ' + r.percent + ' %');
+  }));
+}
+
 function renderLog() {
   const filter = $('filter').value.toLowerCase();
   const machine = $('machine').value;
@@ -172,9 +192,13 @@ function onState(state) {
   providers = state.providers;
   decisions = state.decisions;
   for (const p of providers) liveStates.set(p.id, p.state);
+  if (state.rollouts) rollouts = state.rollouts;
+  for (const r of rollouts) liveStates.set('rollout:' + r.id, r.state);
+  renderRollouts();
   if (!selected) {
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted.startsWith('conversation:')) select('conversation', wanted.slice('conversation:'.length), wanted);
+    else if (wanted.startsWith('rollout:')) select('rollout', wanted.slice('rollout:'.length), wanted);
     else if (providers.length) select('provider', (providers.find((p) => p.id === wanted) ?? providers[0]).id, (providers.find((p) => p.id === wanted) ?? providers[0]).id);
   }
   renderOverview();
@@ -236,7 +260,7 @@ async function main() {
     const changed = new Map(delta.providers.map((p) => [p.id, p]));
     const known = new Set(providers.map((p) => p.id));
     decisions = [...decisions, ...delta.decisions].slice(-48);
-    onState({ now: delta.now, providers: [...providers.map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions });
+    onState({ now: delta.now, providers: [...providers.map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions, rollouts: delta.rollouts });
     if (delta.conversations.changed.length || delta.conversations.removed.length) refreshConversations();
   });
   events.addEventListener('transition', (e) => onTransition(JSON.parse(e.data)));

@@ -62,6 +62,7 @@ aside { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 10px; align-item
 #conversations { list-style: none; margin: 6px 0; padding: 0; } #conversations li { display: flex; gap: 6px; font-size: 11px; padding: 2px 0; }
 #conversations button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; overflow: hidden; text-overflow: ellipsis; max-width: 170px; }
 #conversations button[aria-pressed=true] { font-weight: 700; }
+#rollouts { list-style: none; margin: 6px 0; padding: 0; font-size: 11px; } #rollouts button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; }
 .pager { display: flex; gap: 6px; align-items: center; font-size: 11px; color: #5a6478; }
 details summary { cursor: pointer; font-size: 12px; color: #5a6478; }
 #log { font: 11px ui-monospace, monospace; max-height: 180px; overflow: auto; }
@@ -90,8 +91,9 @@ export function inspectorPage(): string {
       <ul id="conversations"></ul>
       <div class="pager"><button id="conv-prev">‹</button><span id="conv-page"></span><button id="conv-next">›</button></div>
     </section>
+    <section class="panel" id="rollouts-panel" hidden><h2>Rollout actors</h2><ul id="rollouts"></ul></section>
     <section class="panel"><details><summary>Event log</summary>
-      <input id="filter" placeholder="filter"> <select id="machine"><option value="">all machines</option><option>provider</option><option>supervisor</option><option>conversation</option></select>
+      <input id="filter" placeholder="filter"> <select id="machine"><option value="">all machines</option><option>provider</option><option>supervisor</option><option>conversation</option><option>rollout</option></select>
       <div id="log"></div></details></section>
   </aside>
 </main>

@@ -69,11 +69,11 @@ let diagrams: Promise<Record<MachineName, Diagram>> | undefined;
 function allDiagrams(): Promise<Record<MachineName, Diagram>> {
   diagrams ??= (async () => {
     const charts = allCharts();
-    const [provider, supervisor, conversation] = await Promise.all(
-      [charts.provider, charts.supervisor, charts.conversation].map(layoutChart),
+    const [provider, supervisor, conversation, rollout] = await Promise.all(
+      [charts.provider, charts.supervisor, charts.conversation, charts.rollout].map(layoutChart),
     );
-    if (!provider || !supervisor || !conversation) throw new Error('a machine has no diagram');
-    return { provider, supervisor, conversation };
+    if (!provider || !supervisor || !conversation || !rollout) throw new Error('a machine has no diagram');
+    return { provider, supervisor, conversation, rollout };
   })();
   return diagrams;
 }

@@ -12,6 +12,7 @@ import type { Runtime } from '../../runtime.ts';
 import { scopeOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from '../sse.ts';
+import { subjectOf } from './rollouts.ts';
 
 const message = {
   type: 'object',
@@ -90,16 +91,18 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       if (conversationId !== undefined) return conversationTurn(runtime, metrics, conversationId, body, { request, reply, signal });
       const { stream, stream_options, conversation_id: _unused, ...chat } = body;
       const stop = metrics?.startTimer(body.model);
+      const subject = subjectOf(request);
       try {
         if (stream) {
-          await writeSse(reply, body.model, runtime.stream(chat, { signal }), {
+          await writeSse(reply, body.model, runtime.stream(chat, { signal, subject }), {
             includeUsage: stream_options?.include_usage === true,
             metrics,
           });
           return reply;
         }
-        const { completion, route } = await runtime.chat(chat, { signal });
+        const { completion, route } = await runtime.chat(chat, { signal, subject });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
+        if (route.variant !== undefined) void reply.header('x-switchyard-variant', route.variant);
         return (
           reply
             .header('x-switchyard-deployment', route.deployments.join(','))
@@ -163,6 +166,8 @@ async function conversationTurn(
 
 function conversationCompletion(reply: FastifyReply, id: string, model: string, turn: TurnResult) {
   void reply.header('x-switchyard-deployment', turn.deployments.join(',')).header('x-conversation-id', id);
+  const variant = turn.route.variant;
+  if (variant !== undefined) void reply.header('x-switchyard-variant', variant);
   return {
     id: `chatcmpl-${turn.turnId}`,
     object: 'chat.completion',
@@ -172,6 +177,12 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
       { index: 0, message: { role: 'assistant', content: turn.content, refusal: null }, finish_reason: turn.finishReason, logprobs: null },
     ],
     usage: turn.usage,
-    switchyard: { conversation_id: id, turn_id: turn.turnId, deployments: turn.deployments, replayed: turn.replayed },
+    switchyard: {
+      conversation_id: id,
+      turn_id: turn.turnId,
+      deployments: turn.deployments,
+      replayed: turn.replayed,
+      ...(variant === undefined ? {} : { variant }),
+    },
   };
 }

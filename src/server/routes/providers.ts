@@ -36,9 +36,11 @@ export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       // Draining for a shutdown: the load balancer should send elsewhere, though requests are still served.
       if (isDraining(fastify.server)) return reply.code(503).send({ status: 'draining' });
       const providers = runtime.providers();
-      const notReady = runtime
-        .models()
-        .filter((model) => !providers.some((p) => p.logicalModels.includes(model) && (p.health === 'healthy' || p.health === 'degraded')));
+      // A split model (an experiment's, a rollout's) has no deployments of its own: its arms' models are checked.
+      const notReady = runtime.models().filter((model) => {
+        const own = providers.filter((p) => p.logicalModels.includes(model));
+        return own.length > 0 && !own.some((p) => p.health === 'healthy' || p.health === 'degraded');
+      });
       // A store that cannot write would lose turns: not ready until a write succeeds again.
       const store = await runtime.storeStatus();
       const ready = notReady.length === 0 && store.writable;
