@@ -47,6 +47,8 @@ export type ChatStreamDelta = {
   toolCalls?: ToolCallDelta[] | undefined;
   deployment: string;
   chunk?: ChatCompletionChunk | undefined;
+  /** With `chunk`: its JSON text as the upstream sent it, which a writer may pass on instead of serializing `chunk`. */
+  raw?: string | undefined;
 };
 /** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
 export type ChatStreamEnd = {
