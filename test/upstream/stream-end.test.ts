@@ -28,13 +28,17 @@ const chunk = (content: string | null, finish: string | null = null) =>
 /** An upstream that streams with `answer`; counts the connections it accepted and the responses that closed. */
 async function upstream(answer: (res: ServerResponse) => void, idleMs = 2000) {
   let connections = 0;
+  let closedSockets = 0;
   let closedResponses = 0;
   const server = createServer((req, res) => {
     req.resume();
     res.on('close', () => closedResponses++);
     req.on('end', () => answer(res));
   });
-  server.on('connection', () => connections++);
+  server.on('connection', (socket) => {
+    connections++;
+    socket.on('close', () => closedSockets++);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanup.push(
     () =>
@@ -51,7 +55,7 @@ async function upstream(answer: (res: ServerResponse) => void, idleMs = 2000) {
     streamIdleTimeoutMs: idleMs,
   });
   cleanup.push(async () => adapter.close?.());
-  return { adapter, connections: () => connections, closedResponses: () => closedResponses };
+  return { adapter, connections: () => connections, closedSockets: () => closedSockets, closedResponses: () => closedResponses };
 }
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
@@ -63,7 +67,7 @@ async function contents(stream: ReturnType<ReturnType<typeof createOpenAIAdapter
 }
 
 describe('the end of a stream', () => {
-  it('reuses the connection after [DONE] even when the response ends only after it', async () => {
+  it('keeps the connection after [DONE] even when the response ends only after it', async () => {
     const up = await upstream((res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(chunk('Hi') + chunk(null, 'stop'));
@@ -72,10 +76,12 @@ describe('the end of a stream', () => {
       setTimeout(() => res.end(), 20);
     });
     expect(await contents(up.adapter.stream(ask))).toEqual(['Hi', '', 'stop']);
-    // The first response is over (the pool's connection free again) before the second request goes out.
     await waitUntil(() => up.closedResponses() === 1);
+    // The response ended normally and its connection stayed open for the next request (a destroyed body would
+    // have closed it, which the server sees together with the response's close).
+    expect(up.closedSockets()).toBe(0);
     expect(await contents(up.adapter.stream(ask))).toEqual(['Hi', '', 'stop']);
-    expect(up.connections()).toBe(1);
+    expect(up.closedSockets()).toBe(0);
   });
 
   it('ends the stream at [DONE] without waiting for an upstream that keeps the response open, then cuts it', async () => {
