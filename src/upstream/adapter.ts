@@ -253,8 +253,10 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         // Not destroyed when the loop ends at the end marker: see discardRest.
         const reads = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<string>;
         reading: for await (const text of reads) {
-          for (const event of parser.feed(text)) {
-            attempt.arm(options.streamIdleTimeoutMs);
+          const events = parser.feed(text);
+          // Re-armed once per read that completed events, and after each event the consumer held.
+          if (events.length > 0) attempt.arm(options.streamIdleTimeoutMs);
+          for (const event of events) {
             if (event.data === '[DONE]') {
               ended = true;
               break reading;
