@@ -14,6 +14,8 @@ import {
   createOpenAIAdapter,
   type EmbeddingRequest,
   type OpenAIAdapter,
+  type StreamDelta,
+  type StreamEnd,
 } from '../upstream/adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
@@ -203,47 +205,87 @@ export function createDeployment(
     return adapter.embed(request, attempt);
   }
 
-  async function* stream(request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream {
-    const started = admit();
-    // The circuit measures the whole stream: its task settles when the stream ends.
-    let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
-    const done = new Promise<void>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    const { admitted, result } = circuit.fire(() => done);
-    result.catch(() => {});
-    if (!admitted) refused(started);
+  /**
+   * What a finished async generator answers: done, without a value. TypeScript types that value as the
+   * generator's return type, so it is cast once, here.
+   */
+  const over = { done: true, value: undefined } as unknown as IteratorReturnResult<StreamEnd>;
+
+  /**
+   * The adapter's stream, measured: admitted (lazily, at the first `next`, as a generator would be) through the
+   * circuit, its first token timed, its outcome reported once. An iterator by hand rather than an async
+   * generator: a chunk passes with one promise hop instead of a generator's several.
+   */
+  function stream(request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream {
+    let source: AnswerStream | undefined;
+    let started: Started | undefined;
     let ttftMs: number | undefined;
     let settled = false;
+    let closed = false;
+    // The circuit measures the whole stream: its task settles when the stream ends.
+    let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
+    let result: Promise<unknown> = Promise.resolve();
     // Reports the outcome once: before the end is returned, or when the stream fails or is abandoned.
     const finish = async (outcome: Outcome) => {
-      if (settled) return;
+      if (settled || !started) return;
       settled = true;
       if (outcome.ok) settle.resolve();
       else settle.reject(outcome.error);
       await result.catch(() => {});
       report(started, outcome);
     };
-    const source = adapter.stream(request, attempt);
-    try {
-      for (let next = await source.next(); ; next = await source.next()) {
-        if (next.done) {
-          await finish({ ok: true, ttftMs, usage: next.value.usage });
-          return next.value;
-        }
-        if (ttftMs === undefined && next.value.content !== '') ttftMs = now() - started.startedAt;
-        yield next.value;
+    const open = (): AnswerStream => {
+      started = admit();
+      const done = new Promise<void>((resolve, reject) => {
+        settle = { resolve, reject };
+      });
+      const fired = circuit.fire(() => done);
+      result = fired.result;
+      result.catch(() => {});
+      if (!fired.admitted) refused(started);
+      return adapter.stream(request, attempt);
+    };
+    const failed = (error: unknown): Promise<never> => {
+      closed = true;
+      return finish({ ok: false, error }).then(() => {
+        throw error;
+      });
+    };
+    const passed = (
+      next: IteratorResult<StreamDelta, StreamEnd>,
+    ): IteratorResult<StreamDelta, StreamEnd> | Promise<IteratorResult<StreamDelta, StreamEnd>> => {
+      if (next.done) {
+        closed = true;
+        return finish({ ok: true, ttftMs, usage: next.value.usage }).then(() => next);
       }
-    } catch (error) {
-      await finish({ ok: false, error });
-      throw error;
-    } finally {
-      // The consumer stopped early, or we failed: let the adapter release its connection.
-      if (!settled) await source.return?.();
-      // Not settled: the consumer stopped reading, which says nothing about the deployment.
-      if (!settled)
-        await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
-    }
+      if (ttftMs === undefined && next.value.content !== '' && started) ttftMs = now() - started.startedAt;
+      return next;
+    };
+    const iterator: AnswerStream = {
+      next: () => {
+        if (closed) return Promise.resolve(over);
+        try {
+          source ??= open();
+        } catch (error) {
+          closed = true;
+          return Promise.reject(error);
+        }
+        return source.next().then(passed, failed);
+      },
+      // The consumer stopped early: let the adapter release its connection. Not settled, the stream says
+      // nothing about the deployment.
+      return: async (value?: StreamEnd | PromiseLike<StreamEnd>) => {
+        closed = true;
+        if (source && !settled) {
+          await source.return?.();
+          await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
+        }
+        const end = await value;
+        return end === undefined ? over : { done: true, value: end };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   return {

@@ -49,6 +49,8 @@ export type ChatStreamDelta = {
   chunk?: ChatCompletionChunk | undefined;
   /** On the first delta of a split model's stream: the variant or rollout arm answering (src/rollout). */
   variant?: string | undefined;
+  /** With `chunk`: its JSON text as the upstream sent it, which a writer may pass on instead of serializing `chunk`. */
+  raw?: string | undefined;
 };
 /** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
 export type ChatStreamEnd = {

@@ -102,15 +102,16 @@ export async function* streamWithFailover(
           const text = remover ? remover.push(event.content) : event.content;
           // A piece that passes unchanged keeps the upstream's chunk (logprobs and all); a changed one is rebuilt.
           const chunk = text === event.content ? event.chunk : undefined;
+          const raw = chunk ? event.raw : undefined;
           if (event.toolCalls) {
             toolsDelivered = true;
             delivered += text;
-            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk };
+            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk, raw };
           } else if (text !== '' || !continuing) {
             // Empty chunks (the role chunk, the finish chunk, logprobs alone) pass on a first attempt; a
             // continuation's own opening and ending are not the client's: the server writes its own end.
             delivered += text;
-            yield { type: 'delta', content: text, deployment: id, chunk };
+            yield { type: 'delta', content: text, deployment: id, chunk, raw };
           }
         }
       } catch (err) {

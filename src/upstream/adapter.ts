@@ -13,7 +13,7 @@ import { SwitchyardError } from '../errors.ts';
 import { classifyError, UpstreamError } from './classify.ts';
 import { withoutSecrets } from './scrub.ts';
 import { type Linked, linkedController } from './signals.ts';
-import { readSse } from './sse-reader.ts';
+import { SseParser } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
@@ -25,7 +25,17 @@ export type EmbeddingRequest = Omit<EmbeddingCreateParams, 'model'>;
 /** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
 export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
 
-export type StreamDelta = { type: 'delta'; content: string; toolCalls?: ToolCallDelta[] | undefined; chunk: ChatCompletionChunk };
+/**
+ * One chunk of a stream: `chunk` parsed, and `raw`, its event data exactly as the upstream sent it, so that a
+ * writer passing the chunk on unchanged can send those bytes instead of serializing `chunk` again.
+ */
+export type StreamDelta = {
+  type: 'delta';
+  content: string;
+  toolCalls?: ToolCallDelta[] | undefined;
+  chunk: ChatCompletionChunk;
+  raw?: string | undefined;
+};
 /** The end of a stream; `chunk` is the upstream's usage chunk (no choices), kept whole for the client. */
 export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; chunk?: ChatCompletionChunk | undefined };
 export type StreamEvent = StreamDelta | StreamEnd;
@@ -76,12 +86,18 @@ export interface OpenAIAdapter {
   close?(): Promise<void>;
 }
 
-/** The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). */
+/**
+ * The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). One timer per
+ * attempt, re-armed with `refresh()`: a stream re-arms it on every event, so creating one each time would cost
+ * a timer object per chunk.
+ */
 class AttemptSignal {
   readonly #link: Linked;
   readonly signal: AbortSignal;
   timedOut = false;
   #timer: NodeJS.Timeout | undefined;
+  #ms = 0;
+  #paused = false;
 
   readonly provider: string;
   readonly caller: AbortSignal | undefined;
@@ -97,24 +113,46 @@ class AttemptSignal {
     this.arm(timeoutMs);
   }
 
+  /** (Re)starts the timer: `ms` from now without an answer, or without an event, aborts the attempt. */
   arm(ms: number) {
+    this.#paused = false;
+    if (this.#timer !== undefined && ms === this.#ms) {
+      // Also re-activates a timer that fired while paused (and then did nothing).
+      this.#timer.refresh();
+      return;
+    }
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.timedOut = true;
-      const message = `${this.provider}: no answer within ${ms} ms`;
-      this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
-    }, ms);
+    this.#ms = ms;
+    this.#timer = setTimeout(() => this.#expire(), ms);
+  }
+
+  #expire() {
+    if (this.#paused) return;
+    this.timedOut = true;
+    const message = `${this.provider}: no answer within ${this.#ms} ms`;
+    this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
   }
 
   /** Stops the timer while the consumer holds an event: a slow reader is not a silent upstream. */
   pause() {
-    clearTimeout(this.#timer);
+    this.#paused = true;
   }
 
   dispose() {
     clearTimeout(this.#timer);
     this.#link.release();
   }
+}
+
+/**
+ * Lets the rest of a body that is complete for us (its end marker read) arrive and be discarded, so that the
+ * connection goes back to the pool, rather than destroying it — which also costs an AbortError per stream.
+ * An upstream that keeps sending after its end marker is cut after `ms`.
+ */
+function discardRest(body: ResponseData['body'], ms: number) {
+  const timer = setTimeout(() => body.destroy(), ms);
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
 }
 
 /** Creates the adapter for one deployment. */
@@ -205,32 +243,45 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       let usage: CompletionUsage | null = null;
       let usageChunk: ChatCompletionChunk | undefined;
       let body: ResponseData['body'] | undefined;
+      let ended = false;
       try {
         const res = await post(payload, true, attempt.signal);
         if (res.statusCode >= 300) throw await upstreamError(res);
         body = res.body;
         body.setEncoding('utf8');
-        for await (const event of readSse(body as AsyncIterable<string>, maxResponseBytes)) {
-          attempt.arm(options.streamIdleTimeoutMs);
-          if (event.data === '[DONE]') break;
-          if (event.event === 'error')
-            throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headerReader(res.headers));
-          const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
-          if (chunk.error) {
-            const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
-            throw new UpstreamError(undefined, message, chunk.error.code, headerReader(res.headers));
+        const parser = new SseParser(maxResponseBytes);
+        // Not destroyed when the loop ends at the end marker: see discardRest.
+        const reads = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<string>;
+        reading: for await (const text of reads) {
+          const events = parser.feed(text);
+          // Re-armed once per read that completed events, and after each event the consumer held.
+          if (events.length > 0) attempt.arm(options.streamIdleTimeoutMs);
+          for (const event of events) {
+            if (event.data === '[DONE]') {
+              ended = true;
+              break reading;
+            }
+            if (event.event === 'error')
+              throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headerReader(res.headers));
+            const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
+            if (chunk.error) {
+              const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
+              throw new UpstreamError(undefined, message, chunk.error.code, headerReader(res.headers));
+            }
+            if (chunk.usage) usage = chunk.usage;
+            const choice = chunk.choices?.[0];
+            if (choice?.finish_reason) finishReason = choice.finish_reason;
+            if (!choice) {
+              if (chunk.usage) usageChunk = chunk;
+              continue;
+            }
+            const toolCalls = choice.delta?.tool_calls;
+            attempt.pause();
+            yield toolCalls?.length
+              ? { type: 'delta', content: choice.delta?.content ?? '', toolCalls, chunk, raw: event.data }
+              : { type: 'delta', content: choice.delta?.content ?? '', chunk, raw: event.data };
+            attempt.arm(options.streamIdleTimeoutMs);
           }
-          if (chunk.usage) usage = chunk.usage;
-          const choice = chunk.choices?.[0];
-          if (choice?.finish_reason) finishReason = choice.finish_reason;
-          if (!choice) {
-            if (chunk.usage) usageChunk = chunk;
-            continue;
-          }
-          const toolCalls = choice.delta?.tool_calls;
-          attempt.pause();
-          yield { type: 'delta', content: choice.delta?.content ?? '', ...(toolCalls?.length ? { toolCalls } : {}), chunk };
-          attempt.arm(options.streamIdleTimeoutMs);
         }
         if (attempt.signal.aborted) throw attempt.signal.reason;
         if (finishReason === null) {
@@ -244,7 +295,12 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
       } finally {
         attempt.dispose();
         // A consumer that stopped early, or a failure: release the socket rather than read the rest.
-        if (body && !body.readableEnded) body.destroy();
+        if (body && !body.readableEnded) {
+          // Nothing reads the body any more: what its destruction emits is of no interest.
+          body.on('error', () => {});
+          if (ended && !body.destroyed) discardRest(body, options.streamIdleTimeoutMs);
+          else body.destroy();
+        }
       }
     },
   };

@@ -1,7 +1,8 @@
 // Reads a Server-Sent Events body (text chunks, split anywhere) into events, as the WHATWG spec parses them:
 // lines end in \n or \r\n, `data:` lines of one event are joined with \n, a blank line ends the event, an
-// event cut off by the end of the stream is dropped. One line, and one event's data, are bounded so a broken
-// upstream cannot grow them.
+// event cut off by the end of the stream is never returned. One line, and one event's data, are bounded so a
+// broken upstream cannot grow them. Synchronous on purpose: the adapter feeds it each socket read and walks the
+// events it completed, with no async-iterator layer (and its promises) per event.
 
 import { SwitchyardError } from '../errors.ts';
 
@@ -11,40 +12,63 @@ export interface SseEvent {
 }
 
 const maxLineChars = 4 * 1024 * 1024;
+const noEvents: readonly SseEvent[] = [];
 
-/** Reads events; `maxEventChars` bounds the data of one event (its lines together). */
-export async function* readSse(chunks: AsyncIterable<string>, maxEventChars = maxLineChars): AsyncGenerator<SseEvent, void, undefined> {
-  let pending = '';
-  let data: string[] = [];
-  let dataChars = 0;
-  let event: string | undefined;
-  for await (const chunk of chunks) {
-    pending = pending === '' ? chunk : pending + chunk;
+/** An incremental parser: `feed` each piece of text as it arrives; it returns the events that piece completed. */
+export class SseParser {
+  readonly #maxEventChars: number;
+  #pending = '';
+  #data = '';
+  #lines = 0;
+  #event: string | undefined;
+
+  /** `maxEventChars` bounds the data of one event (its lines together). */
+  constructor(maxEventChars = maxLineChars) {
+    this.#maxEventChars = maxEventChars;
+  }
+
+  feed(chunk: string): readonly SseEvent[] {
+    let events: SseEvent[] | undefined;
+    const pending = this.#pending === '' ? chunk : this.#pending + chunk;
     let start = 0;
     for (let end = pending.indexOf('\n'); end !== -1; end = pending.indexOf('\n', start)) {
-      const line = pending.charCodeAt(end - 1) === 13 && end > start ? pending.slice(start, end - 1) : pending.slice(start, end);
+      const lineEnd = end > start && pending.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      const lineStart = start;
       start = end + 1;
-      if (line === '') {
-        if (data.length > 0) yield { event, data: data.length === 1 ? (data[0] as string) : data.join('\n') };
-        data = [];
-        dataChars = 0;
-        event = undefined;
+      if (lineEnd === lineStart) {
+        if (this.#lines > 0) {
+          events ??= [];
+          events.push({ event: this.#event, data: this.#data });
+        }
+        this.#data = '';
+        this.#lines = 0;
+        this.#event = undefined;
         continue;
       }
-      if (line.charCodeAt(0) === 58) continue; // ':' starts a comment
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? '' : line.charCodeAt(colon + 1) === 32 ? line.slice(colon + 2) : line.slice(colon + 1);
-      if (field === 'data') {
-        dataChars += value.length + 1;
-        if (dataChars > maxEventChars)
-          throw new SwitchyardError('upstream_response_too_large', `an event-stream event is longer than ${maxEventChars} characters`, {
-            retryable: true,
-          });
-        data.push(value);
-      } else if (field === 'event') event = value;
+      if (pending.charCodeAt(lineStart) === 58) continue; // ':' starts a comment
+      this.#field(pending, lineStart, lineEnd);
     }
-    pending = start === 0 ? pending : pending.slice(start);
-    if (pending.length > maxLineChars) throw new SyntaxError(`an event-stream line is longer than ${maxLineChars} characters`);
+    this.#pending = start === 0 ? pending : pending.slice(start);
+    if (this.#pending.length > maxLineChars) throw new SyntaxError(`an event-stream line is longer than ${maxLineChars} characters`);
+    return events ?? noEvents;
+  }
+
+  #field(text: string, start: number, end: number) {
+    let colon = text.indexOf(':', start);
+    if (colon === -1 || colon > end) colon = end;
+    const valueStart = colon === end ? end : text.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1;
+    // Compared in place: the common `data: {...}` line costs one slice, of its value.
+    const isData = colon - start === 4 && text.startsWith('data', start);
+    if (isData) {
+      const value = text.slice(valueStart, end);
+      // As many characters as the lines and one newline each.
+      const chars = this.#data.length + value.length + (this.#lines === 0 ? 1 : 2);
+      if (chars > this.#maxEventChars)
+        throw new SwitchyardError('upstream_response_too_large', `an event-stream event is longer than ${this.#maxEventChars} characters`, {
+          retryable: true,
+        });
+      this.#data = this.#lines === 0 ? value : `${this.#data}\n${value}`;
+      this.#lines++;
+    } else if (colon - start === 5 && text.startsWith('event', start)) this.#event = text.slice(valueStart, end);
   }
 }

@@ -1,0 +1,138 @@
+// The byte side of the SSE writer: what one stream writes within one turn of the event loop goes to the socket
+// as one write (one syscall, one chunk of the chunked encoding) instead of one per event, and an upstream chunk
+// that passes unchanged goes out as the upstream's own text with only its `model` replaced.
+
+import type { ServerResponse } from 'node:http';
+
+export interface SinkLimits {
+  /** Bytes a client may leave unread before it is cut. */
+  bufferBytes: number;
+  /** How long a write may wait for the client to read before it is cut, in ms. */
+  stallMs: number;
+}
+
+export interface Sink {
+  /**
+   * Queues `text`; true (at once, or once the client has read enough) while the stream may go on, false once
+   * the client is gone or has been cut. It waits only while the socket's buffer is full: that is the
+   * backpressure that stops reading from the upstream.
+   */
+  write(text: string): boolean | Promise<boolean>;
+  /** Ends the response with what is queued and then `text`. */
+  end(text: string): void;
+}
+
+/** Queued text above this many characters is written at once rather than at the end of the turn. */
+const flushChars = 64 * 1024;
+
+/** A coalescing writer to one client; `cut` ends a client that reads too slowly. */
+export function createSink(raw: ServerResponse, limits: SinkLimits, cut: (why: string) => void): Sink {
+  let queued = '';
+  let scheduled = false;
+  const open = () => !raw.destroyed && !raw.writableEnded;
+
+  const flush = () => {
+    scheduled = false;
+    if (queued === '' || !open()) return;
+    const text = queued;
+    queued = '';
+    raw.write(text);
+    if (raw.writableLength > limits.bufferBytes) cut(`left more than ${limits.bufferBytes} bytes unread`);
+  };
+
+  const drained = async () => {
+    const ok = await new Promise<boolean>((resolve) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer);
+        raw.off('drain', onDrain);
+        raw.off('close', onClose);
+        resolve(result);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), limits.stallMs);
+      raw.on('drain', onDrain);
+      raw.on('close', onClose);
+    });
+    if (!ok && !raw.destroyed) cut(`read nothing for ${limits.stallMs} ms`);
+    return ok && open();
+  };
+
+  return {
+    write(text) {
+      if (!open()) return false;
+      queued = queued === '' ? text : queued + text;
+      if (queued.length > flushChars) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        // After the I/O callbacks of this turn: every event that one upstream read produced is in the queue.
+        setImmediate(flush);
+      }
+      if (!open()) return false;
+      // The socket's buffer is over its mark since an earlier flush: wait until the client reads it.
+      return raw.writableNeedDrain ? drained() : true;
+    },
+    end(text) {
+      if (!open()) return;
+      const rest = queued;
+      queued = '';
+      raw.end(rest === '' ? text : rest + text);
+    },
+  };
+}
+
+const modelKey = 'model';
+
+/**
+ * `data` (one chunk's JSON text, as the upstream sent it) with its top-level `model` set to `modelJson` (a JSON
+ * string literal), or undefined when it cannot be done in place: no top-level string `model`, or text that
+ * would not stay one SSE line. Only the top level counts: a `"model"` inside a string or a nested object is
+ * skipped by the scan, which reads JSON's structure (strings, escapes, depth) up to the key.
+ */
+export function withModel(data: string, modelJson: string): string | undefined {
+  if (data.indexOf('\n') !== -1 || data.indexOf('\r') !== -1) return undefined;
+  let depth = 0;
+  // At depth 1, whether the next string is a key (after `{` or `,`).
+  let expectKey = false;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    if (c === 34) {
+      const close = stringEnd(data, i);
+      if (close === -1) return undefined;
+      if (depth === 1 && expectKey) {
+        expectKey = false;
+        if (close - i - 1 === modelKey.length && data.startsWith(modelKey, i + 1)) return replaceValue(data, close + 1, modelJson);
+      }
+      i = close;
+    } else if (c === 123 || c === 91) {
+      depth++;
+      expectKey = depth === 1 && c === 123;
+    } else if (c === 125 || c === 93) depth--;
+    else if (c === 44 && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
+/** The index of the quote closing the string opened at `open`, or -1. */
+function stringEnd(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return -1;
+}
+
+/** Replaces the string value after the key ending at `from` (a colon, maybe spaces, then the value). */
+function replaceValue(data: string, from: number, json: string): string | undefined {
+  const blank = (c: number) => c === 32 || c === 9;
+  let i = from;
+  while (blank(data.charCodeAt(i))) i++;
+  if (data.charCodeAt(i) !== 58) return undefined;
+  i++;
+  while (blank(data.charCodeAt(i))) i++;
+  if (data.charCodeAt(i) !== 34) return undefined;
+  const close = stringEnd(data, i);
+  if (close === -1) return undefined;
+  return data.slice(0, i) + json + data.slice(close + 1);
+}
