@@ -39,6 +39,7 @@ serve options:
   --store S             conversation store: sqlite:<path> (default sqlite:./switchyard.db), memory, or
                         postgres://user:pass@host/db shared by instances (add ?migrate=false to leave
                         migrations to switchyard migrate; docs/conversations-postgres.md)
+  --watch               reload the config when its file changes (SIGHUP always reloads it; docs/configuration.md)
   --drain-ms N          on SIGTERM/SIGINT, how long in-flight requests and streams may finish (default 10000)
   --redis URL           join the cluster of instances sharing this Redis (redis://host:port; also
                         SWITCHYARD_REDIS_URL or the config's cluster.redis): shared health, probes, budgets
@@ -106,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       store: { type: 'string' },
       'drain-ms': { type: 'string' },
       redis: { type: 'string' },
+      watch: { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -162,6 +164,7 @@ async function main(argv: string[]): Promise<void> {
       throw err;
     });
     console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
+    (await import('./reload/cli.ts')).reloadFromFile(runtime, values.config, { watch: values.watch === true });
     if (!server.authenticated) console.log('no API keys configured: bound to loopback only; set SWITCHYARD_API_KEYS to require keys');
     const stop = () => {
       void server.shutdown().then(

@@ -3,13 +3,14 @@
 
 import type { InspectionEvent } from 'xstate';
 import { type ClusterView, createCluster } from './cluster/index.ts';
-import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+import { resolveConfig, type SwitchyardConfig, type SwitchyardConfigInput } from './config.ts';
 import { type Conversations, createConversations } from './conversation/registry.ts';
 import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './conversation/types.ts';
 import { createInspection, type InspectionRecord, statePath } from './inspection/events.ts';
 import { linkStately, type StatelyOptions } from './inspection/stately.ts';
 import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
+import { type ConfigStatus, createReloader, liveConfig, type ReloadResult, type ReloadSource } from './reload/reloader.ts';
 import {
   type ChatCompletionRequest,
   type ChatResult,
@@ -32,6 +33,8 @@ export type RuntimeOptions = SupervisorOptions & {
   /** Streams every actor to a Stately inspector over WebSocket (payloads redacted); off by default. */
   stately?: StatelyOptions | undefined;
 };
+
+export type { ConfigStatus, ReloadResult, ReloadSource };
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
 export interface DeploymentView extends ProviderView {
@@ -79,6 +82,16 @@ export interface Runtime {
   storeStatus(): Promise<StoreStatus>;
   /** This instance in its cluster (`cluster.redis`): its id, the link to Redis and the members; null alone. */
   cluster(): ClusterView | null;
+  /** The config in use, resolved (secrets included: mask them before showing it). */
+  config(): SwitchyardConfig;
+  /**
+   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's actor and state
+   * (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
+   * naming the field, and changes nothing, when any part of it is wrong.
+   */
+  reload(input: unknown, options?: { source?: ReloadSource }): Promise<ReloadResult>;
+  /** The config version in use, when and how it was applied, and the last one refused here. */
+  configStatus(): ConfigStatus;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
@@ -107,15 +120,11 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const redis = resolved.cluster.redis ?? (env ?? process.env).SWITCHYARD_REDIS_URL ?? null;
   const cluster = redis ? createCluster({ ...resolved.cluster, redis }, nowOf(supervisorOptions.clock)) : undefined;
   const supervisor = createSupervisor(resolved, { ...supervisorOptions, inspect, cluster });
-  const conversations = createConversations({ store, supervisor, config: resolved, inspect, timers: supervisor.timers });
-  const servedBy = new Map<string, { provider: string; models: string[] }>();
-  for (const model of supervisor.models()) {
-    for (const route of supervisor.routesOf(model)) {
-      const entry = servedBy.get(route.deployment.id) ?? { provider: route.provider.id, models: [] };
-      entry.models.push(model);
-      servedBy.set(route.deployment.id, entry);
-    }
-  }
+  const reloader = createReloader({ supervisor, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
+  // Conversations read the config in use at each turn: its models' windows, its conversation settings.
+  const live = liveConfig(() => supervisor.generation().config);
+  const conversations = createConversations({ store, supervisor, config: live, inspect, timers: supervisor.timers });
+  const sync = cluster?.configSync<ReloadSource, ReloadResult>(reloader);
   return {
     subscribe: (listener) => {
       // The first change of each provider then reports where it came from.
@@ -127,11 +136,13 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     stream: (request, callOptions) => supervisor.stream(request, callOptions),
     embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),
     models: () => supervisor.models(),
-    providers: () =>
-      supervisor.deployments().map((d) => {
+    providers: () => {
+      const { servedBy } = supervisor.generation();
+      return supervisor.deployments().map((d) => {
         const served = servedBy.get(d.id);
-        return { ...d.view(), provider: served?.provider ?? d.id, logicalModels: served?.models ?? [] };
-      }),
+        return { ...d.view(), provider: served?.provider ?? d.id.slice(0, d.id.indexOf('/')), logicalModels: served?.models ?? [] };
+      });
+    },
     decisions: () => supervisor.decisions(),
     disable: (id) => supervisor.disable(id),
     enable: (id) => supervisor.enable(id),
@@ -145,6 +156,12 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     }),
     storeStatus: () => tracked.status(),
     cluster: () => cluster?.view() ?? null,
+    config: () => reloader.config(),
+    reload: async (input, reloadOptions = {}) => {
+      const source = reloadOptions.source ?? 'embedding';
+      return sync ? sync.publish(input, source) : reloader.reload(input, source);
+    },
+    configStatus: () => reloader.status(),
     stop: async () => {
       conversations.stop();
       supervisor.stop();
