@@ -21,7 +21,7 @@ interface Load {
 }
 
 /** Workers that alternate plain and streamed requests until `load.stop` (or a bound) is reached. */
-function runLoad(workers: number, load: Load): Promise<void[]> {
+async function runLoad(workers: number, load: Load): Promise<void> {
   const worker = async (w: number) => {
     for (let i = 0; i < 400 && !load.stop; i++) {
       try {
@@ -49,7 +49,7 @@ function runLoad(workers: number, load: Load): Promise<void[]> {
       load.done++;
     }
   };
-  return Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
+  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
 }
 
 describe('reload under load', () => {
