@@ -163,8 +163,8 @@ async function main(argv: string[]): Promise<void> {
       await runtime.stop();
       throw err;
     });
-    console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
     (await import('./reload/cli.ts')).reloadFromFile(runtime, values.config, { watch: values.watch === true });
+    console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
     if (!server.authenticated) console.log('no API keys configured: bound to loopback only; set SWITCHYARD_API_KEYS to require keys');
     const stop = () => {
       void server.shutdown().then(
