@@ -92,6 +92,8 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['deployment', 'state'],
     registers: [registry],
     collect() {
+      // A deployment a reload removed leaves the series once it has stopped.
+      this.reset();
       for (const p of runtime.providers()) for (const s of healthStates) this.set({ deployment: p.id, state: s }, p.health === s ? 1 : 0);
     },
   });
@@ -101,6 +103,7 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['deployment'],
     registers: [registry],
     collect() {
+      this.reset();
       for (const p of runtime.providers()) this.set({ deployment: p.id }, p.metrics.inFlight);
     },
   });

@@ -67,6 +67,24 @@ describe('a reload keeps deployment state', () => {
     expect(after?.metrics.requests).toBe(before?.metrics.requests);
   });
 
+  it('sends a changed API key on the next call, on the same actor', async () => {
+    mocks = [await startMockUpstream({ apiKey: 'sk-right-key-0001' })];
+    const url = mocks[0]?.url ?? '';
+    const keyed = (apiKey: string): SwitchyardConfigInput => ({
+      providers: [{ id: 'k', baseURL: url, apiKey, models: { chat: 'mock-model' } }],
+    });
+    runtime = createRuntime(keyed('sk-wrong-key-0001'));
+    const rt = runtime;
+    const refused = await rt.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'provider_auth' });
+    const result = await rt.reload(keyed('sk-right-key-0001'));
+    expect(result.deployments.changed).toEqual(['k/mock-model']);
+    const reply = await rt.chat({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+    expect(reply.route.deployments).toEqual(['k/mock-model']);
+    // One actor throughout: the refused call is still in its metrics.
+    expect(rt.providers()[0]?.metrics).toMatchObject({ requests: 2, successes: 1 });
+  });
+
   it('finishes a request on the generation it started with', async () => {
     const { rt, base, config } = await trippedRuntime();
     // A slow answer from the serving deployment, then a reload that removes the model it asked for.

@@ -92,16 +92,33 @@ describe('reload under load', () => {
       const draining = view('b/mock-model');
       expect(draining?.health).toBe('draining');
       expect(draining?.metrics.inFlight).toBeGreaterThan(0);
-      const atRemoval = gw.mocks[0]?.stats().requests ?? 0;
+      // Calls started on B (settled + in flight): admission is synchronous, so none can start unseen.
+      const atRemoval = draining?.metrics.requests ?? 0;
 
       await waitUntil(() => load.done >= 90, 20_000);
       // B took nothing new, and was stopped once its last call ended.
+      let last = draining;
       await pollUntil(
-        async () => view('b/mock-model'),
+        async () => {
+          const now = view('b/mock-model');
+          if (now) last = now;
+          return now;
+        },
         (v) => v === undefined,
         10_000,
       );
-      expect(gw.mocks[0]?.stats().requests).toBe(atRemoval);
+      expect(last?.metrics.requests).toBe(atRemoval);
+
+      // 3: change A's key, headers and timeouts while it serves streams: they finish on the connections they started on.
+      await waitUntil(() => gw.mocks[1]?.stats().inFlight !== 0, 10_000);
+      const aBefore = view('a/mock-model');
+      const third = await gw.runtime.reload(
+        config([provider('a', a, { apiKey: 'sk-rotated-0001', timeoutMs: 15_000, headers: { 'x-team': 'green' } }), provider('c', c)]),
+      );
+      expect(third.deployments.changed).toEqual(['a/mock-model']);
+      expect(view('a/mock-model')?.metrics.requests).toBeGreaterThanOrEqual(aBefore?.metrics.requests ?? 0);
+      const done = load.done;
+      await waitUntil(() => load.done >= done + 30, 20_000);
     } finally {
       load.stop = true;
       await running;
@@ -112,6 +129,7 @@ describe('reload under load', () => {
     expect(gw.mocks[0]?.stats().aborted).toBe(0);
     expect(gw.runtime.decisions().filter((d) => d.route.continued)).toEqual([]);
     expect(gw.mocks[1]?.stats().requests).toBeGreaterThan(0);
-    expect(gw.runtime.configStatus().version).toBe(3);
+    expect(gw.mocks[1]?.stats().aborted).toBe(0);
+    expect(gw.runtime.configStatus().version).toBe(4);
   });
 });
