@@ -9,8 +9,8 @@ import { type ClusterLink, lua } from './link.ts';
 /** What applies a config on this instance (src/reload/reloader.ts), as this module needs it. */
 export interface SharedConfigTarget<S extends string, R> {
   status(): { version: number; rejected: { version: number | null } | null };
-  /** Throws when `input` is not a valid config. */
-  check(input: unknown): unknown;
+  /** Throws (and records why) when `input` is not a valid config. */
+  check(input: unknown, source: S): unknown;
   reload(input: unknown, source: S | 'cluster', version?: number): R;
 }
 
@@ -51,26 +51,37 @@ export function createConfigSync<S extends string, R>(link: ClusterLink, reloade
   link.subscribe('config', () => void catchUp());
   link.onResync(() => void catchUp());
 
+  // Reloads sent to this instance run one at a time, in the order Redis numbered them. Between instances, a
+  // config applied here after a newer one from a peer is corrected by the announcement that follows it: every
+  // announcement makes each instance read the stored (newest) config.
+  let queue: Promise<unknown> = Promise.resolve();
+
   return {
     catchUp,
-    async publish(input, source) {
-      // Checked here first: a config this instance refuses never reaches the others.
-      reloader.check(input);
-      let version: number;
-      try {
-        version = Number(await link.script(storeScript, [versionKey, bodyKey], [JSON.stringify(input), link.instanceId]));
-      } catch {
-        // Redis unreachable: applied here only, and said so; the next config shared through Redis wins.
-        return { ...reloader.reload(input, source), shared: false };
-      }
-      own.add(version);
-      try {
-        const result = reloader.reload(input, source, version);
-        void link.publish('config', String(version)).catch(() => {});
-        return { ...result, shared: true };
-      } finally {
-        own.delete(version);
-      }
+    publish(input, source) {
+      const run = queue.then(() => publishNow(input, source));
+      queue = run.catch(() => {});
+      return run;
     },
   };
+
+  async function publishNow(input: unknown, source: S): Promise<R & { shared: boolean }> {
+    // Checked here first: a config this instance refuses never reaches the others.
+    reloader.check(input, source);
+    let version: number;
+    try {
+      version = Number(await link.script(storeScript, [versionKey, bodyKey], [JSON.stringify(input), link.instanceId]));
+    } catch {
+      // Redis unreachable: applied here only, and said so; the next config shared through Redis wins.
+      return { ...reloader.reload(input, source), shared: false };
+    }
+    own.add(version);
+    try {
+      const result = reloader.reload(input, source, version);
+      void link.publish('config', String(version)).catch(() => {});
+      return { ...result, shared: true };
+    } finally {
+      own.delete(version);
+    }
+  }
 }

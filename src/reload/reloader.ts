@@ -62,10 +62,10 @@ export function createReloader(deps: ReloaderDeps) {
     config: (): SwitchyardConfig => deps.supervisor.generation().config,
     status: (): ConfigStatus => status,
 
-    /** Checks `input` as a whole config; throws `invalid_config` naming the first bad field. Changes nothing. */
-    check(input: unknown): SwitchyardConfig {
+    /** Checks `input` as a whole config; throws `invalid_config` naming the first bad field (recorded). Changes nothing else. */
+    check(input: unknown, source: ReloadSource): SwitchyardConfig {
       const result = checkConfig(input, deps.env);
-      if (!result.ok) throw configError(result.issues);
+      if (!result.ok) return reject(configError(result.issues), source, null);
       return result.config;
     },
 

@@ -127,14 +127,17 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     const plan = fleet.plan(specs);
     fleet.apply(specs, plan);
     current = buildGeneration(next, version, fleet, shared, current);
+    // New deployments learn the trips their peers already hold.
+    if (plan.added.length > 0 || version === 0) {
+      cluster?.attach(
+        (id) => fleet.get(id)?.actor,
+        () => fleet.ids(),
+      );
+    }
     return { version, deployments: plan };
   }
 
   apply(config, 0);
-  cluster?.attach(
-    (id) => fleet.get(id)?.actor,
-    () => fleet.ids(),
-  );
 
   return {
     actor,

@@ -93,4 +93,21 @@ describe('cluster config', () => {
     );
     expect(two.configStatus().rejected).toBeNull();
   });
+
+  it('applies a reload on this instance only while Redis is unreachable, and says so', async () => {
+    prefix++;
+    const one = await instance('one');
+    await redis.kill();
+    try {
+      await pollUntil(
+        async () => one.cluster()?.link,
+        (link) => link !== 'up',
+      );
+      const result = await one.reload(config({ chat: 'mock-model', alone: 'mock-model-5' }), { source: 'api' });
+      expect(result).toMatchObject({ version: 1, shared: false });
+      expect(one.models()).toEqual(['chat', 'alone']);
+    } finally {
+      await redis.restart();
+    }
+  });
 });
