@@ -42,6 +42,7 @@ export { type ProviderSnapshot, providerMachine } from './provider/machine.ts';
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { RateLimiter } from './routing/budgets.ts';
+export type { DeploymentPlan } from './routing/fleet.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type {
   ChatCompletionRequest,
@@ -51,7 +52,16 @@ export type {
   EmbeddingsRequest,
   EmbeddingsResult,
 } from './routing/supervisor.ts';
-export { type ConversationHandle, createRuntime, type DeploymentView, type Runtime, type RuntimeOptions } from './runtime.ts';
+export {
+  type ConfigStatus,
+  type ConversationHandle,
+  createRuntime,
+  type DeploymentView,
+  type ReloadResult,
+  type ReloadSource,
+  type Runtime,
+  type RuntimeOptions,
+} from './runtime.ts';
 export type { StoreStatus } from './stores/health.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
