@@ -100,7 +100,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     random: options.random ?? Math.random,
     timers,
     decisions: new DecisionLog(),
-    limiter: options.limiter ?? (cluster ? cluster.limiter(spanning, (id) => generation().limits.get(id)) : undefined),
+    limiter: cluster ? cluster.limiter(options.limiter ?? spanning, (id) => generation().limits.get(id)) : options.limiter,
     waitForChange: (watched, ms, signal) =>
       new Promise<void>((resolve, reject) => {
         const stop = new AbortController();
@@ -148,8 +148,6 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     decisions: () => shared.decisions.list(),
     timers,
     generation,
-    /** What applying `next` would do to the deployments; changes nothing. */
-    plan: (next: SwitchyardConfig) => fleet.plan(deploymentSpecs(next)),
     apply,
     chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
       chatWithFailover(generation().deps, request, callOptions.signal),
