@@ -2,6 +2,7 @@
 // sent back masked), a rejected config answers 400 naming the field and changes nothing, hostile bodies are
 // refused, and a config that removes every deployment of a model in use lets its stream finish.
 
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SwitchyardConfigInput } from '../../src/config.ts';
 import { type Gateway, startGateway } from '../helpers/gateway.ts';
@@ -88,6 +89,48 @@ describe('/admin/config', () => {
     expect(metrics).toContain('switchyard_config_reloads_total{result="rejected"} 1');
     expect(metrics).toContain('switchyard_config_reloads_total{result="applied"} 1');
     expect(metrics).toMatch(/switchyard_config_version 1\b/);
+  });
+
+  it('no path trick reaches PUT /admin/config without an admin key', async () => {
+    await start();
+    for (const path of [
+      '/admin/config/',
+      '/admin//config',
+      '/admin/%63onfig',
+      '/v1/../admin/config',
+      '/ADMIN/CONFIG',
+      '/admin/config?x=1',
+    ]) {
+      const res = await fetch(`${gw.url}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{"providers":[]}',
+      });
+      expect([401, 404]).toContain(res.status);
+      expect((await put({ providers: [] }, user)).status).toBe(403);
+    }
+    expect(gw.runtime.configStatus().version).toBe(1);
+  });
+
+  it('without keys (loopback only) refuses a cross-site form post and a foreign Host', async () => {
+    gw = await startGateway({ mocks: [{}] });
+    const body = JSON.stringify({ providers: [] });
+    const form = await fetch(`${gw.url}/admin/config`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body });
+    expect(form.status).toBe(415);
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        `${gw.url}/admin/config`,
+        { method: 'PUT', headers: { host: 'evil.example', 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(421);
+    expect(gw.runtime.configStatus().version).toBe(0);
   });
 
   it('refuses hostile bodies: not an object, too deep, too large', async () => {
