@@ -44,6 +44,7 @@ serve options:
   --drain-timeout-ms N  then, how long in-flight requests and streams may finish before the rest end with an
                         error event (default: server.drainTimeoutMs, 10000; --drain-ms is the same)
                         A second signal skips the rest of the delay, a third the rest of the timeout.
+  --watch               reload the config when its file changes (SIGHUP always reloads it; docs/configuration.md)
   --redis URL           join the cluster of instances sharing this Redis (redis://host:port; also
                         SWITCHYARD_REDIS_URL or the config's cluster.redis): shared health, probes, budgets
   --stately URL         also stream every actor to a Stately inspector at URL (ws://…; payloads redacted), e.g.
@@ -112,6 +113,7 @@ async function main(argv: string[]): Promise<void> {
       'drain-delay-ms': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       redis: { type: 'string' },
+      watch: { type: 'boolean' },
     },
   });
   const command = positionals[0];
@@ -171,6 +173,7 @@ async function main(argv: string[]): Promise<void> {
       await runtime.stop();
       throw err;
     });
+    (await import('./reload/cli.ts')).reloadFromFile(runtime, values.config, { watch: values.watch === true });
     console.log(`switchyard listening: ${server.url}/v1/chat/completions (models: ${runtime.models().join(', ')})`);
     if (!server.authenticated) console.log('no API keys configured: bound to loopback only; set SWITCHYARD_API_KEYS to require keys');
     // Each signal moves the drain on: the first starts it, the next skip the rest of its delay, then of its timeout.

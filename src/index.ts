@@ -43,6 +43,7 @@ export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDef
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { ExperimentView, RolloutCommand, RolloutView, Subject } from './rollout/splits.ts';
 export type { RateLimiter } from './routing/budgets.ts';
+export type { DeploymentPlan } from './routing/fleet.ts';
 export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type {
   ChatCompletionRequest,
@@ -54,9 +55,12 @@ export type {
 } from './routing/supervisor.ts';
 export {
   type CallOptions,
+  type ConfigStatus,
   type ConversationHandle,
   createRuntime,
   type DeploymentView,
+  type ReloadResult,
+  type ReloadSource,
   type Runtime,
   type RuntimeOptions,
 } from './runtime.ts';

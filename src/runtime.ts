@@ -3,13 +3,14 @@
 
 import type { InspectionEvent } from 'xstate';
 import { type ClusterView, createCluster } from './cluster/index.ts';
-import { resolveConfig, type SwitchyardConfigInput } from './config.ts';
+import { resolveConfig, type SwitchyardConfig, type SwitchyardConfigInput } from './config.ts';
 import { type Conversations, createConversations } from './conversation/registry.ts';
 import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './conversation/types.ts';
 import { createInspection, type InspectionRecord, statePath } from './inspection/events.ts';
 import { linkStately, type StatelyOptions } from './inspection/stately.ts';
 import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
+import { type ConfigStatus, createReloader, liveConfig, type ReloadResult, type ReloadSource } from './reload/reloader.ts';
 import { createSplits, type ExperimentView, type RolloutCommand, type RolloutView, type Subject } from './rollout/splits.ts';
 import { isVariantModel } from './rollout/variants.ts';
 import {
@@ -35,6 +36,8 @@ export type RuntimeOptions = SupervisorOptions & {
   /** Streams every actor to a Stately inspector over WebSocket (payloads redacted); off by default. */
   stately?: StatelyOptions | undefined;
 };
+
+export type { ConfigStatus, ReloadResult, ReloadSource };
 
 /** A deployment as the runtime reports it: its provider, the logical models it serves, and its health. */
 export interface DeploymentView extends ProviderView {
@@ -96,6 +99,16 @@ export interface Runtime {
   rollout(id: string): RolloutView;
   /** pause | resume | promote | abort; `rollout_state_conflict` when the rollout's state does not take it. */
   rolloutCommand(id: string, command: RolloutCommand): RolloutView;
+  /** The config in use, resolved (secrets included: mask them before showing it). */
+  config(): SwitchyardConfig;
+  /**
+   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's actor and state
+   * (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
+   * naming the field, and changes nothing, when any part of it is wrong.
+   */
+  reload(input: unknown, options?: { source?: ReloadSource }): Promise<ReloadResult>;
+  /** The config version in use, when and how it was applied, and the last one refused here. */
+  configStatus(): ConfigStatus;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
 }
@@ -143,17 +156,11 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const stream: Supervisor['stream'] = (request, o) =>
     splits.has(request.model) ? splits.stream(request, o) : supervisor.stream(request, o);
   const routed = { ...supervisor, chat, stream };
-  const conversations = createConversations({ store, supervisor: routed, config: resolved, inspect, timers: supervisor.timers });
-  const served = supervisor.models().filter((m) => !isVariantModel(m));
-  const models = [...served, ...splits.models().filter((m) => !served.includes(m))];
-  const servedBy = new Map<string, { provider: string; models: string[] }>();
-  for (const model of served) {
-    for (const route of supervisor.routesOf(model)) {
-      const entry = servedBy.get(route.deployment.id) ?? { provider: route.provider.id, models: [] };
-      entry.models.push(model);
-      servedBy.set(route.deployment.id, entry);
-    }
-  }
+  const reloader = createReloader({ supervisor, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
+  // Conversations read the config in use at each turn: its models' windows, its conversation settings.
+  const live = liveConfig(() => supervisor.generation().config);
+  const conversations = createConversations({ store, supervisor: routed, config: live, inspect, timers: supervisor.timers });
+  const sync = cluster?.configSync<ReloadSource, ReloadResult>(reloader);
   return {
     subscribe: (listener) => {
       // The first change of each provider then reports where it came from.
@@ -166,12 +173,17 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     chat,
     stream,
     embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),
-    models: () => [...models],
-    providers: () =>
-      supervisor.deployments().map((d) => {
+    models: () => {
+      const served = supervisor.models().filter((m) => !isVariantModel(m));
+      return [...served, ...splits.models().filter((m) => !served.includes(m))];
+    },
+    providers: () => {
+      const { servedBy } = supervisor.generation();
+      return supervisor.deployments().map((d) => {
         const served = servedBy.get(d.id);
-        return { ...d.view(), provider: served?.provider ?? d.id, logicalModels: served?.models ?? [] };
-      }),
+        return { ...d.view(), provider: served?.provider ?? d.id.slice(0, d.id.indexOf('/')), logicalModels: served?.models ?? [] };
+      });
+    },
     decisions: () => supervisor.decisions(),
     disable: (id) => supervisor.disable(id),
     enable: (id) => supervisor.enable(id),
@@ -190,6 +202,12 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     rollouts: () => splits.rollouts(),
     rollout: (id) => splits.rollout(id),
     rolloutCommand: (id, command) => splits.command(id, command),
+    config: () => reloader.config(),
+    reload: async (input, reloadOptions = {}) => {
+      const source = reloadOptions.source ?? 'embedding';
+      return sync ? sync.publish(input, source) : reloader.reload(input, source);
+    },
+    configStatus: () => reloader.status(),
     stop: async () => {
       conversations.stop();
       await splits.stop();

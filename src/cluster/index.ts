@@ -1,5 +1,5 @@
 // A Switchyard instance's membership of a cluster: the link to the shared Redis, shared health for its provider
-// actors, and shared budgets for its router. Built by the runtime when `cluster.redis` is set; without it none
+// actors, shared budgets for its router, and the shared config of live reloads. Built by the runtime when `cluster.redis` is set; without it none
 // of this (nor ioredis) is loaded.
 
 import type { ClusterConfig, ProviderConfig } from '../config.ts';
@@ -7,6 +7,7 @@ import type { ProviderClusterHooks } from '../provider/actor.ts';
 import type { ProviderRef } from '../provider/machine.ts';
 import type { Limits, RateLimiter } from '../routing/budgets.ts';
 import { createSharedBudgets } from './budgets.ts';
+import { createConfigSync, type SharedConfigTarget } from './config.ts';
 import { createSharedHealth } from './health.ts';
 import { createSharedRateLimiter } from './limiter.ts';
 import { type ClusterMember, createClusterLink, type LinkStatus } from './link.ts';
@@ -44,6 +45,8 @@ export function createCluster(config: ClusterConfig & { redis: string }, now: ()
     limiter(local: RateLimiter, limitsOf: (deployment: string) => Limits | undefined): RateLimiter {
       return createSharedRateLimiter(link, createSharedBudgets(link, limitsOf), local, { failOpen: config.failOpen, now });
     },
+    /** Shares config reloads with the other instances (src/cluster/config.ts). */
+    configSync: <S extends string, R>(target: SharedConfigTarget<S, R>) => createConfigSync(link, target),
     lastRemote: (deployment: string) => health.lastRemote(deployment),
     /** The link itself, for what shares state of its own (rollouts: src/rollout/cluster.ts). */
     link,

@@ -34,8 +34,9 @@ function childSchema(schema: Node, key: string): Node {
 
 /** A copy of `value` with every value the schema marks `writeOnly` replaced by `masked`. */
 export function maskSecrets(value: unknown, schema: TSchema | Node): unknown {
+  // writeOnly may sit on a union (`string | null`) as well as on the branch the value takes.
   const s = branchFor(schema as Node, value);
-  if (s.writeOnly === true && value !== undefined && value !== null) return masked;
+  if ((s.writeOnly === true || (schema as Node).writeOnly === true) && value !== undefined && value !== null) return masked;
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, isNode(s.items) ? s.items : {}));
   if (isNode(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, childSchema(s, k))]));
   return value;

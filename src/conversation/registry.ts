@@ -53,9 +53,11 @@ export function createConversations(options: {
   const quotas = createQuotas(store, options.config.limits);
   const now = options.now ?? Date.now;
 
-  const windows = logicalModelWindows(options.config);
+  // Recomputed when a reload brings other providers (options.config reads the config in use).
+  let windows = { of: options.config.providers, map: logicalModelWindows(options.config) };
   const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
-    const w = windows.get(model);
+    if (windows.of !== options.config.providers) windows = { of: options.config.providers, map: logicalModelWindows(options.config) };
+    const w = windows.map.get(model);
     if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { param: 'model' });
     return { model, ...w };
   };

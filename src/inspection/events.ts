@@ -63,6 +63,10 @@ export function createInspection(now: () => number = Date.now) {
         if (listeners.size === 0) last.clear();
       };
     },
+    /** Sends a record that no actor's snapshot makes (a config reload) to every listener. */
+    publish(record: InspectionRecord) {
+      for (const listener of listeners) listener(record);
+    },
     /** Seeds the last known state of an actor, so that its first change has a `from`. */
     seed(actor: string, state: string) {
       if (!last.has(actor)) last.set(actor, state);

@@ -27,6 +27,8 @@ export interface Circuit {
   state(): 'closed' | 'open' | 'halfOpen';
   /** Called when opossum trips on its own (not when open() was called). */
   onTrip(listener: () => void): void;
+  /** Thresholds from a config reload, live: the open error rate and the slow-call time (the window keeps its shape). */
+  retune(options: Pick<ProviderHealthOptions, 'openErrorRate' | 'slowCallMs'>): void;
   shutdown(): void;
 }
 
@@ -54,6 +56,7 @@ export function createCircuit(name: string, options: ProviderHealthOptions): Cir
   const failures = new Array<number>(buckets).fill(0);
   const slow = new Array<number>(buckets).fill(0);
   const totals = { calls: 0, failures: 0, slowCalls: 0 };
+  let slowCallMs = options.slowCallMs;
   const rotate = () => {
     rotator.emit('rotate');
     totals.calls -= calls.pop() ?? 0;
@@ -103,7 +106,7 @@ export function createCircuit(name: string, options: ProviderHealthOptions): Cir
         failures[0] = (failures[0] ?? 0) + 1;
         totals.failures++;
       }
-      if (latencyMs >= options.slowCallMs) {
+      if (latencyMs >= slowCallMs) {
         slow[0] = (slow[0] ?? 0) + 1;
         totals.slowCalls++;
       }
@@ -112,6 +115,11 @@ export function createCircuit(name: string, options: ProviderHealthOptions): Cir
     state: () => (breaker.opened ? 'open' : breaker.halfOpen ? 'halfOpen' : 'closed'),
     onTrip: (listener) => {
       tripListeners.push(listener);
+    },
+    retune: (next) => {
+      // opossum reads the threshold on every failure; the volume and window are fixed when it is built.
+      (breaker as unknown as { options: { errorThresholdPercentage: number } }).options.errorThresholdPercentage = next.openErrorRate * 100;
+      slowCallMs = next.slowCallMs;
     },
     shutdown: () => {
       clearInterval(rotation);

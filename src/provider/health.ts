@@ -2,13 +2,13 @@
 
 import type { ProviderSnapshot } from './machine.ts';
 
-/** The health state as one word: healthy, degraded, coolingDown, probing or disabled. */
-export type ProviderHealth = 'healthy' | 'degraded' | 'coolingDown' | 'probing' | 'disabled';
+/** The health state as one word: healthy, degraded, coolingDown, probing, disabled or draining (removed by a reload). */
+export type ProviderHealth = 'healthy' | 'degraded' | 'coolingDown' | 'probing' | 'disabled' | 'draining';
 
 export function healthOf(snapshot: ProviderSnapshot): ProviderHealth {
   // Read from the state value directly: this runs for every deployment on every request's ranking.
   const value: unknown = snapshot.value;
-  if (value === 'healthy' || value === 'degraded' || value === 'disabled') return value;
+  if (value === 'healthy' || value === 'degraded' || value === 'disabled' || value === 'draining') return value;
   const recovering = typeof value === 'object' && value !== null ? (value as { recovering?: unknown }).recovering : undefined;
   // Waiting for a peer's probe takes no traffic, like a cool-down.
   if (recovering === 'coolingDown' || recovering === 'awaitingPeer') return 'coolingDown';

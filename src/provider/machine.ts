@@ -3,7 +3,8 @@
 // circuit itself and the synthetic probe are provided by src/provider/actor.ts (over src/provider/deployment.ts).
 // In a cluster, other instances' verdicts arrive as events too (cluster.tripped, cluster.recovered), one
 // instance at a time probes under a lease (probe.lease*), and this instance's own verdicts leave through the
-// provided announceTrip / announceRecovery actions (src/cluster/health.ts).
+// provided announceTrip / announceRecovery actions (src/cluster/health.ts). A config reload changes its options
+// in place (config.changed) or retires it (config.removed → draining) without touching the rest of its state.
 
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { backoffDelay } from './backoff.ts';
@@ -87,6 +88,7 @@ export const providerMachine = setup({
       return { degradedHoldMs: Math.max(unhealthy ? context.options.windowMs : 0, rateHold, 0) };
     }),
     startProbing: assign({ probesInFlight: 0, nextProbeAt: null }),
+    adoptOptions: assign(({ context, event }: Ctx) => ({ options: event.type === 'config.changed' ? event.health : context.options })),
     resetBackoff: assign({ attempt: 0, backoffDelayMs: null, nextProbeAt: null, retryAfterFloorMs: 0, trippedBy: null, peerProbe: null }),
   },
   actors: {
@@ -155,6 +157,8 @@ export const providerMachine = setup({
     'call.failed': { actions: 'recordOutcome' },
     'call.abandoned': { actions: 'recordOutcome' },
     'operator.disable': { target: '.disabled' },
+    'config.changed': { actions: 'adoptOptions' },
+    'config.removed': { target: '.draining' },
   },
   states: {
     healthy: {
@@ -214,9 +218,7 @@ export const providerMachine = setup({
     },
     recovering: {
       initial: 'coolingDown',
-      on: {
-        'cluster.recovered': { target: 'healthy', actions: ['resetBackoff', 'resetWindow'] },
-      },
+      on: { 'cluster.recovered': { target: 'healthy', actions: ['resetBackoff', 'resetWindow'] } },
       states: {
         coolingDown: {
           entry: 'openCircuit',
@@ -282,10 +284,13 @@ export const providerMachine = setup({
     },
     disabled: {
       entry: ['openCircuit', 'resetBackoff'],
-      on: {
-        'operator.disable': {},
-        'operator.enable': '#provider.recovering.probing',
-      },
+      on: { 'operator.disable': {}, 'operator.enable': '#provider.recovering.probing' },
+    },
+    // Removed by a config reload: admits nothing new; calls in flight still report (above) until the supervisor
+    // stops it once none is left. Added back before that, it serves again (its window decides its health).
+    draining: {
+      entry: 'openCircuit',
+      on: { 'operator.disable': {}, 'config.removed': {}, 'config.restored': { target: 'healthy', actions: 'resetBackoff' } },
     },
   },
 });

@@ -42,7 +42,11 @@ export type ProviderEvent =
   | { type: 'probe.leaseGranted'; at: number }
   | { type: 'probe.leaseDenied'; at: number; holder: string; until: number }
   | { type: 'operator.disable'; at: number }
-  | { type: 'operator.enable'; at: number };
+  | { type: 'operator.enable'; at: number }
+  // A config reload: new health options for this deployment, its removal (drain), or its return while draining.
+  | { type: 'config.changed'; health: ProviderHealthOptions }
+  | { type: 'config.removed' }
+  | { type: 'config.restored' };
 
 export interface ProviderInput {
   id: string;

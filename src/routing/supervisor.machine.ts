@@ -1,9 +1,10 @@
 // The supervisor's statechart: it spawns one provider actor per deployment (with a systemId, so the inspector
 // and the runtime can find it) and routes operator commands to them. Picking a deployment for a request is
 // not an event here: the request path reads the providers' snapshots directly (src/routing/rank.ts), so
-// the supervisor adds no work per request.
+// the supervisor adds no work per request. A config reload spawns the deployments it adds (providers.added) and,
+// once a removed one has drained, stops it (provider.retired).
 
-import { sendTo, setup } from 'xstate';
+import { assign, sendTo, setup, stopChild } from 'xstate';
 import { type ProviderRef, providerMachine } from '../provider/machine.ts';
 import type { ProviderInput } from '../provider/types.ts';
 
@@ -18,10 +19,14 @@ export interface SupervisorContext {
 export type SupervisorEvent =
   | { type: 'operator.disable'; provider: string; at: number }
   | { type: 'operator.enable'; provider: string; at: number }
+  | { type: 'providers.added'; deployments: { id: string; input: ProviderInput }[] }
+  | { type: 'provider.retired'; provider: string }
   | { type: 'supervisor.stop' };
 
 /** The systemId of a deployment's provider actor. */
 export const providerSystemId = (deployment: string) => `provider:${deployment}`;
+
+const retiredId = (event: SupervisorEvent) => (event.type === 'provider.retired' ? event.provider : '');
 
 export const supervisorMachine = setup({
   types: {
@@ -57,6 +62,25 @@ export const supervisorMachine = setup({
             ({ context, event }) => context.providers[event.provider] as ProviderRef,
             ({ event }) => ({ type: 'operator.enable' as const, at: event.at }),
           ),
+        },
+        'providers.added': {
+          actions: assign({
+            providers: ({ context, event, spawn }) => {
+              const added = event.type === 'providers.added' ? event.deployments : [];
+              const spawned = added.map((d) => [d.id, spawn('provider', { id: d.id, systemId: providerSystemId(d.id), input: d.input })]);
+              return { ...context.providers, ...Object.fromEntries(spawned) };
+            },
+          }),
+        },
+        'provider.retired': {
+          guard: 'knownProvider',
+          actions: [
+            stopChild(({ context, event }) => context.providers[retiredId(event)] as ProviderRef),
+            assign({
+              providers: ({ context, event }) =>
+                Object.fromEntries(Object.entries(context.providers).filter(([id]) => id !== retiredId(event))),
+            }),
+          ],
         },
         'supervisor.stop': 'stopped',
       },

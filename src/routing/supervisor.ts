@@ -1,22 +1,22 @@
-// The supervisor at run time: builds the deployments and the supervisor actor that spawns their provider
-// actors, the router and budgets, and hands each request to the call path (chat.ts) or the stream path
-// (stream.ts) with what every request shares (RequestDeps, built once).
+// The supervisor at run time: the supervisor actor that spawns the provider actors, the deployments (fleet.ts)
+// and the current config generation (generation.ts: routes, router, budgets), and it hands each request to the
+// call path (chat.ts) or the stream path (stream.ts) with the generation's RequestDeps. apply() is how a config,
+// the first one and every reload, takes effect.
 
 import { type Actor, type ActorOptions, type AnyActorLogic, createActor, type InspectionEvent } from 'xstate';
 import type { Cluster } from '../cluster/index.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { nowOf, providerLogic } from '../provider/actor.ts';
-import { createDeployment, type Deployment } from '../provider/deployment.ts';
 import type { Subject } from '../rollout/hash.ts';
-import { variantRoutes } from '../rollout/variants.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
-import { createLocalRateLimiter, type RateLimiter } from './budgets.ts';
+import type { RateLimiter } from './budgets.ts';
 import { chatWithFailover, embedWithFailover } from './chat.ts';
 import { DecisionLog } from './decisions.ts';
-import type { ChatCompletionRequest, EmbeddingsRequest, RequestDeps } from './request.ts';
-import { createRouter, type Route } from './router.ts';
+import { createFleet, type DeploymentPlan, deploymentSpecs, type Fleet } from './fleet.ts';
+import { buildGeneration, type Generation, type GenerationShared } from './generation.ts';
+import type { ChatCompletionRequest, EmbeddingsRequest } from './request.ts';
 import { streamWithFailover } from './stream.ts';
 import { providerSystemId, supervisorMachine } from './supervisor.machine.ts';
 
@@ -52,80 +52,56 @@ const realSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', abort, { once: true });
   });
 
+/** What applying a config did: the deployments by fate, and the version now live. */
+export interface ApplyResult {
+  version: number;
+  deployments: DeploymentPlan;
+}
+
 /** Builds the supervisor and its provider actors from a resolved config, and starts them. */
 export function createSupervisor(config: SwitchyardConfig, options: SupervisorOptions = {}) {
   const now = nowOf(options.clock);
-  const random = options.random ?? Math.random;
   const sleep = options.sleep ?? realSleep;
   const timers: Timers = options.timers ?? options.clock ?? realTimers;
-  const { routing } = config;
-
-  // One deployment per (provider, upstream model); a logical model lists its deployments in config order.
-  const deployments = new Map<string, Deployment>();
-  const routes = new Map<string, Route[]>();
-  for (const provider of config.providers) {
-    for (const [logical, { model: upstream }] of Object.entries(provider.models)) {
-      const id = `${provider.id}/${upstream}`;
-      let deployment = deployments.get(id);
-      if (!deployment) {
-        const spec = { id, baseURL: provider.baseURL, apiKey: provider.apiKey, model: upstream, timeoutMs: provider.timeoutMs };
-        const rest = {
-          streamIdleTimeoutMs: provider.streamIdleTimeoutMs,
-          headers: provider.headers,
-          health: provider.health,
-          maxResponseBytes: provider.maxResponseBytes,
-        };
-        deployment = createDeployment({ ...spec, ...rest }, { now, adapter: options.adapters?.[id] });
-        deployments.set(id, deployment);
-      }
-      const list = routes.get(logical) ?? [];
-      list.push({ deployment, provider, priority: list.length, continuation: provider.continuation });
-      routes.set(logical, list);
-    }
-  }
-  // Experiment variants that name deployments are routed as a logical model of their own (src/rollout/variants.ts).
-  const all = [...routes.values()].flat();
-  for (const [name, ids] of variantRoutes(config)) {
-    routes.set(
-      name,
-      ids.flatMap((id, priority) =>
-        all
-          .filter((r) => r.deployment.id === id)
-          .slice(0, 1)
-          .map((r) => ({ ...r, priority })),
-      ),
-    );
-  }
   const { cluster } = options;
-  const limits = new Map([...routes.values()].flat().map((r) => [r.deployment.id, { rpm: r.provider.rpm, tpm: r.provider.tpm }]));
-  const local = options.limiter ?? createLocalRateLimiter(Object.fromEntries(limits), now);
-  const limiter = cluster ? cluster.limiter(local, (id) => limits.get(id)) : local;
 
-  const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => deployments.get(id), cluster?.hooks) } });
+  const fleet: Fleet = createFleet({
+    now,
+    adapters: options.adapters,
+    clustered: cluster !== undefined,
+    spawn: (deployments) => {
+      actor.send({ type: 'providers.added', deployments });
+      return (id) => actor.system.get(providerSystemId(id));
+    },
+    retire: (id) => actor.send({ type: 'provider.retired', provider: id }),
+  });
+  const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => fleet.get(id), cluster?.hooks) } });
   const actor: Actor<typeof logic> = createActor(logic, {
     id: 'supervisor',
-    input: {
-      deployments: [...deployments.values()].map((d) => ({ id: d.id, input: cluster ? { ...d.input, clustered: true } : d.input })),
-    },
+    input: { deployments: [] },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  // Attach each deployment to its spawned actor before anything can run on it.
   actor.start();
-  for (const d of deployments.values()) d.attach(actor.system.get(providerSystemId(d.id)));
-  cluster?.attach(
-    (id) => deployments.get(id)?.actor,
-    () => [...deployments.keys()],
-  );
 
-  const router = createRouter({
-    routes,
-    strategy: routing.strategy,
-    maxWaitForRecoveryMs: routing.maxWaitForRecoveryMs,
-    maxWaitingRequests: routing.maxWaitingRequests,
-    limiter,
+  // The one generation new requests read; replaced whole by apply(), never changed in place.
+  let current: Generation | undefined;
+  const generation = (): Generation => {
+    if (!current) throw new Error('the supervisor has no config applied');
+    return current;
+  };
+  // Limiters that outlive a generation read the current one's budgets and buckets.
+  const spanning: RateLimiter = {
+    hasBudget: (id, tokens) => generation().local.hasBudget(id, tokens),
+    consume: (id, tokens) => generation().local.consume(id, tokens),
+    adjust: (id, delta) => generation().local.adjust(id, delta),
+  };
+  const shared: GenerationShared = {
     now,
-    random,
+    random: options.random ?? Math.random,
+    timers,
+    decisions: new DecisionLog(),
+    limiter: cluster ? cluster.limiter(options.limiter ?? spanning, (id) => generation().limits.get(id)) : options.limiter,
     waitForChange: (watched, ms, signal) =>
       new Promise<void>((resolve, reject) => {
         const stop = new AbortController();
@@ -140,35 +116,58 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
           if (signal.aborted) reject(err);
         });
       }),
-  });
+  };
 
-  const deps: RequestDeps = { routing, router, limiter, now, timers, decisions: new DecisionLog() };
+  /**
+   * Makes `next` (resolved and valid as a whole) the live config: the deployments by diff (src/routing/fleet.ts),
+   * then one new generation swapped in by reference. The only place a config takes effect, at start and on every
+   * reload: what else a config drives joins here.
+   */
+  function apply(next: SwitchyardConfig, version = (current?.version ?? -1) + 1): ApplyResult {
+    const specs = deploymentSpecs(next);
+    const plan = fleet.plan(specs);
+    fleet.apply(specs, plan);
+    current = buildGeneration(next, version, fleet, shared, current);
+    // New deployments learn the trips their peers already hold.
+    if (plan.added.length > 0 || version === 0) {
+      cluster?.attach(
+        (id) => fleet.get(id)?.actor,
+        () => fleet.ids(),
+      );
+    }
+    return { version, deployments: plan };
+  }
+
+  apply(config, 0);
 
   return {
     actor,
-    deployments: () => [...deployments.values()],
-    models: () => [...routes.keys()],
-    routesOf: (model: string) => router.routesOf(model),
-    decisions: () => deps.decisions.list(),
+    /** Every deployment, draining ones included. */
+    deployments: () => fleet.all(),
+    models: () => [...generation().routes.keys()],
+    routesOf: (model: string) => generation().deps.router.routesOf(model),
+    decisions: () => shared.decisions.list(),
     timers,
     // `subject` is read only by a split model's arm assignment (src/rollout/splits.ts), never here.
+    generation,
+    apply,
     chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
-      chatWithFailover(deps, request, callOptions.signal),
+      chatWithFailover(generation().deps, request, callOptions.signal),
     stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
-      streamWithFailover(deps, request, callOptions.signal),
+      streamWithFailover(generation().deps, request, callOptions.signal),
     embeddings: (request: EmbeddingsRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      embedWithFailover(deps, request, callOptions.signal),
+      embedWithFailover(generation().deps, request, callOptions.signal),
     disable: (id: string) => operator('operator.disable', id),
     enable: (id: string) => operator('operator.enable', id),
     stop: () => {
       actor.send({ type: 'supervisor.stop' });
-      for (const d of deployments.values()) d.stop();
+      fleet.stop();
     },
   };
 
   function operator(type: 'operator.disable' | 'operator.enable', id: string) {
-    if (!deployments.has(id)) {
-      throw new SwitchyardError('provider_not_found', `no deployment "${id}" (known: ${[...deployments.keys()].join(', ')})`);
+    if (!fleet.get(id)) {
+      throw new SwitchyardError('provider_not_found', `no deployment "${id}" (known: ${fleet.ids().join(', ')})`);
     }
     actor.send({ type, provider: id, at: now() });
   }

@@ -13,6 +13,7 @@ import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
 import { strictJson } from './json.ts';
 import { keylessGuard } from './loopback.ts';
 import { createMetrics } from './metrics.ts';
+import { adminConfigRoutes } from './routes/admin-config.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
@@ -89,6 +90,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   await app.register(rolloutRoutes(runtime));
+  await app.register(adminConfigRoutes(runtime));
   if (options.inspector !== false)
     await app.register(
       inspectRoutes(runtime, options.demo, { clients: limits.inspectorClients, bufferBytes: limits.inspectorBufferBytes }),

@@ -8,7 +8,7 @@ import { registerSplitMetrics } from '../rollout/metrics.ts';
 import type { RouteInfo } from '../routing/request.ts';
 import type { Runtime } from '../runtime.ts';
 
-const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled'] as const;
+const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled', 'draining'] as const;
 
 /** `recovering.probing.waiting` → `probing`: the health word of a provider state path. */
 const healthName = (path: string) => (path.startsWith('recovering.') ? (path.split('.')[1] ?? path) : path);
@@ -65,8 +65,23 @@ export function createMetrics(runtime: Runtime) {
     'from',
     'to',
   ]);
+  const reloads = tally(
+    registry,
+    'switchyard_config_reloads_total',
+    'Config reloads by result: applied, or rejected (the config in use kept)',
+    ['result'],
+  );
   runtime.subscribe((r) => {
     if (r.machine === 'provider' && r.from !== null) transitions([r.actor, healthName(r.from), healthName(r.state)]);
+    else if (r.machine === 'config') reloads([r.event === 'config.applied' ? 'applied' : 'rejected']);
+  });
+  new Gauge({
+    name: 'switchyard_config_version',
+    help: 'Version of the config in use: 0 at start, one more per reload (in a cluster, the cluster-wide number)',
+    registers: [registry],
+    collect() {
+      this.set(runtime.configStatus().version);
+    },
   });
   const attempts = tally(registry, 'switchyard_attempts_total', 'Attempts made, by deployment and outcome', ['deployment', 'outcome']);
   const failovers = tally(registry, 'switchyard_failovers_total', 'Requests answered after more than one attempt', ['model']);
@@ -78,6 +93,8 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['deployment', 'state'],
     registers: [registry],
     collect() {
+      // A deployment a reload removed leaves the series once it has stopped.
+      this.reset();
       for (const p of runtime.providers()) for (const s of healthStates) this.set({ deployment: p.id, state: s }, p.health === s ? 1 : 0);
     },
   });
@@ -87,6 +104,7 @@ export function createMetrics(runtime: Runtime) {
     labelNames: ['deployment'],
     registers: [registry],
     collect() {
+      this.reset();
       for (const p of runtime.providers()) this.set({ deployment: p.id }, p.metrics.inFlight);
     },
   });
@@ -123,8 +141,12 @@ export function createMetrics(runtime: Runtime) {
   registerSplitMetrics(registry, runtime);
 
   // A model nobody serves is the client's own string: one label for all of them keeps the series bounded.
-  const served = new Set(runtime.models());
-  const modelLabel = (model: string) => (served.has(model) ? model : '(unknown)');
+  let served = { version: runtime.configStatus().version, models: new Set(runtime.models()) };
+  const modelLabel = (model: string) => {
+    const { version } = runtime.configStatus();
+    if (version !== served.version) served = { version, models: new Set(runtime.models()) };
+    return served.models.has(model) ? model : '(unknown)';
+  };
 
   return {
     registry,

@@ -134,4 +134,14 @@ describe('errors and printing', () => {
     expect(shown.providers[0]).toMatchObject({ apiKey: masked, headers: { 'api-key': masked }, id: 'a', baseURL: 'http://x/v1' });
     expect(shown.routing).toEqual(config.routing);
   });
+
+  it('masks a secret whose writeOnly sits on a union (the store URL, which may hold a password)', () => {
+    const config = resolveConfig({
+      providers: [{ id: 'a', baseURL: 'http://x/v1', models: { chat: 'm' } }],
+      conversations: { store: 'postgres://app:pw-CANARY@db/switchyard' },
+    });
+    const shown = maskSecrets(config, configSchema) as typeof config;
+    expect(JSON.stringify(shown)).not.toContain('CANARY');
+    expect(shown.conversations.store).toBe(masked);
+  });
 });

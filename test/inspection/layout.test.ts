@@ -76,6 +76,6 @@ describe('chart transitions', () => {
     const probeIdle = transitionsOfChart(provider).find((t) => t.event === 'after probeIdle');
     expect(probeIdle).toMatchObject({ delay: 'probeIdle', guard: 'noProbeInFlight', target: 'provider.recovering.probing.checking' });
     // Declared on the machine itself: from any state.
-    expect(provider.transitions.map((t) => t.label)).toEqual(['operator.disable']);
+    expect(provider.transitions.map((t) => t.label)).toEqual(['operator.disable', 'config.removed']);
   });
 });

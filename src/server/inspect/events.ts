@@ -1,8 +1,8 @@
 // GET /inspect/events: one feed shared by every reader. A reader gets `hello` (the whole state, once), then
 // `transition` (each state change of an actor, as it happens) and `delta` (once a second, only what changed:
-// providers whose view changed, decisions made since, conversations added, changed or gone). Each event is
-// built and serialized once for all readers, and nothing runs with no reader. Readers are capped
-// (limits.inspectorClients; beyond it 503 inspector_busy) and one that leaves more than
+// providers whose view changed or that a reload removed, decisions made since, conversations added, changed
+// or gone). Each event is built and serialized once for all readers, and nothing runs with no reader. Readers
+// are capped (limits.inspectorClients; beyond it 503 inspector_busy) and one that leaves more than
 // limits.inspectorBufferBytes unread is cut.
 
 import type { ServerResponse } from 'node:http';
@@ -62,10 +62,21 @@ function diff(
   const present = new Set(now.conversations.map((c) => c.id));
   const removed = [...before.conversations.keys()].filter((id) => !present.has(id));
   const decisions = now.decisions.filter((d) => !before.decisions.has(d));
+  // Deployments a config reload removed and that finished draining.
+  const deployed = new Set(now.providers.map((p) => p.id));
+  const providersRemoved = [...before.providers.keys()].filter((id) => !deployed.has(id));
   // Rollouts are few: when one changed, all of them are sent.
   const rollouts = JSON.stringify(now.rollouts) === before.rollouts ? null : now.rollouts;
-  if (providers.length + conversations.length + removed.length + decisions.length === 0 && rollouts === null) return null;
-  return { now: now.now, providers, decisions, conversations: { changed: conversations, removed }, ...(rollouts ? { rollouts } : {}) };
+  const changes = providers.length + providersRemoved.length + conversations.length + removed.length + decisions.length;
+  if (changes === 0 && rollouts === null) return null;
+  return {
+    now: now.now,
+    providers,
+    providersRemoved,
+    decisions,
+    conversations: { changed: conversations, removed },
+    ...(rollouts ? { rollouts } : {}),
+  };
 }
 
 function memoryOf(state: Remembered) {

@@ -260,7 +260,8 @@ async function main() {
     const changed = new Map(delta.providers.map((p) => [p.id, p]));
     const known = new Set(providers.map((p) => p.id));
     decisions = [...decisions, ...delta.decisions].slice(-48);
-    onState({ now: delta.now, providers: [...providers.map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions, rollouts: delta.rollouts });
+    const gone = new Set(delta.providersRemoved ?? []);
+    onState({ now: delta.now, providers: [...providers.filter((p) => !gone.has(p.id)).map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions, rollouts: delta.rollouts });
     if (delta.conversations.changed.length || delta.conversations.removed.length) refreshConversations();
   });
   events.addEventListener('transition', (e) => onTransition(JSON.parse(e.data)));

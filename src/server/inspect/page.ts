@@ -25,7 +25,7 @@ h1 { font-size: 18px; margin: 0; } h2 { font-size: 12px; margin: 0 0 6px; text-t
 [data-health=healthy] { --health: #1f9d55; --health-bg: #d3f2dc; --health-fg: #14632f; }
 [data-health=degraded] { --health: #d69e00; --health-bg: #fdf0c9; --health-fg: #7a5800; }
 [data-health=coolingDown], [data-health=probing] { --health: #d64534; --health-bg: #fde0dc; --health-fg: #8a1f11; }
-[data-health=disabled] { --health: #7b8494; --health-bg: #e4e8ef; --health-fg: #3b4250; }
+[data-health=disabled], [data-health=draining] { --health: #7b8494; --health-bg: #e4e8ef; --health-fg: #3b4250; }
 .tile[data-health] { border-left-color: var(--health); }
 .badge { font-size: 12px; padding: 1px 9px; border-radius: 10px; background: var(--health-bg, #e4e8ef); color: var(--health-fg, #1d2433); }
 main { display: flex; flex-direction: column; gap: 10px; }

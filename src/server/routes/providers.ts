@@ -15,7 +15,7 @@ export function providerRoutes(runtime: Runtime, metrics: Metrics | undefined) {
     const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     app.get('/v1/providers', async () => {
       const cluster = runtime.cluster();
-      return { data: runtime.providers(), ...(cluster ? { cluster } : {}) };
+      return { data: runtime.providers(), config: runtime.configStatus(), ...(cluster ? { cluster } : {}) };
     });
 
     // Deployment ids contain a slash (`provider/model`): the id is URL-encoded in the path.
