@@ -39,7 +39,9 @@ export type ErrorCode =
   // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
   | 'unsupported_route'
   // Conversations across instances (issue 18): another instance holds the conversation's write lease.
-  | 'conversation_moved';
+  | 'conversation_moved'
+  // Per-tenant budgets (issue 17): the caller's tenant spent its rpm/tpm budget.
+  | 'rate_limited';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -105,6 +107,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   unsupported_route: { status: 404, retryable: false },
   // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
   conversation_moved: { status: 409, retryable: true },
+  // The tenant's own budget, not an upstream's 429 (provider_rate_limited): Retry-After says when it has room.
+  rate_limited: { status: 429, retryable: true },
 };
 
 export interface SwitchyardErrorOptions {

@@ -1,6 +1,6 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
-export type { ApiKeyConfig, AuthConfig, Role } from './config/auth.ts';
+export type { ApiKeyConfig, AuthConfig, Role, TenantBudget } from './config/auth.ts';
 export {
   type ConfigCheck,
   type ConfigIssue,
@@ -42,7 +42,7 @@ export { type ProviderSnapshot, providerMachine } from './provider/machine.ts';
 export { type ProviderHealthInput, type ProviderHealthOptions, providerHealthDefaults } from './provider/options.ts';
 export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { RateLimiter } from './routing/budgets.ts';
-export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
+export type { CallOptions, ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type {
   ChatCompletionRequest,
   ChatResult,

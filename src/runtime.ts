@@ -11,6 +11,7 @@ import { linkStately, type StatelyOptions } from './inspection/stately.ts';
 import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
 import {
+  type CallOptions,
   type ChatCompletionRequest,
   type ChatResult,
   type ChatStreamEvent,
@@ -49,15 +50,15 @@ export interface ConversationHandle {
 
 export interface Runtime {
   /** A completion from the first deployment of `request.model` that can serve it, within the deadline. */
-  chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
+  chat(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult>;
   /** A streamed completion: deltas, then one `end` event with usage and the route taken. */
-  stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent>;
+  stream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatStreamEvent>;
   /**
    * Embeddings from the first deployment of `request.model` that can serve them, within the deadline: the same
    * failover, health, budgets and decision log as chat. Any logical model may be used; its deployments' upstream
    * models get the request on their `/embeddings`.
    */
-  embeddings(request: EmbeddingsRequest, options?: { signal?: AbortSignal }): Promise<EmbeddingsResult>;
+  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResult>;
   /** Logical model names. */
   models(): string[];
   /** Every deployment's state and metrics. */

@@ -2,14 +2,17 @@
 // actors, and shared budgets for its router. Built by the runtime when `cluster.redis` is set; without it none
 // of this (nor ioredis) is loaded.
 
+import type { TenantBudget } from '../config/auth.ts';
 import type { ClusterConfig, ProviderConfig } from '../config.ts';
 import type { ProviderClusterHooks } from '../provider/actor.ts';
 import type { ProviderRef } from '../provider/machine.ts';
 import type { Limits, RateLimiter } from '../routing/budgets.ts';
+import type { TenantBudgets } from '../routing/tenants.ts';
 import { createSharedBudgets } from './budgets.ts';
 import { createSharedHealth } from './health.ts';
 import { createSharedRateLimiter } from './limiter.ts';
 import { type ClusterMember, createClusterLink, type LinkStatus } from './link.ts';
+import { createSharedTenantBudgets } from './tenants.ts';
 
 export interface ClusterView {
   instanceId: string;
@@ -43,6 +46,11 @@ export function createCluster(config: ClusterConfig & { redis: string }, now: ()
     /** The router's limiter: budgets shared through Redis, `local` while it is unreachable. */
     limiter(local: RateLimiter, limitsOf: (deployment: string) => Limits | undefined): RateLimiter {
       return createSharedRateLimiter(link, createSharedBudgets(link, limitsOf), local, { failOpen: config.failOpen, now });
+    },
+    /** Per-tenant budgets shared through Redis, `local` while it is unreachable. */
+    tenants(local: TenantBudgets, budgetOf: (tenant: string) => TenantBudget | undefined): TenantBudgets {
+      const shared = createSharedBudgets(link, (key) => (key.startsWith('tenant:') ? budgetOf(key.slice('tenant:'.length)) : undefined));
+      return createSharedTenantBudgets(link, shared, local, { failOpen: config.failOpen });
     },
     lastRemote: (deployment: string) => health.lastRemote(deployment),
     view: (): ClusterView => ({ instanceId: link.instanceId, link: link.status(), members: link.members() }),

@@ -9,7 +9,7 @@
 import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
-import { apiKeySchema, authSchema, clusterSchema, limitsSchema } from './operations-schema.ts';
+import { apiKeySchema, authSchema, clusterSchema, limitsSchema, tenantBudgetSchema } from './operations-schema.ts';
 
 export { envReference, healthSchema };
 
@@ -224,6 +224,7 @@ export const documentedSections: Record<string, TSchema> = {
   cluster: clusterSchema,
   auth: authSchema,
   'auth.keys': apiKeySchema,
+  'auth.tenants': tenantBudgetSchema,
   limits: limitsSchema,
 };
 

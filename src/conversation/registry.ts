@@ -74,6 +74,7 @@ export function createConversations(options: {
     now,
     encodingOf: (model) => windowOf(model).encoding,
     modelOf: (id) => actors.get(id)?.actor.getSnapshot().context.model.model,
+    tenantOf: (id) => actors.get(id)?.tenant ?? undefined,
     signals,
     sinks,
   });
@@ -232,10 +233,8 @@ export function createConversations(options: {
     async *stream(id: string, content: string, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
       const deltas = new Channel<ChatStreamDelta>();
       const turn = post(id, content, options, (delta) => deltas.push(delta));
-      turn.then(
-        () => deltas.end(),
-        () => deltas.end(),
-      );
+      const end = () => deltas.end();
+      turn.then(end, end);
       yield* deltas;
       const result = await turn;
       // A replayed turn (an idempotent retry) streams its stored reply at once.

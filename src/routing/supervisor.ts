@@ -13,13 +13,14 @@ import type { OpenAIAdapter } from '../upstream/adapter.ts';
 import { createLocalRateLimiter, type RateLimiter } from './budgets.ts';
 import { chatWithFailover, embedWithFailover } from './chat.ts';
 import { DecisionLog } from './decisions.ts';
-import type { ChatCompletionRequest, EmbeddingsRequest, RequestDeps } from './request.ts';
+import type { CallOptions, ChatCompletionRequest, EmbeddingsRequest, RequestDeps } from './request.ts';
 import { createRouter, type Route } from './router.ts';
 import { streamWithFailover } from './stream.ts';
 import { providerSystemId, supervisorMachine } from './supervisor.machine.ts';
+import { createLocalTenantBudgets } from './tenants.ts';
 
 export type { Decision } from './decisions.ts';
-export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, EmbeddingsRequest, EmbeddingsResult } from './request.ts';
+export type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEvent, EmbeddingsRequest, EmbeddingsResult } from './request.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 
@@ -85,6 +86,9 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
   const limits = new Map([...routes.values()].flat().map((r) => [r.deployment.id, { rpm: r.provider.rpm, tpm: r.provider.tpm }]));
   const local = options.limiter ?? createLocalRateLimiter(Object.fromEntries(limits), now);
   const limiter = cluster ? cluster.limiter(local, (id) => limits.get(id)) : local;
+  const tenantBudgets = config.auth.tenants;
+  const localTenants = createLocalTenantBudgets(tenantBudgets, now);
+  const tenants = cluster ? cluster.tenants(localTenants, (tenant) => tenantBudgets[tenant]) : localTenants;
 
   const logic = supervisorMachine.provide({ actors: { provider: providerLogic((id) => deployments.get(id), cluster?.hooks) } });
   const actor: Actor<typeof logic> = createActor(logic, {
@@ -127,7 +131,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
       }),
   });
 
-  const deps: RequestDeps = { routing, router, limiter, now, timers, decisions: new DecisionLog() };
+  const deps: RequestDeps = { routing, router, limiter, now, timers, decisions: new DecisionLog(), tenants };
 
   return {
     actor,
@@ -136,12 +140,9 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     routesOf: (model: string) => router.routesOf(model),
     decisions: () => deps.decisions.list(),
     timers,
-    chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      chatWithFailover(deps, request, callOptions.signal),
-    stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      streamWithFailover(deps, request, callOptions.signal),
-    embeddings: (request: EmbeddingsRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      embedWithFailover(deps, request, callOptions.signal),
+    chat: (request: ChatCompletionRequest, callOptions: CallOptions = {}) => chatWithFailover(deps, request, callOptions),
+    stream: (request: ChatCompletionRequest, callOptions: CallOptions = {}) => streamWithFailover(deps, request, callOptions),
+    embeddings: (request: EmbeddingsRequest, callOptions: CallOptions = {}) => embedWithFailover(deps, request, callOptions),
     disable: (id: string) => operator('operator.disable', id),
     enable: (id: string) => operator('operator.enable', id),
     stop: () => {

@@ -9,7 +9,7 @@ import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
-import { scopeOf } from '../auth.ts';
+import { scopeOf, tenantOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from '../sse.ts';
 
@@ -92,13 +92,13 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const stop = metrics?.startTimer(body.model);
       try {
         if (stream) {
-          await writeSse(reply, body.model, runtime.stream(chat, { signal }), {
+          await writeSse(reply, body.model, runtime.stream(chat, { signal, tenant: tenantOf(request) }), {
             includeUsage: stream_options?.include_usage === true,
             metrics,
           });
           return reply;
         }
-        const { completion, route } = await runtime.chat(chat, { signal });
+        const { completion, route } = await runtime.chat(chat, { signal, tenant: tenantOf(request) });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
         return (
           reply
