@@ -160,10 +160,10 @@ export class Request<B = ChatRequest> {
   }
 
   /** The route for the next attempt (see Router.pick). */
-  async pick(filter?: (route: Route) => boolean): Promise<Route> {
+  pick(filter?: (route: Route) => boolean): Promise<Route> {
+    if (!this.#charge) return this.deps.router.pick(this, filter);
     // The tenant's budget first (once): refused, no deployment is tried and none is blamed.
-    await this.#charge?.admitted();
-    return this.deps.router.pick(this, filter);
+    return this.#charge.admitted().then(() => this.deps.router.pick(this, filter));
   }
 
   /** Keeps a shared limiter's ticket for the picked deployment (called by the router). */

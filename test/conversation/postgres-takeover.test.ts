@@ -66,4 +66,29 @@ describe('taking over a conversation on Postgres', () => {
     expect(retried).toMatchObject({ turnId: messages[0]?.turnId, replayed: true });
     expect((await b.runtime.conversations.get(id)).messages).toHaveLength(4);
   }, 20_000);
+
+  it('lets the same-key retry that triggers the takeover join the orphaned turn: one upstream call, one reply', async () => {
+    const url = await server.createDatabase('takeover_join');
+    const conversations = { leaseMs: 300 };
+    const a = await startFleet({ mocks: [{ latencyMs: 60_000 }], conversations, runtime: { store: url } });
+    const b = await startFleet({ mocks: [{ latencyMs: 200 }], conversations, runtime: { store: url } });
+    fleets.push(b);
+    const { id } = await a.runtime.conversations.create({ model: 'chat' });
+    void a.runtime.conversations.post(id, 'orphan', { idempotencyKey: 'k' }).catch(() => {});
+    await pollUntil(
+      () => b.runtime.conversations.get(id),
+      (view) => view.pending.length === 1,
+      5000,
+    );
+    await a.close();
+
+    const retried = await until(() => b.runtime.conversations.post(id, 'orphan', { idempotencyKey: 'k' }));
+    // Nothing left to run for it afterwards either: the actor is idle with an empty mailbox.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(b.runtime.conversations.live(id)).toMatchObject({ state: 'idle', queued: 0 });
+    expect(b.mocks[0]?.stats().requests).toBe(1);
+    const { messages } = await b.runtime.conversations.get(id);
+    expect(messages.map((m) => `${m.role}:${m.status}:${m.turnId === retried.turnId}`)).toEqual(['user:done:true', 'assistant:done:true']);
+    expect(retried.content).toBe(messages[1]?.content);
+  }, 20_000);
 });
