@@ -98,7 +98,6 @@ const history = async (base: string, id: string) =>
 
 /** One ordered chain: user, its reply, user, its reply…, all done, each sent content exactly once. */
 function expectChain(messages: StoredMessage[], contents: string[]) {
-  console.log(JSON.stringify(messages.map((m) => [m.seq, m.role, m.content.slice(0, 24), m.status, m.turnId.slice(0, 6)])));
   const seqs = messages.map((m) => m.seq);
   expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
   expect(new Set(seqs).size).toBe(seqs.length);
