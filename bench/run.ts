@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
 import { cluster, clusterMarkdown } from './cluster.ts';
+import { conversationsCluster, conversationsClusterMarkdown } from './conversations-cluster.ts';
 import { outage, outageLine } from './outage.ts';
 import { addedMs, type Noise, noiseNote, percentile, resultsDir, round } from './output.ts';
 import { seedConversations } from './seed.ts';
@@ -313,6 +314,8 @@ function markdown(results: Record<string, unknown> & { machine: Record<string, u
     ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
     '',
     ...clusterMarkdown(results.cluster as Awaited<ReturnType<typeof cluster>>),
+    '',
+    ...conversationsClusterMarkdown(results.conversationsCluster as Awaited<ReturnType<typeof conversationsCluster>>),
     ...(noise.length > 0 ? ['', noiseNote(noise)] : []),
   ];
   return `${lines.join('\n')}\n`;
@@ -334,6 +337,7 @@ async function main() {
     conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
     tokens: tokens(),
     cluster: await cluster(quick),
+    conversationsCluster: await conversationsCluster(quick),
     noise,
   };
   mkdirSync(output.dir, { recursive: true });

@@ -54,7 +54,8 @@ async function main() {
         health: { minVolume: 3, probeIdleMs: 200, backoff: { initialMs: 250, maxMs: 2000 } },
         ...(process.env.BENCH_REDIS ? { cluster: { redis: process.env.BENCH_REDIS, instanceId: process.env.BENCH_INSTANCE ?? null } } : {}),
       },
-      { store: 'memory' },
+      // BENCH_STORE: the conversations benchmark (bench/conversations-cluster.ts) on SQLite or Postgres.
+      { store: process.env.BENCH_STORE ?? 'memory' },
     );
     const server = await startServer(runtime, { port: 0, host: '127.0.0.1', apiKeys: [], inspector: false });
     return { url: server.url, close: () => server.shutdown(500) };

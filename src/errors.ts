@@ -44,7 +44,9 @@ export type ErrorCode =
   // Rollouts and experiments (issue 20): an unknown id on the admin routes, or a command the state refuses.
   | 'experiment_not_found'
   | 'rollout_not_found'
-  | 'rollout_state_conflict';
+  | 'rollout_state_conflict'
+  // Per-tenant budgets (issue 17): the caller's tenant spent its rpm/tpm budget.
+  | 'rate_limited';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -119,6 +121,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   rollout_not_found: { status: 404, retryable: false },
   // Pausing a promoted rollout, resuming one that is not paused: the state says why, nothing changed.
   rollout_state_conflict: { status: 409, retryable: false },
+  // The tenant's own budget, not an upstream's 429 (provider_rate_limited): Retry-After says when it has room.
+  rate_limited: { status: 429, retryable: true },
 };
 
 export interface SwitchyardErrorOptions {

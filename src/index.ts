@@ -1,6 +1,6 @@
 // Switchyard's public API: everything users may import, and nothing else.
 
-export type { ApiKeyConfig, AuthConfig, Role } from './config/auth.ts';
+export type { ApiKeyConfig, AuthConfig, Role, TenantBudget } from './config/auth.ts';
 export {
   type ConfigCheck,
   type ConfigIssue,
@@ -44,7 +44,7 @@ export type { ProviderEvent, ProviderInput } from './provider/types.ts';
 export type { ExperimentView, RolloutCommand, RolloutView, Subject } from './rollout/splits.ts';
 export type { RateLimiter } from './routing/budgets.ts';
 export type { DeploymentPlan } from './routing/fleet.ts';
-export type { ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
+export type { CallOptions, ChatStreamDelta, ChatStreamEnd, RouteInfo } from './routing/request.ts';
 export type {
   ChatCompletionRequest,
   ChatResult,
@@ -54,7 +54,6 @@ export type {
   EmbeddingsResult,
 } from './routing/supervisor.ts';
 export {
-  type CallOptions,
   type ConfigStatus,
   type ConversationHandle,
   createRuntime,

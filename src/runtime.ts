@@ -11,9 +11,10 @@ import { linkStately, type StatelyOptions } from './inspection/stately.ts';
 import { nowOf } from './provider/actor.ts';
 import type { ProviderView } from './provider/deployment.ts';
 import { type ConfigStatus, createReloader, liveConfig, type ReloadResult, type ReloadSource } from './reload/reloader.ts';
-import { createSplits, type ExperimentView, type RolloutCommand, type RolloutView, type Subject } from './rollout/splits.ts';
+import { createSplits, type ExperimentView, type RolloutCommand, type RolloutView } from './rollout/splits.ts';
 import { isVariantModel } from './rollout/variants.ts';
 import {
+  type CallOptions,
   type ChatCompletionRequest,
   type ChatResult,
   type ChatStreamEvent,
@@ -64,7 +65,7 @@ export interface Runtime {
    * failover, health, budgets and decision log as chat. Any logical model may be used; its deployments' upstream
    * models get the request on their `/embeddings`.
    */
-  embeddings(request: EmbeddingsRequest, options?: { signal?: AbortSignal }): Promise<EmbeddingsResult>;
+  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResult>;
   /** Logical model names. */
   models(): string[];
   /** Every deployment's state and metrics. */
@@ -111,11 +112,6 @@ export interface Runtime {
   configStatus(): ConfigStatus;
   /** Stops every actor, and closes the store when the runtime opened it. */
   stop(): Promise<void>;
-}
-
-export interface CallOptions {
-  signal?: AbortSignal;
-  subject?: Subject;
 }
 
 /** Builds and starts a runtime. Throws `invalid_config` (naming the path) on a bad config. */

@@ -2,15 +2,18 @@
 // actors, shared budgets for its router, and the shared config of live reloads. Built by the runtime when `cluster.redis` is set; without it none
 // of this (nor ioredis) is loaded.
 
+import type { TenantBudget } from '../config/auth.ts';
 import type { ClusterConfig, ProviderConfig } from '../config.ts';
 import type { ProviderClusterHooks } from '../provider/actor.ts';
 import type { ProviderRef } from '../provider/machine.ts';
 import type { Limits, RateLimiter } from '../routing/budgets.ts';
+import type { TenantBudgets } from '../routing/tenants.ts';
 import { createSharedBudgets } from './budgets.ts';
 import { createConfigSync, type SharedConfigTarget } from './config.ts';
 import { createSharedHealth } from './health.ts';
 import { createSharedRateLimiter } from './limiter.ts';
 import { type ClusterMember, createClusterLink, type LinkStatus } from './link.ts';
+import { createSharedTenantBudgets } from './tenants.ts';
 
 export interface ClusterView {
   instanceId: string;
@@ -47,6 +50,11 @@ export function createCluster(config: ClusterConfig & { redis: string }, now: ()
     },
     /** Shares config reloads with the other instances (src/cluster/config.ts). */
     configSync: <S extends string, R>(target: SharedConfigTarget<S, R>) => createConfigSync(link, target),
+    /** Per-tenant budgets shared through Redis, `local` while it is unreachable. */
+    tenants(local: TenantBudgets, budgetOf: (tenant: string) => TenantBudget | undefined): TenantBudgets {
+      const shared = createSharedBudgets(link, (key) => (key.startsWith('tenant:') ? budgetOf(key.slice('tenant:'.length)) : undefined));
+      return createSharedTenantBudgets(link, shared, local, { failOpen: config.failOpen });
+    },
     lastRemote: (deployment: string) => health.lastRemote(deployment),
     /** The link itself, for what shares state of its own (rollouts: src/rollout/cluster.ts). */
     link,

@@ -15,8 +15,16 @@ export interface ApiKeyConfig {
   role: Role;
 }
 
+/** A tenant's budgets per minute over all its keys' requests; null: no limit. */
+export interface TenantBudget {
+  rpm: number | null;
+  tpm: number | null;
+}
+
 export interface AuthConfig {
   keys: ApiKeyConfig[];
+  /** Budgets by tenant; a tenant not listed has none. */
+  tenants: Record<string, TenantBudget>;
 }
 
 /** The tenant of a key given without one: a short hash, so logs and stores never show the key itself. */
@@ -28,5 +36,6 @@ export function tenantOfKey(key: string): string {
 export function resolveAuth(input: Static<typeof authSchema> | undefined): AuthConfig {
   return {
     keys: (input?.keys ?? []).map((k) => ({ key: k.key, tenant: k.tenant ?? tenantOfKey(k.key), role: k.role ?? 'user' })),
+    tenants: Object.fromEntries(Object.entries(input?.tenants ?? {}).map(([t, b]) => [t, { rpm: b.rpm ?? null, tpm: b.tpm ?? null }])),
   };
 }

@@ -5,6 +5,8 @@
 import Type from 'typebox';
 import { choice, maxTimerMs, ms, section } from './fields.ts';
 
+const tenantPattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+
 export const clusterSchema = section(
   {
     redis: Type.Optional(
@@ -54,7 +56,7 @@ export const apiKeySchema = Type.Object(
     }),
     tenant: Type.Optional(
       Type.String({
-        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+        pattern: tenantPattern,
         description: 'whose conversations the key reaches: up to 64 letters, digits, `.`, `_` or `-`; default: a hash of the key',
       }),
     ),
@@ -69,6 +71,21 @@ export const apiKeySchema = Type.Object(
   { additionalProperties: false },
 );
 
+const perMinute = (description: string) =>
+  Type.Union([Type.Number({ minimum: 1 }), Type.Null()], { unit: 'per minute', description, default: null });
+
+export const tenantBudgetSchema = Type.Object(
+  {
+    rpm: Type.Optional(perMinute("the tenant's requests per minute (chat, embeddings, conversation turns); null: no limit")),
+    tpm: Type.Optional(
+      perMinute(
+        "the tenant's tokens per minute (estimated up front at ~4 characters a token plus `max_tokens`, corrected by the real usage); null: no limit",
+      ),
+    ),
+  },
+  { additionalProperties: false, description: "a tenant's budgets" },
+);
+
 export const authSchema = section(
   {
     keys: Type.Optional(
@@ -76,6 +93,13 @@ export const authSchema = section(
         default: [],
         description:
           'API keys with a tenant and a role (`auth.keys[]` below), besides SWITCHYARD_API_KEYS (users) and SWITCHYARD_ADMIN_KEYS (admins)',
+      }),
+    ),
+    tenants: Type.Optional(
+      Type.Record(Type.String({ pattern: tenantPattern }), tenantBudgetSchema, {
+        default: {},
+        description:
+          "rpm/tpm budgets by tenant (`auth.tenants.<tenant>` below), over every request of the tenant's keys; shared by the cluster through Redis. Over budget: 429 `rate_limited` with Retry-After",
       }),
     ),
   },

@@ -9,7 +9,7 @@
 import Type, { type TSchema } from 'typebox';
 import { choice, envReference, ms, section } from './fields.ts';
 import { healthProperties, healthSchema } from './health-schema.ts';
-import { apiKeySchema, authSchema, clusterSchema, limitsSchema, serverSchema } from './operations-schema.ts';
+import { apiKeySchema, authSchema, clusterSchema, limitsSchema, serverSchema, tenantBudgetSchema } from './operations-schema.ts';
 import { experimentSchema, rolloutSchema, variantSchema } from './rollouts-schema.ts';
 
 export { envReference, healthSchema };
@@ -230,6 +230,7 @@ export const documentedSections: Record<string, TSchema> = {
   cluster: clusterSchema,
   auth: authSchema,
   'auth.keys': apiKeySchema,
+  'auth.tenants': tenantBudgetSchema,
   limits: limitsSchema,
   server: serverSchema,
   experiments: experimentSchema,

@@ -9,7 +9,7 @@ import type { Encoding } from '../models/tokens.ts';
 import type { ConversationStore, StoredConversation } from '../stores/types.ts';
 import { type Timers, unrefTimer } from '../timers.ts';
 import { createLeases } from './lease.ts';
-import type { ConversationInput, conversationMachine, Reply } from './machine.ts';
+import type { ConversationInput, conversationMachine, Reply, Turn } from './machine.ts';
 
 type ConversationActor = Actor<ReturnType<typeof conversationMachine.provide>>;
 
@@ -25,6 +25,21 @@ export interface Entry {
   claims: number;
   /** A write was fenced off: another instance wrote, what this actor holds is out of date. */
   stale: boolean;
+}
+
+/** The turns of a stored conversation whose question is stored and whose reply is not, as turns to run again. */
+function orphanedTurns(stored: StoredConversation): Turn[] {
+  const through = stored.conversation.summary?.throughSeq ?? -1;
+  return stored.messages
+    .filter((m) => m.role === 'user' && m.status === 'pending' && m.seq > through)
+    .map((m) => ({
+      turnId: m.turnId,
+      content: m.content,
+      tokens: m.tokens,
+      maxTokens: null,
+      idempotencyKey: m.idempotencyKey,
+      resumed: true,
+    }));
 }
 
 /** How long a conversation's write lease lasts unless renewed (renewed every third of it while a turn runs). */
@@ -74,6 +89,10 @@ export function createActivation(options: ActivationOptions) {
         actor.on('turn.completed', (e) => options.completed(id, e.turnId, e.reply));
         actor.on('turn.failed', (e) => options.failed(id, e.turnId, e.error));
         actor.start();
+        // On a store shared by instances, a turn still pending here was left by an instance that died or lost
+        // the lease mid-turn: it runs first, so its reply follows its question and later turns follow it (the
+        // caller's same-key retry joins or replays it). A single-process store keeps it pending for that retry.
+        if (token !== undefined) for (const turn of orphanedTurns(stored)) actor.send({ type: 'turn.requested', turn });
         const entry: Entry = {
           actor,
           idle: undefined,

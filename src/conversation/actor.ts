@@ -7,7 +7,7 @@ import type { ConversationsConfig } from '../config.ts';
 import { asSwitchyard, SwitchyardError } from '../errors.ts';
 import { countMessageTokens, type Encoding } from '../models/tokens.ts';
 import type { ChatCompletionRequest, ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
-import type { Supervisor } from '../routing/supervisor.ts';
+import type { CallOptions, Supervisor } from '../routing/supervisor.ts';
 import type { ConversationStore, MessageRecord } from '../stores/types.ts';
 import { BrokenReply, type ConversationMessage, conversationMachine, type Reply } from './machine.ts';
 
@@ -23,6 +23,8 @@ export interface LogicDeps {
   encodingOf(model: string): Encoding;
   /** A conversation's own logical model, for summaries when no summarizer model is set. */
   modelOf(conversationId: string): string | undefined;
+  /** The tenant a conversation's turns are charged to (its owner); undefined: none. */
+  tenantOf(conversationId: string): string | undefined;
   /** The caller's abort signal, by turn id. */
   signals: ReadonlyMap<string, AbortSignal>;
   /** Where a turn's reply goes as it streams, by turn id (only for callers that stream); resolves when taken. */
@@ -38,11 +40,10 @@ export function conversationLogic(deps: LogicDeps) {
     request: ChatCompletionRequest,
     encoding: Encoding,
     sink: (delta: ChatStreamDelta) => Promise<void>,
-    signal: AbortSignal | undefined,
-    subject: { conversation: string },
+    options: CallOptions,
   ): Promise<Reply> {
     let content = '';
-    const stream = supervisor.stream(request, signal ? { signal, subject } : { subject });
+    const stream = supervisor.stream(request, options);
     try {
       // The end is the stream's return value: a stream that did not reach it threw.
       for (let next = await stream.next(); ; next = await stream.next()) {
@@ -66,7 +67,9 @@ export function conversationLogic(deps: LogicDeps) {
         store.failTurn(input.id, input.turnId, input.status, input.partial ? record(input.partial) : undefined),
       ),
       complete: fromPromise(async ({ input }) => {
-        const signal = signals.get(input.turnId);
+        // The turn's request is charged to the conversation's tenant, whoever posted it; the conversation is the
+        // subject of a split model's sticky arm (src/rollout).
+        const options = { signal: signals.get(input.turnId), tenant: deps.tenantOf(input.id), subject: { conversation: input.id } };
         const request = {
           model: input.model,
           messages: input.messages,
@@ -74,10 +77,8 @@ export function conversationLogic(deps: LogicDeps) {
         };
         const encoding = deps.encodingOf(input.model);
         const sink = sinks.get(input.turnId);
-        // The conversation is the subject of a split model's sticky arm (src/rollout).
-        const subject = { conversation: input.id };
-        if (sink) return streamReply(request, encoding, sink, signal, subject);
-        const { completion, route } = await supervisor.chat(request, signal ? { signal, subject } : { subject });
+        if (sink) return streamReply(request, encoding, sink, options);
+        const { completion, route } = await supervisor.chat(request, options);
         const choice = completion.choices[0];
         const content = choice?.message.content ?? '';
         return {

@@ -16,7 +16,7 @@ import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
 import type { ConversationInput, ModelWindow, Reply } from './machine.ts';
 import { createQuotas, keyReused } from './quotas.ts';
-import { findByKey } from './replay.ts';
+import { findByKey, queued } from './replay.ts';
 import {
   type ConversationScope,
   type ConversationView,
@@ -62,7 +62,9 @@ export function createConversations(options: {
     return { model, ...w };
   };
 
-  const waiting = new Map<string, Deferred>();
+  /** Callers waiting for each turn's outcome: the poster, and same-key retries that joined it. */
+  const waiting = new Map<string, Deferred[]>();
+  const join = (turnId: string, deferred: Deferred) => waiting.set(turnId, [...(waiting.get(turnId) ?? []), deferred]);
   const signals = new Map<string, AbortSignal>();
   /** Turns whose caller reads the reply as it streams: deltas go to these sinks. */
   const sinks = new Map<string, (delta: ChatStreamDelta) => Promise<void>>();
@@ -74,6 +76,7 @@ export function createConversations(options: {
     now,
     encodingOf: (model) => windowOf(model).encoding,
     modelOf: (id) => actors.get(id)?.actor.getSnapshot().context.model.model,
+    tenantOf: (id) => actors.get(id)?.tenant ?? undefined,
     signals,
     sinks,
   });
@@ -117,11 +120,11 @@ export function createConversations(options: {
 
   /** Answers the caller waiting for the turn: its reply, or the request's error as it is (no copy). */
   function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; error: SwitchyardError }) {
-    const deferred = waiting.get(turnId);
+    const deferreds = waiting.get(turnId) ?? [];
     waiting.delete(turnId);
     signals.delete(turnId);
     sinks.delete(turnId);
-    if (deferred) {
+    for (const deferred of deferreds) {
       if (outcome.ok) {
         const { content, finishReason, usage, route } = outcome.reply;
         deferred.resolve({ turnId, content, finishReason, usage, deployments: route.deployments, route, replayed: false });
@@ -170,13 +173,16 @@ export function createConversations(options: {
           const earlier = await findByKey(store, id, context.model.model, context.messages, context.summary !== null, key);
           if (earlier && earlier.content !== content) throw keyReused(key);
           if (earlier?.reply) return earlier.reply;
+          // Running here already (resumed after a takeover): its outcome, whole as for a replay, never a second run.
+          if (earlier && queued(context, earlier.turnId))
+            return { ...(await new Promise<TurnResult>((resolve, reject) => join(earlier.turnId, { resolve, reject }))), replayed: true };
           if (earlier) {
             turnId = earlier.turnId;
             resumed = true;
           }
         }
         const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
-        const result = new Promise<TurnResult>((resolve, reject) => waiting.set(turnId, { resolve, reject }));
+        const result = new Promise<TurnResult>((resolve, reject) => join(turnId, { resolve, reject }));
         if (postOptions.signal) signals.set(turnId, postOptions.signal);
         if (onDelta) sinks.set(turnId, onDelta);
         entry.actor.send({
@@ -229,10 +235,8 @@ export function createConversations(options: {
     async *stream(id: string, content: string, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
       const deltas = new Channel<ChatStreamDelta>();
       const turn = post(id, content, options, (delta) => deltas.push(delta));
-      turn.then(
-        () => deltas.end(),
-        () => deltas.end(),
-      );
+      const end = () => deltas.end();
+      turn.then(end, end);
       yield* deltas;
       const result = await turn;
       // A replayed turn (an idempotent retry) streams its stored reply at once.

@@ -43,3 +43,7 @@ export async function findByKey(
       : null,
   };
 }
+
+/** Whether the actor runs or has queued the turn `turnId`. */
+export const queued = (context: { current: { turnId: string } | null; queue: readonly { turnId: string }[] }, turnId: string) =>
+  context.current?.turnId === turnId || context.queue.some((t) => t.turnId === turnId);

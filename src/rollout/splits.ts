@@ -8,7 +8,7 @@ import type { InspectionEvent } from 'xstate';
 import type { ClusterLink } from '../cluster/link.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
-import type { ChatCompletionRequest, ChatResult, ChatStreamEnd, ChatStreamEvent } from '../routing/request.ts';
+import type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEnd, ChatStreamEvent } from '../routing/request.ts';
 import { shareRollout } from './cluster.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
@@ -18,16 +18,13 @@ import { modelOfVariant, pickVariant, variantRequest } from './variants.ts';
 export type { Subject } from './hash.ts';
 export type { RolloutCommand, RolloutView } from './rollout.ts';
 
-/** What a split request passes besides its body: the caller's signal, and who it is (for sticky arms). */
-export interface SplitCallOptions {
-  signal?: AbortSignal | undefined;
-  subject?: Subject | undefined;
-}
+/** What a split request passes besides its body: the caller's signal and tenant, and who it is (for sticky arms). */
+export type SplitCallOptions = CallOptions;
 
 /** The supervisor as a split uses it. */
 export interface SplitTarget {
-  chat(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): Promise<ChatResult>;
-  stream(request: ChatCompletionRequest, options?: { signal?: AbortSignal }): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined>;
+  chat(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult>;
+  stream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined>;
 }
 
 // The first upstream failure a request met inside its arm; a hedge the winner made redundant is no failure.
@@ -116,7 +113,7 @@ export function createSplits(
   async function chatOn(split: Split, arm: Arm, request: ChatCompletionRequest, options: SplitCallOptions): Promise<ChatResult> {
     const started = now();
     try {
-      const result = await target.chat(variantRequest(request, arm.model, arm.params), options.signal ? { signal: options.signal } : {});
+      const result = await target.chat(variantRequest(request, arm.model, arm.params), { signal: options.signal, tenant: options.tenant });
       const usage = result.completion.usage ?? null;
       arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage, failedWith: failedWith(result.route) });
       return { completion: result.completion, route: { ...result.route, model: request.model, variant: arm.name } };
@@ -138,7 +135,7 @@ export function createSplits(
     const started = now();
     let ttftMs: number | null = null;
     let end: ChatStreamEnd | undefined;
-    const source = target.stream(variantRequest(request, arm.model, arm.params), options.signal ? { signal: options.signal } : {});
+    const source = target.stream(variantRequest(request, arm.model, arm.params), { signal: options.signal, tenant: options.tenant });
     try {
       for (let next = await source.next(); ; next = await source.next()) {
         if (next.done) return end ?? next.value;

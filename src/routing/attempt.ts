@@ -3,7 +3,7 @@
 
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
-import type { AttemptRecord } from '../errors.ts';
+import type { AttemptRecord, ErrorCode } from '../errors.ts';
 import type { AnswerStream, ChatRequest, EmbeddingRequest } from '../upstream/adapter.ts';
 import type { Route } from './router.ts';
 
@@ -13,6 +13,20 @@ export interface AttemptOwner {
   settleBudget(deployment: string, usedTokens: number): void;
   record(attempt: Attempt, outcome: AttemptRecord['outcome']): void;
 }
+
+/**
+ * Outcomes of an attempt that the upstream refused or never received: it used none of the tokens reserved for
+ * it, so they are given back (settled with 0). A timeout, an abort or a broken answer may have used them.
+ */
+const unused: ReadonlySet<AttemptRecord['outcome']> = new Set<ErrorCode>([
+  'provider_unavailable',
+  'provider_rate_limited',
+  'provider_circuit_open',
+  'provider_bad_request',
+  'provider_auth',
+  'context_length_exceeded',
+  'invalid_request',
+]);
 
 /** One attempt of a request on one deployment. */
 export class Attempt {
@@ -25,6 +39,8 @@ export class Attempt {
   readonly #controller = new AbortController();
   readonly #request: AttemptOwner;
   #reported = false;
+  /** The budget was settled (real usage known), or the answer began (the upstream used the tokens). */
+  #spent = false;
 
   constructor(request: AttemptOwner, route: Route, hedge: boolean, continuation: boolean) {
     this.#request = request;
@@ -58,7 +74,13 @@ export class Attempt {
   }
 
   settle(usage: { total_tokens: number } | null | undefined) {
+    this.#spent = true;
     if (usage) this.#request.settleBudget(this.route.deployment.id, usage.total_tokens);
+  }
+
+  /** The answer began to arrive (a stream's first token): whatever happens next, the upstream used tokens. */
+  answering() {
+    this.#spent = true;
   }
 
   abort(reason?: unknown) {
@@ -69,6 +91,11 @@ export class Attempt {
   report(outcome: AttemptRecord['outcome']) {
     if (this.#reported) return;
     this.#reported = true;
+    // Failed before the upstream used the tokens reserved for it: they go back to the deployment's budget.
+    if (!this.#spent && unused.has(outcome)) {
+      this.#spent = true;
+      this.#request.settleBudget(this.route.deployment.id, 0);
+    }
     this.#request.record(this, outcome);
   }
 }

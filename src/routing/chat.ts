@@ -7,6 +7,7 @@ import { asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
 import { race } from './race.ts';
 import {
   type Attempt,
+  type CallOptions,
   type ChatCompletionRequest,
   type ChatResult,
   chatRequest,
@@ -26,15 +27,15 @@ interface Called<T> {
 }
 
 /** A completion for `request.model` from the first deployment that can serve it. */
-export async function chatWithFailover(deps: RequestDeps, request: ChatCompletionRequest, signal?: AbortSignal): Promise<ChatResult> {
-  const req = chatRequest(deps, request, signal);
+export async function chatWithFailover(deps: RequestDeps, request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult> {
+  const req = chatRequest(deps, request, options);
   const { value, route } = await callWithFailover(req, (attempt) => attempt.complete(req.body));
   return { completion: value, route };
 }
 
 /** Embeddings for `request.model` from the first deployment that can serve them. */
-export async function embedWithFailover(deps: RequestDeps, request: EmbeddingsRequest, signal?: AbortSignal): Promise<EmbeddingsResult> {
-  const req = embeddingsRequest(deps, request, signal);
+export async function embedWithFailover(deps: RequestDeps, request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResult> {
+  const req = embeddingsRequest(deps, request, options);
   const { value, route } = await callWithFailover<CreateEmbeddingResponse, typeof req.body>(req, (attempt) => attempt.embed(req.body));
   return { embeddings: value, route };
 }

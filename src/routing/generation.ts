@@ -33,6 +33,8 @@ export interface GenerationShared {
   timers: Timers;
   decisions: DecisionLog;
   waitForChange: RouterDeps['waitForChange'];
+  /** Per-tenant budgets: from `auth.tenants`, which applies at a restart, so one for every generation. */
+  tenants: RequestDeps['tenants'];
   /** A limiter that spans generations (a caller's own, or the cluster's shared one); else each has local buckets. */
   limiter: RateLimiter | undefined;
 }
@@ -93,6 +95,14 @@ export function buildGeneration(
     random: shared.random,
     waitForChange: shared.waitForChange,
   });
-  const deps: RequestDeps = { routing, router, limiter, now: shared.now, timers: shared.timers, decisions: shared.decisions };
+  const deps: RequestDeps = {
+    routing,
+    router,
+    limiter,
+    now: shared.now,
+    timers: shared.timers,
+    decisions: shared.decisions,
+    tenants: shared.tenants,
+  };
   return { version, config, routes, limits, local, deps, servedBy };
 }

@@ -9,12 +9,14 @@ import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import type { RoutingConfig } from '../config.ts';
 import { type AttemptRecord, asSwitchyard, type RouteInfo, SwitchyardError } from '../errors.ts';
 import { latencyP95 } from '../provider/metrics.ts';
+import type { Subject } from '../rollout/hash.ts';
 import type { Timers } from '../timers.ts';
 import type { ChatRequest, EmbeddingRequest, ToolCallDelta } from '../upstream/adapter.ts';
 import { Attempt } from './attempt.ts';
 import { type BudgetTicket, estimateInputTokens, estimateTokens, type RateLimiter } from './budgets.ts';
 import type { DecisionLog } from './decisions.ts';
 import type { Route, Router } from './router.ts';
+import { type TenantBudgets, TenantCharge } from './tenants.ts';
 
 export type { RouteInfo } from '../errors.ts';
 export { Attempt } from './attempt.ts';
@@ -71,6 +73,17 @@ export interface RequestDeps {
   /** Runs the deadline and the hedge delay. */
   timers: Timers;
   decisions: DecisionLog;
+  /** Per-tenant budgets (`auth.tenants`); absent: no tenant is limited. */
+  tenants?: TenantBudgets | undefined;
+}
+
+/** What a caller passes with a request: its abort signal, and the tenant its budget is charged to. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  /** The caller's tenant, charged to its own budget (auth.tenants). */
+  tenant?: string | undefined;
+  /** Who the request is, for the sticky arm of an experiment or rollout on its model (src/rollout). */
+  subject?: Subject | undefined;
 }
 
 type Ending = { why: 'deadline' | 'caller'; reason: unknown };
@@ -99,13 +112,16 @@ export class Request<B = ChatRequest> {
   #ending: Ending | undefined;
   /** Budget tickets of a shared limiter, by deployment: taken at pick, settled by the attempt's real usage. */
   #tickets: Map<string, BudgetTicket> | undefined;
+  /** The request's charge to its tenant's budget; only for a tenant that has one. */
+  readonly #charge: TenantCharge | undefined;
   /** Made only when the router waits for a probe: the common path needs no request-level controller. */
   #wait: AbortController | undefined;
   #disposed = false;
 
   /** Checks the model (model_not_found) and starts the deadline. */
-  constructor(deps: RequestDeps, model: string, body: B, tokens: number, signal: AbortSignal | undefined) {
+  constructor(deps: RequestDeps, model: string, body: B, tokens: number, { signal, tenant }: CallOptions = {}) {
     deps.router.routesOf(model);
+    if (tenant !== undefined && deps.tenants?.limited(tenant)) this.#charge = new TenantCharge(deps.tenants, tenant, tokens);
     this.deps = deps;
     this.model = model;
     this.body = body;
@@ -153,7 +169,9 @@ export class Request<B = ChatRequest> {
 
   /** The route for the next attempt (see Router.pick). */
   pick(filter?: (route: Route) => boolean): Promise<Route> {
-    return this.deps.router.pick(this, filter);
+    if (!this.#charge) return this.deps.router.pick(this, filter);
+    // The tenant's budget first (once): refused, no deployment is tried and none is blamed.
+    return this.#charge.admitted().then(() => this.deps.router.pick(this, filter));
   }
 
   /** Keeps a shared limiter's ticket for the picked deployment (called by the router). */
@@ -164,6 +182,7 @@ export class Request<B = ChatRequest> {
 
   /** Settles the budget taken for `deployment` with the real usage. */
   settleBudget(deployment: string, usedTokens: number) {
+    this.#charge?.add(usedTokens - this.tokens);
     const ticket = this.#tickets?.get(deployment);
     if (ticket && this.deps.limiter.settle) this.deps.limiter.settle(ticket, usedTokens);
     else this.deps.limiter.adjust(deployment, usedTokens - this.tokens);
@@ -193,6 +212,7 @@ export class Request<B = ChatRequest> {
     this.tried.add(id);
     // Taken already when a shared limiter gave a ticket at pick.
     if (!this.#tickets?.has(id)) this.deps.limiter.consume(id, this.tokens);
+    this.#charge?.add(this.tokens);
     const attempt = new Attempt(this, route, hedge, continuation);
     this.#live.add(attempt);
     return attempt;
@@ -242,23 +262,20 @@ export class Request<B = ChatRequest> {
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#charge?.close();
     this.deps.timers.clearTimeout(this.#timer);
     this.#caller?.removeEventListener('abort', this.#onCallerAbort);
   }
 }
 
 /** A chat request (the call and stream paths): its tokens estimated from its messages and `max_tokens`. */
-export function chatRequest(deps: RequestDeps, request: ChatCompletionRequest, signal: AbortSignal | undefined): Request {
+export function chatRequest(deps: RequestDeps, request: ChatCompletionRequest, options: CallOptions = {}): Request {
   const { model, ...body } = request;
-  return new Request(deps, model, body, estimateTokens(body.messages, body.max_tokens), signal);
+  return new Request(deps, model, body, estimateTokens(body.messages, body.max_tokens), options);
 }
 
 /** An embeddings request: its tokens estimated from its input. */
-export function embeddingsRequest(
-  deps: RequestDeps,
-  request: EmbeddingsRequest,
-  signal: AbortSignal | undefined,
-): Request<EmbeddingRequest> {
+export function embeddingsRequest(deps: RequestDeps, request: EmbeddingsRequest, options: CallOptions = {}): Request<EmbeddingRequest> {
   const { model, ...body } = request;
-  return new Request(deps, model, body, estimateInputTokens(body.input), signal);
+  return new Request(deps, model, body, estimateInputTokens(body.input), options);
 }

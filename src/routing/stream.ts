@@ -10,6 +10,7 @@ import { continuationRequest, RepeatRemover } from './continuation.ts';
 import { race } from './race.ts';
 import {
   type Attempt,
+  type CallOptions,
   type ChatCompletionRequest,
   type ChatStreamEnd,
   type ChatStreamEvent,
@@ -31,9 +32,9 @@ interface Opened {
 export async function* streamWithFailover(
   deps: RequestDeps,
   request: ChatCompletionRequest,
-  signal?: AbortSignal,
+  options?: CallOptions,
 ): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
-  const req = chatRequest(deps, request, signal);
+  const req = chatRequest(deps, request, options);
   let delivered = '';
   let toolsDelivered = false;
   let current: Opened | undefined;
@@ -76,6 +77,7 @@ export async function* streamWithFailover(
         continue;
       }
       current = winner;
+      winner.attempt.answering();
       const remover = continuing && winner.route.continuation === 'instruct' ? new RepeatRemover(delivered) : null;
       const id = winner.route.deployment.id;
       req.served.push(id);

@@ -8,7 +8,6 @@ import type { Cluster } from '../cluster/index.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
 import { nowOf, providerLogic } from '../provider/actor.ts';
-import type { Subject } from '../rollout/hash.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
 import type { RateLimiter } from './budgets.ts';
@@ -16,12 +15,13 @@ import { chatWithFailover, embedWithFailover } from './chat.ts';
 import { DecisionLog } from './decisions.ts';
 import { createFleet, type DeploymentPlan, deploymentSpecs, type Fleet } from './fleet.ts';
 import { buildGeneration, type Generation, type GenerationShared } from './generation.ts';
-import type { ChatCompletionRequest, EmbeddingsRequest } from './request.ts';
+import type { CallOptions, ChatCompletionRequest, EmbeddingsRequest } from './request.ts';
 import { streamWithFailover } from './stream.ts';
 import { providerSystemId, supervisorMachine } from './supervisor.machine.ts';
+import { createLocalTenantBudgets } from './tenants.ts';
 
 export type { Decision } from './decisions.ts';
-export type { ChatCompletionRequest, ChatResult, ChatStreamEvent, EmbeddingsRequest, EmbeddingsResult } from './request.ts';
+export type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEvent, EmbeddingsRequest, EmbeddingsResult } from './request.ts';
 
 type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 
@@ -64,6 +64,9 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
   const sleep = options.sleep ?? realSleep;
   const timers: Timers = options.timers ?? options.clock ?? realTimers;
   const { cluster } = options;
+  const tenantBudgets = config.auth.tenants;
+  const localTenants = createLocalTenantBudgets(tenantBudgets, now);
+  const tenants = cluster ? cluster.tenants(localTenants, (tenant) => tenantBudgets[tenant]) : localTenants;
 
   const fleet: Fleet = createFleet({
     now,
@@ -101,6 +104,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     random: options.random ?? Math.random,
     timers,
     decisions: new DecisionLog(),
+    tenants,
     limiter: cluster ? cluster.limiter(options.limiter ?? spanning, (id) => generation().limits.get(id)) : options.limiter,
     waitForChange: (watched, ms, signal) =>
       new Promise<void>((resolve, reject) => {
@@ -148,15 +152,12 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
     routesOf: (model: string) => generation().deps.router.routesOf(model),
     decisions: () => shared.decisions.list(),
     timers,
-    // `subject` is read only by a split model's arm assignment (src/rollout/splits.ts), never here.
     generation,
     apply,
-    chat: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
-      chatWithFailover(generation().deps, request, callOptions.signal),
-    stream: (request: ChatCompletionRequest, callOptions: { signal?: AbortSignal; subject?: Subject } = {}) =>
-      streamWithFailover(generation().deps, request, callOptions.signal),
-    embeddings: (request: EmbeddingsRequest, callOptions: { signal?: AbortSignal } = {}) =>
-      embedWithFailover(generation().deps, request, callOptions.signal),
+    // `subject` is read only by a split model's arm assignment (src/rollout/splits.ts), never here.
+    chat: (request: ChatCompletionRequest, callOptions: CallOptions = {}) => chatWithFailover(generation().deps, request, callOptions),
+    stream: (request: ChatCompletionRequest, callOptions: CallOptions = {}) => streamWithFailover(generation().deps, request, callOptions),
+    embeddings: (request: EmbeddingsRequest, callOptions: CallOptions = {}) => embedWithFailover(generation().deps, request, callOptions),
     disable: (id: string) => operator('operator.disable', id),
     enable: (id: string) => operator('operator.enable', id),
     stop: () => {

@@ -136,6 +136,11 @@ export function scopeOf(request: FastifyRequest): { tenant?: string } {
   return p && p.role === 'user' ? { tenant: p.tenant } : {};
 }
 
+/** The tenant a request's rpm/tpm budget is charged to: its key's; none without keys. */
+export function tenantOf(request: FastifyRequest): string | undefined {
+  return request.principal?.tenant;
+}
+
 /** The tenant that owns what a request creates: its key's tenant, or null without keys. */
 export function ownerOf(request: FastifyRequest): string | null {
   return request.principal?.tenant ?? null;

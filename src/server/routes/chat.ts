@@ -9,7 +9,7 @@ import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
-import { scopeOf } from '../auth.ts';
+import { scopeOf, tenantOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from '../sse.ts';
 import { subjectOf } from './rollouts.ts';
@@ -94,13 +94,13 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const subject = subjectOf(request);
       try {
         if (stream) {
-          await writeSse(reply, body.model, runtime.stream(chat, { signal, subject }), {
+          await writeSse(reply, body.model, runtime.stream(chat, { signal, subject, tenant: tenantOf(request) }), {
             includeUsage: stream_options?.include_usage === true,
             metrics,
           });
           return reply;
         }
-        const { completion, route } = await runtime.chat(chat, { signal, subject });
+        const { completion, route } = await runtime.chat(chat, { signal, subject, tenant: tenantOf(request) });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
         if (route.variant !== undefined) void reply.header('x-switchyard-variant', route.variant);
         return (

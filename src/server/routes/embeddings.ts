@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { EmbeddingsRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
+import { tenantOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone } from '../sse.ts';
 
@@ -41,7 +42,7 @@ export function embeddingRoutes(runtime: Runtime, metrics: Metrics | undefined) 
       const signal = clientGone(reply);
       const stop = metrics?.startTimer(body.model);
       try {
-        const { embeddings, route } = await runtime.embeddings(body, { signal });
+        const { embeddings, route } = await runtime.embeddings(body, { signal, tenant: tenantOf(request) });
         const usage = embeddings.usage ? { prompt_tokens: embeddings.usage.prompt_tokens, completion_tokens: 0 } : null;
         metrics?.observeRoute(body.model, route, 'ok', usage);
         return reply
