@@ -15,6 +15,7 @@ import {
   type EmbeddingRequest,
   type OpenAIAdapter,
 } from '../upstream/adapter.ts';
+import { createResponsesAdapter } from '../upstream/responses-adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf } from './health.ts';
@@ -38,6 +39,8 @@ export interface ProviderDeployment {
   maxResponseBytes?: number | undefined;
   /** Seed of the backoff jitter's PRNG. */
   seed?: number | undefined;
+  /** What the upstream speaks: chat completions (default) or the Responses API. */
+  api?: 'chat' | 'responses' | undefined;
 }
 
 export type { ProviderView } from './view.ts';
@@ -99,18 +102,18 @@ export function createDeployment(
 ): Deployment {
   const { now } = runtime;
   const id = deployment.id;
+  const adapterOptions = {
+    id,
+    baseURL: deployment.baseURL,
+    apiKey: deployment.apiKey,
+    model: deployment.model,
+    timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
+    streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
+    headers: deployment.headers,
+    maxResponseBytes: deployment.maxResponseBytes,
+  };
   const adapter =
-    runtime.adapter ??
-    createOpenAIAdapter({
-      id,
-      baseURL: deployment.baseURL,
-      apiKey: deployment.apiKey,
-      model: deployment.model,
-      timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
-      streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
-      headers: deployment.headers,
-      maxResponseBytes: deployment.maxResponseBytes,
-    });
+    runtime.adapter ?? (deployment.api === 'responses' ? createResponsesAdapter(adapterOptions) : createOpenAIAdapter(adapterOptions));
   const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
   const circuit = createCircuit(id, health);
   let ref: ProviderRef | undefined;

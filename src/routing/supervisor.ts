@@ -72,6 +72,7 @@ export function createSupervisor(config: SwitchyardConfig, options: SupervisorOp
           headers: provider.headers,
           health: provider.health,
           maxResponseBytes: provider.maxResponseBytes,
+          api: provider.api,
         };
         deployment = createDeployment({ ...spec, ...rest }, { now, adapter: options.adapters?.[id] });
         deployments.set(id, deployment);

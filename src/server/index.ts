@@ -15,6 +15,7 @@ import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { responsesRoutes } from './routes/responses.ts';
 import { configureSse, endOpenStreams } from './sse.ts';
 
 export type { Principal } from './auth.ts';
@@ -82,6 +83,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   const metrics = options.metrics === false ? undefined : createMetrics(runtime);
   await app.register(chatRoutes(runtime, metrics));
   await app.register(embeddingRoutes(runtime, metrics));
+  await app.register(responsesRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   if (options.inspector !== false)

@@ -77,7 +77,7 @@ export interface OpenAIAdapter {
 }
 
 /** The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). */
-class AttemptSignal {
+export class AttemptSignal {
   readonly #link: Linked;
   readonly signal: AbortSignal;
   timedOut = false;
