@@ -125,15 +125,18 @@ function toolChoiceOf(choice: unknown): ChatRequest['tool_choice'] {
 
 /** A Responses request as the chat request a chat-only deployment gets. */
 export function chatOfResponses(body: ResponsesBody): ChatRequest {
-  const tools: ChatCompletionTool[] | undefined = body.tools?.map((t) => ({
-    type: 'function',
-    function: {
-      name: t.name,
-      ...(t.description ? { description: t.description } : {}),
-      ...(t.parameters ? { parameters: t.parameters } : {}),
-      ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}),
-    },
-  }));
+  const tools: ChatCompletionTool[] | undefined = body.tools?.map((t, i) => {
+    if (typeof t.name !== 'string' || t.name === '') throw invalid(`tools[${i}].name`, 'a function tool needs a name');
+    return {
+      type: 'function',
+      function: {
+        name: t.name,
+        ...(t.description ? { description: t.description } : {}),
+        ...(t.parameters ? { parameters: t.parameters } : {}),
+        ...(typeof t.strict === 'boolean' ? { strict: t.strict } : {}),
+      },
+    };
+  });
   const chat: ChatRequest = { messages: messagesOfItems(body.input, body.instructions) };
   const format = responseFormatOf(body.text?.format);
   if (format) chat.response_format = format;

@@ -138,7 +138,7 @@ describe('Responses pass-through', () => {
     const response = await gateway.client.responses.create({ model: 'chat', input, store: false });
     // The mock's own item ids and fields survive: nothing was rebuilt.
     expect(response.output[0]?.id).toMatch(/^msg_mock_/);
-    expect(response.store).toBe(false);
+    expect((response as unknown as { store: boolean }).store).toBe(false);
     // store: false keeps nothing here either.
     const err = await gateway.client.responses.retrieve(response.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);

@@ -8,9 +8,10 @@ const nullable = <T extends object>(schema: T) => ({ anyOf: [schema, { type: 'nu
 /** Items per request; the body limit bounds their size and the JSON parser their depth. */
 export const maxInputItems = 10_000;
 
+// `name` is checked by the translation (responses-translate.ts), so that a hosted tool is refused for its type.
 const functionTool = {
   type: 'object',
-  required: ['type', 'name'],
+  required: ['type'],
   properties: {
     // Only function tools: the hosted ones (web_search, file_search, …) run inside OpenAI, not here.
     type: { const: 'function' },
