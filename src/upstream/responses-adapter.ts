@@ -12,6 +12,7 @@ import {
   type AdapterOptions,
   type AttemptOptions,
   AttemptSignal,
+  createOpenAIAdapter,
   defaultMaxResponseBytes,
   type OpenAIAdapter,
   type ToolCallDelta,
@@ -73,8 +74,14 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
       signal,
     });
 
+  // Embeddings are `/embeddings` whatever a deployment speaks for completions (its pool connects only when used).
+  const embeddings = createOpenAIAdapter(options);
+
   return {
-    close: () => pool.close().catch(() => {}),
+    close: async () => {
+      await Promise.all([pool.close().catch(() => {}), embeddings.close?.()]);
+    },
+    ...(embeddings.embed ? { embed: embeddings.embed } : {}),
 
     async complete(request, attemptOptions: AttemptOptions = {}) {
       const body = serialize(options.id, { ...responsesBodyOf(request), model: options.model, stream: false });

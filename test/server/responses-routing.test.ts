@@ -38,6 +38,23 @@ describe('Responses through failover and continuation', () => {
     expect(route.attempts.map((a) => a.outcome)).toEqual(['provider_unavailable', 'ok']);
     const events = await collect(await gateway.client.responses.create({ model: 'chat', input, stream: true }));
     expect(textOf(events)).toBe(response.output_text);
+    // The failure counted against the deployment's health, as a chat request's does.
+    const failed = gateway.runtime.providers().find((p) => p.id === 'p0/mock-model');
+    expect(failed?.lastError?.code).toBe('provider_unavailable');
+    expect(failed?.metrics.failures).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hedges a late first answer on another deployment', async () => {
+    gateway = await startGateway({
+      apis: ['responses', 'chat'],
+      mocks: [{ latencyMs: 3000 }, {}],
+      config: { routing: { deadlineMs: 10_000, hedgeAfterMs: 50 } },
+    });
+    const response = await gateway.client.responses.create({ model: 'chat', input });
+    const route = (response as unknown as { switchyard: { deployments: string[]; attempts: { hedge?: boolean; outcome: string }[] } })
+      .switchyard;
+    expect(route.deployments).toEqual(['p1/mock-model']);
+    expect(route.attempts.some((a) => a.hedge === true && a.outcome === 'ok')).toBe(true);
   });
 
   it.each([

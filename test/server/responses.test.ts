@@ -121,6 +121,25 @@ describe.each(['chat', 'responses'] as const)('the Responses API on a %s deploym
   });
 
   // With a key: without keys the loopback guard wants a JSON content type on DELETE, which the SDK does not send.
+  it('the SDK helpers read it: responses.parse gives output_parsed, responses.stream a final response', async () => {
+    gateway = await startGateway({ apis: [api] });
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    const parsed = await gateway.client.responses.parse({
+      model: 'chat',
+      input,
+      text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
+    });
+    expect(typeof (parsed.output_parsed as { answer?: unknown } | null)?.answer).toBe('string');
+    const stream = gateway.client.responses.stream({ model: 'chat', input, instructions });
+    let text = '';
+    stream.on('response.output_text.delta', (e) => {
+      text += e.delta;
+    });
+    const final = await stream.finalResponse();
+    expect(final.output_text).toBe(text);
+    expect(text).toBe(await chatAnswer(gateway));
+  });
+
   it('deletes a stored response: reading it then is 404 response_not_found', async () => {
     gateway = await startGateway({ apis: [api], server: { apiKeys: ['sk-one'] } });
     const response = await gateway.client.responses.create({ model: 'chat', input });
