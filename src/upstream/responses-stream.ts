@@ -142,6 +142,8 @@ export class ResponsesStreamComposer {
     if (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta')
       known.text += String(parsed.delta ?? '');
     if (type === 'response.output_item.done') known.done = true;
+    // An upstream that skipped its own response.created still gets one, before anything else.
+    this.#start(out);
     if (typeof parsed.sequence_number === 'number') this.#seq = Math.max(this.#seq, parsed.sequence_number + 1);
     out.push(`event: ${type}\ndata: ${raw.data}\n\n`);
     return true;
