@@ -7,15 +7,8 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import {
-  type AnswerStream,
-  type AttemptOptions,
-  type ChatRequest,
-  createOpenAIAdapter,
-  type EmbeddingRequest,
-  type OpenAIAdapter,
-} from '../upstream/adapter.ts';
-import { createResponsesAdapter } from '../upstream/responses-adapter.ts';
+import type { AnswerStream, AttemptOptions, ChatRequest, EmbeddingRequest, OpenAIAdapter } from '../upstream/adapter.ts';
+import { adapterFor } from '../upstream/responses-adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf } from './health.ts';
@@ -102,18 +95,18 @@ export function createDeployment(
 ): Deployment {
   const { now } = runtime;
   const id = deployment.id;
-  const adapterOptions = {
-    id,
-    baseURL: deployment.baseURL,
-    apiKey: deployment.apiKey,
-    model: deployment.model,
-    timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
-    streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
-    headers: deployment.headers,
-    maxResponseBytes: deployment.maxResponseBytes,
-  };
   const adapter =
-    runtime.adapter ?? (deployment.api === 'responses' ? createResponsesAdapter(adapterOptions) : createOpenAIAdapter(adapterOptions));
+    runtime.adapter ??
+    adapterFor(deployment.api, {
+      id,
+      baseURL: deployment.baseURL,
+      apiKey: deployment.apiKey,
+      model: deployment.model,
+      timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
+      streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
+      headers: deployment.headers,
+      maxResponseBytes: deployment.maxResponseBytes,
+    });
   const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
   const circuit = createCircuit(id, health);
   let ref: ProviderRef | undefined;

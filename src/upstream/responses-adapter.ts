@@ -187,3 +187,8 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
     },
   };
 }
+
+/** The adapter for what a deployment speaks: chat completions (the default) or the Responses API. */
+export function adapterFor(api: 'chat' | 'responses' | undefined, options: AdapterOptions): OpenAIAdapter {
+  return api === 'responses' ? createResponsesAdapter(options) : createOpenAIAdapter(options);
+}
