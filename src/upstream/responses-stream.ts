@@ -26,7 +26,9 @@ export type RoutedEnd = {
 
 interface Item {
   id: string;
-  type: 'message' | 'function_call';
+  /** `other`: an item the gateway does not compose (reasoning, …), kept as the upstream sent it. */
+  type: 'message' | 'function_call' | 'other';
+  raw?: Fields | undefined;
   text: string;
   callId: string;
   name: string;
@@ -72,6 +74,7 @@ export class ResponsesStreamComposer {
   }
 
   #itemOf(item: Item): Fields {
+    if (item.type === 'other') return item.raw ?? { id: item.id };
     const status = item.done ? 'completed' : 'in_progress';
     if (item.type === 'function_call')
       return { id: item.id, type: 'function_call', status, call_id: item.callId, name: item.name, arguments: item.text };
@@ -83,6 +86,10 @@ export class ResponsesStreamComposer {
     const item = this.#items[index];
     if (!item || item.done) return;
     item.done = true;
+    if (item.type === 'other') {
+      out.push(this.#event('response.output_item.done', { output_index: index, item: this.#itemOf(item) }));
+      return;
+    }
     const at = { item_id: item.id, output_index: index };
     if (item.type === 'message') {
       out.push(this.#event('response.output_text.done', { ...at, content_index: 0, text: item.text, logprobs: [] }));
@@ -126,9 +133,9 @@ export class ResponsesStreamComposer {
     const itemId = typeof parsed.item_id === 'string' ? parsed.item_id : typeof item?.id === 'string' ? item.id : null;
     let index = itemId === null ? -1 : this.#items.findIndex((i) => i.id === itemId);
     if (type === 'response.output_item.added' && index === -1 && itemId !== null && !this.#rebuilt) {
-      const kind = item?.type === 'function_call' ? 'function_call' : item?.type === 'message' ? 'message' : null;
-      if (kind === null) return false;
+      const kind = item?.type === 'function_call' ? 'function_call' : item?.type === 'message' ? 'message' : 'other';
       this.#items.push({
+        raw: item,
         id: itemId,
         type: kind,
         text: '',
@@ -141,7 +148,10 @@ export class ResponsesStreamComposer {
     const known = this.#items[index] as Item;
     if (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta')
       known.text += String(parsed.delta ?? '');
-    if (type === 'response.output_item.done') known.done = true;
+    if (type === 'response.output_item.done') {
+      known.done = true;
+      if (known.type === 'other') known.raw = item;
+    }
     // An upstream that skipped its own response.created still gets one, before anything else.
     this.#start(out);
     if (typeof parsed.sequence_number === 'number') this.#seq = Math.max(this.#seq, parsed.sequence_number + 1);

@@ -140,6 +140,35 @@ describe('composing Responses events', () => {
     expect(completed.output[0]).toMatchObject({ id: 'msg_up', content: [{ text: 'Hello world' }] });
   });
 
+  it('passes items it does not compose (reasoning) unchanged, and keeps their place in the output', () => {
+    const c = composer();
+    const reasoning = { id: 'rs_up', type: 'reasoning', summary: [] };
+    const out = [
+      c.delta(delta('', { chunk: rawChunk('response.output_item.added', { sequence_number: 2, output_index: 0, item: reasoning }) })),
+      c.delta(delta('', { chunk: rawChunk('response.output_item.done', { sequence_number: 3, output_index: 0, item: reasoning }) })),
+      c.delta(
+        delta('', {
+          chunk: rawChunk('response.output_item.added', { sequence_number: 4, output_index: 1, item: { id: 'msg_up', type: 'message' } }),
+        }),
+      ),
+      c.delta(
+        delta('Hi', {
+          chunk: rawChunk('response.output_text.delta', { sequence_number: 5, item_id: 'msg_up', output_index: 1, delta: 'Hi' }),
+        }),
+      ),
+      // A continuation elsewhere: composed onto the open message, at its place.
+      c.delta(delta(' there', { deployment: 'b' })),
+    ].join('');
+    const events = parse(out + c.end(end({ route: { ...route, continued: true } })).text);
+    expect(events.filter((e) => e.event === 'response.output_item.added').map((e) => (e.data.item as { type: string }).type)).toEqual([
+      'reasoning',
+      'message',
+    ]);
+    expect(events.find((e) => e.data.delta === ' there')?.data).toMatchObject({ item_id: 'msg_up', output_index: 1 });
+    const completed = events.at(-1)?.data.response as { output: { type: string }[] };
+    expect(completed.output.map((o) => o.type)).toEqual(['reasoning', 'message']);
+  });
+
   it('ends a failed stream with response.failed and an error event carrying the error', () => {
     const c = composer();
     c.delta(delta('Hel'));
