@@ -5,6 +5,9 @@
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMockUpstream } from '../../src/mock/server.ts';
+import { createRuntime } from '../../src/runtime.ts';
+import { startServer } from '../../src/server/index.ts';
 import { type Gateway, startGateway } from '../helpers/gateway.ts';
 
 let gateway: Gateway | undefined;
@@ -55,6 +58,29 @@ describe('Responses through failover and continuation', () => {
       .switchyard;
     expect(route.deployments).toEqual(['p1/mock-model']);
     expect(route.attempts.some((a) => a.hedge === true && a.outcome === 'ok')).toBe(true);
+  });
+
+  it('passes over a deployment whose rpm budget is spent, as for chat', async () => {
+    const mocks = await Promise.all([startMockUpstream(), startMockUpstream()]);
+    const runtime = createRuntime({
+      providers: mocks.map((m, i) => ({
+        id: `p${i}`,
+        baseURL: m.url,
+        api: 'responses' as const,
+        models: { chat: 'mock-model' },
+        rpm: i === 0 ? 1 : null,
+      })),
+      routing: { deadlineMs: 10_000 },
+    });
+    const server = await startServer(runtime, { port: 0, host: '127.0.0.1', apiKeys: [] });
+    try {
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      for (let n = 0; n < 3; n++) expect((await client.responses.create({ model: 'chat', input })).output_text).toMatch(/\.$/);
+      expect(mocks.map((m) => m.stats().byRoute.responses)).toEqual([1, 2]);
+    } finally {
+      await server.shutdown(100);
+      await Promise.all(mocks.map((m) => m.close()));
+    }
   });
 
   it.each([
