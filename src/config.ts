@@ -82,7 +82,7 @@ export const routingDefaults: RoutingConfig = defaults.routing;
 export const conversationDefaults: ConversationsConfig = defaults.conversations;
 export const providerDefaults = Value.Default(providerSchema, {}) as Pick<
   ProviderConfig,
-  'weight' | 'timeoutMs' | 'streamIdleTimeoutMs' | 'continuation' | 'rpm' | 'tpm' | 'maxResponseBytes'
+  'api' | 'weight' | 'timeoutMs' | 'streamIdleTimeoutMs' | 'continuation' | 'rpm' | 'tpm' | 'maxResponseBytes'
 >;
 
 // The router owns Strategy and the tokenizer owns Encoding: the schema must offer exactly their values (a

@@ -39,6 +39,9 @@ export type ErrorCode =
   | 'shutting_down'
   // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
   | 'unsupported_route'
+  // The Responses API (issue 16): a stored response this tenant does not have, named directly or as previous_response_id.
+  | 'response_not_found'
+  | 'previous_response_not_found'
   // Conversations across instances (issue 18): another instance holds the conversation's write lease.
   | 'conversation_moved'
   // Rollouts and experiments (issue 20): an unknown id on the admin routes, or a command the state refuses.
@@ -115,6 +118,8 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   shutting_down: { status: 503, retryable: true },
   // Not model_not_found: clients that label every 404 as a missing model (LangChain) still show this message.
   unsupported_route: { status: 404, retryable: false },
+  response_not_found: { status: 404, retryable: false },
+  previous_response_not_found: { status: 404, retryable: false },
   // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
   conversation_moved: { status: 409, retryable: true },
   experiment_not_found: { status: 404, retryable: false },

@@ -56,6 +56,13 @@ export const providerSchema = Type.Object(
       description:
         'logical model (what clients send) → the upstream model name, or an object that also sets `contextWindow`, `maxOutput`, `encoding`; at least one',
     }),
+    api: Type.Optional(
+      choice(['chat', 'responses'], {
+        default: 'chat',
+        description:
+          'what the upstream speaks: `chat` (`/chat/completions`; Responses requests are translated to it and back, streams included) or `responses` (`/responses`; Responses requests pass through, chat requests are translated)',
+      }),
+    ),
     weight: Type.Optional(
       Type.Number({ minimum: 0, default: 1, description: 'share of traffic under `weighted` (0 takes none while others can serve)' }),
     ),

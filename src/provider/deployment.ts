@@ -7,16 +7,16 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import {
-  type AnswerStream,
-  type AttemptOptions,
-  type ChatRequest,
-  createOpenAIAdapter,
-  type EmbeddingRequest,
-  type OpenAIAdapter,
-  type StreamDelta,
-  type StreamEnd,
+import type {
+  AnswerStream,
+  AttemptOptions,
+  ChatRequest,
+  EmbeddingRequest,
+  OpenAIAdapter,
+  StreamDelta,
+  StreamEnd,
 } from '../upstream/adapter.ts';
+import { adapterFor } from '../upstream/responses-adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf } from './health.ts';
@@ -40,6 +40,8 @@ export interface ProviderDeployment {
   maxResponseBytes?: number | undefined;
   /** Seed of the backoff jitter's PRNG. */
   seed?: number | undefined;
+  /** What the upstream speaks: chat completions (default) or the Responses API. */
+  api?: 'chat' | 'responses' | undefined;
 }
 
 export type { ProviderView } from './view.ts';
@@ -103,7 +105,7 @@ export function createDeployment(
   const id = deployment.id;
   const adapter =
     runtime.adapter ??
-    createOpenAIAdapter({
+    adapterFor(deployment.api, {
       id,
       baseURL: deployment.baseURL,
       apiKey: deployment.apiKey,

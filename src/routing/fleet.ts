@@ -10,7 +10,8 @@ import type { ProviderRef } from '../provider/machine.ts';
 import { type ProviderHealthOptions, resolveProviderHealthOptions } from '../provider/options.ts';
 import { type SwappableAdapter, swappableAdapter } from '../provider/swap.ts';
 import type { ProviderInput } from '../provider/types.ts';
-import { createOpenAIAdapter, type OpenAIAdapter } from '../upstream/adapter.ts';
+import type { OpenAIAdapter } from '../upstream/adapter.ts';
+import { adapterFor } from '../upstream/responses-adapter.ts';
 
 /** What a reload does to the deployments, by id (`provider/upstream-model`). */
 export interface DeploymentPlan {
@@ -46,19 +47,27 @@ export function deploymentSpecs(config: SwitchyardConfig): Map<string, ProviderD
     for (const { model } of Object.values(p.models)) {
       const id = `${p.id}/${model}`;
       if (specs.has(id)) continue;
-      const { baseURL, apiKey, timeoutMs, streamIdleTimeoutMs, headers, health, maxResponseBytes } = p;
-      specs.set(id, { id, baseURL, apiKey, model, timeoutMs, streamIdleTimeoutMs, headers, health, maxResponseBytes });
+      const { baseURL, apiKey, timeoutMs, streamIdleTimeoutMs, headers, health, maxResponseBytes, api } = p;
+      specs.set(id, { id, baseURL, apiKey, model, timeoutMs, streamIdleTimeoutMs, headers, health, maxResponseBytes, api });
     }
   }
   return specs;
 }
 
 const wireOf = (s: ProviderDeployment) =>
-  JSON.stringify([s.baseURL, s.apiKey ?? null, s.timeoutMs, s.streamIdleTimeoutMs, s.headers ?? null, s.maxResponseBytes ?? null]);
+  JSON.stringify([
+    s.baseURL,
+    s.apiKey ?? null,
+    s.timeoutMs,
+    s.streamIdleTimeoutMs,
+    s.headers ?? null,
+    s.maxResponseBytes ?? null,
+    s.api ?? 'chat',
+  ]);
 const healthOf = (s: ProviderDeployment): ProviderHealthOptions => resolveProviderHealthOptions(s.health, `providers.${s.id}.health`);
 
 function adapterOf(s: ProviderDeployment): OpenAIAdapter {
-  return createOpenAIAdapter({
+  return adapterFor(s.api, {
     id: s.id,
     baseURL: s.baseURL,
     apiKey: s.apiKey,

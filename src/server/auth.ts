@@ -32,6 +32,8 @@ const routeAccess: Record<string, Access> = {
   '/v1/models/:id': 'user',
   '/v1/embeddings': 'user',
   '/v1/chat/completions': 'user',
+  '/v1/responses': 'user',
+  '/v1/responses/:id': 'user',
   '/v1/conversations': 'user',
   '/v1/conversations/:id': 'user',
   '/v1/conversations/:id/messages': 'user',

@@ -18,6 +18,7 @@ import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { responsesRoutes } from './routes/responses.ts';
 import { rolloutRoutes } from './routes/rollouts.ts';
 import { configureSse } from './sse.ts';
 
@@ -87,6 +88,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   if (metrics) registerDrainMetrics(metrics.registry, app.server);
   await app.register(chatRoutes(runtime, metrics));
   await app.register(embeddingRoutes(runtime, metrics));
+  await app.register(responsesRoutes(runtime, metrics));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   await app.register(rolloutRoutes(runtime));

@@ -172,3 +172,39 @@ export async function writeSse(
     await events.return(undefined).catch(() => {});
   }
 }
+
+/**
+ * An event stream of another shape (the Responses API's named events, src/server/responses-sse.ts) under the
+ * same bounds as writeSse: writes wait for `drain`, a client that does not read is cut (aborting the upstream
+ * call), and the server's shutdown ends it with `lastWords(err)`. Call once the first event is in hand.
+ */
+export function openEventStream(reply: FastifyReply, headers: Record<string, string>, lastWords: (err: SwitchyardError) => string) {
+  reply.hijack();
+  const raw = reply.raw;
+  const streams = streamsOf(reply.server.server);
+  const abort = (err: SwitchyardError) => controllers.get(raw)?.abort(err);
+  const cut = (why: string) => {
+    abort(new SwitchyardError('aborted', `the client was cut: it ${why}`));
+    raw.destroy();
+  };
+  const sink = createSink(raw, streams.limits, cut);
+  // The last words go after whatever is still queued for the client, never ahead of it.
+  const end = (err: SwitchyardError) => {
+    sink.end(lastWords(err));
+    abort(err);
+  };
+  streams.open.add(end);
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: raw.shouldKeepAlive ? 'keep-alive' : 'close',
+    ...headers,
+  });
+  return {
+    write: (text: string) => sink.write(text),
+    /** Ends the stream with what is queued and then `text` (when the client is still there). */
+    end: (text = '') => sink.end(text),
+    /** Unregisters the stream from shutdown: call when done, whatever happened. */
+    close: () => streams.open.delete(end),
+  };
+}

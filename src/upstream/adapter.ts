@@ -91,7 +91,7 @@ export interface OpenAIAdapter {
  * attempt, re-armed with `refresh()`: a stream re-arms it on every event, so creating one each time would cost
  * a timer object per chunk.
  */
-class AttemptSignal {
+export class AttemptSignal {
   readonly #link: Linked;
   readonly signal: AbortSignal;
   timedOut = false;

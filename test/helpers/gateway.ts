@@ -23,11 +23,18 @@ export async function startGateway(
     config?: Partial<SwitchyardConfigInput>;
     server?: Partial<StartOptions>;
     models?: Record<string, string | { model: string; contextWindow: number }>;
+    /** What each mock's deployment declares it speaks (`api`), by position; chat when absent. */
+    apis?: ('chat' | 'responses')[];
   } = {},
 ): Promise<Gateway> {
   const mocks = await Promise.all((options.mocks ?? [{}]).map((m) => startMockUpstream(m)));
   const runtime = createRuntime({
-    providers: mocks.map((m, i) => ({ id: `p${i}`, baseURL: m.url, models: options.models ?? { chat: 'mock-model' } })),
+    providers: mocks.map((m, i) => ({
+      id: `p${i}`,
+      baseURL: m.url,
+      models: options.models ?? { chat: 'mock-model' },
+      ...(options.apis?.[i] ? { api: options.apis[i] } : {}),
+    })),
     routing: { deadlineMs: 10_000 },
     ...options.config,
   });

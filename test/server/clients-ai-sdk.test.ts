@@ -1,5 +1,5 @@
 // The Vercel AI SDK (`ai` + `@ai-sdk/openai`) against the gateway as its users write it: chat completions
-// through `openai.chat(...)` (the default provider speaks the Responses API, not served yet: docs/api.md) and
+// through `openai.chat(...)` (the default provider, which speaks the Responses API: clients-ai-sdk-responses.test.ts) and
 // embeddings through `openai.embedding(...)`, with an upstream fault and failover.
 
 import { createOpenAI } from '@ai-sdk/openai';
