@@ -26,7 +26,8 @@ const notFound = (id: string) =>
   new SwitchyardError('response_not_found', `No response found with id '${id.slice(0, 256)}'.`, { param: 'response_id' });
 
 /** The tenant whose stored responses a request reads and writes (one shared tenant without keys). */
-const tenantOf = (request: FastifyRequest) => ownerOf(request) ?? '';
+/** The stored responses' owner: the key's tenant, or '' without keys. */
+const storeOwner = (request: FastifyRequest) => ownerOf(request) ?? '';
 
 /** The input as items, item references resolved from the tenant's stored responses, every type checked. */
 function itemsOf(input: ResponsesCreate['input'], store: ResponseStore, tenant: string): InputItem[] {
@@ -48,7 +49,7 @@ export function responsesRoutes(runtime: Runtime, metrics: Metrics | undefined, 
   return async (app: FastifyInstance) => {
     app.post('/v1/responses', { schema: { body: responsesSchema } }, async (request, reply) => {
       const create = request.body as ResponsesCreate;
-      const tenant = tenantOf(request);
+      const tenant = storeOwner(request);
       const { model, stream, previous_response_id: previous, conversation, input: _input, ...rest } = create;
       const conversationId = typeof conversation === 'string' ? conversation : (conversation?.id ?? null);
       if (conversationId !== null && previous)
@@ -112,14 +113,14 @@ export function responsesRoutes(runtime: Runtime, metrics: Metrics | undefined, 
 
     app.get('/v1/responses/:id', { schema: { params: responseIdParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      const stored = store.get(tenantOf(request), id);
+      const stored = store.get(storeOwner(request), id);
       if (!stored) throw notFound(id);
       return stored.response;
     });
 
     app.delete('/v1/responses/:id', { schema: { params: responseIdParams } }, async (request) => {
       const { id } = request.params as { id: string };
-      if (!store.delete(tenantOf(request), id)) throw notFound(id);
+      if (!store.delete(storeOwner(request), id)) throw notFound(id);
       return { id, object: 'response', deleted: true };
     });
   };
