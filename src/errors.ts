@@ -39,7 +39,9 @@ export type ErrorCode =
   // The OpenAI API as clients use it (issue 16): a route of OpenAI's API this gateway does not serve.
   | 'unsupported_route'
   // Conversations across instances (issue 18): another instance holds the conversation's write lease.
-  | 'conversation_moved';
+  | 'conversation_moved'
+  // OpenAI's Conversations API (issue 16): an item id that the conversation does not hold.
+  | 'conversation_item_not_found';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -105,6 +107,7 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   unsupported_route: { status: 404, retryable: false },
   // The same turn sent again (same idempotency key) reaches the conversation where it now lives, or replays.
   conversation_moved: { status: 409, retryable: true },
+  conversation_item_not_found: { status: 404, retryable: false },
 };
 
 export interface SwitchyardErrorOptions {

@@ -13,6 +13,7 @@ import { keylessGuard } from './loopback.ts';
 import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
+import { openaiConversationRoutes } from './routes/openai-conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { configureSse, endOpenStreams } from './sse.ts';
@@ -82,6 +83,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   const metrics = options.metrics === false ? undefined : createMetrics(runtime);
   await app.register(chatRoutes(runtime, metrics));
   await app.register(embeddingRoutes(runtime, metrics));
+  await app.register(openaiConversationRoutes(runtime));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   if (options.inspector !== false)
