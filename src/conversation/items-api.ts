@@ -5,12 +5,12 @@
 
 import { SwitchyardError } from '../errors.ts';
 import type { Encoding } from '../models/tokens.ts';
-import type { ConversationStore, Metadata, Strategy, StoredConversation } from '../stores/types.ts';
+import type { ConversationStore, Metadata, StoredConversation, Strategy } from '../stores/types.ts';
 import type { createActivation, Entry } from './activation.ts';
 import { messageTokens } from './count.ts';
 import type { createGate } from './gate.ts';
 import { newId } from './ids.ts';
-import { type ConversationItem, checkItems, type ItemInput, itemTexts, itemsOf, recordItemId, recordsOf } from './items.ts';
+import { type ConversationItem, checkItems, type ItemInput, itemsOf, itemTexts, recordItemId, recordsOf } from './items.ts';
 import type { createQuotas } from './quotas.ts';
 import { type ConversationScope, type ConversationView, type CreateConversation, viewOf } from './types.ts';
 
@@ -61,7 +61,8 @@ export function checkMetadata(metadata: unknown): Metadata {
 }
 
 const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
-const itemNotFound = (itemId: string) => new SwitchyardError('conversation_item_not_found', `no item "${itemId.slice(0, 128)}" in this conversation`);
+const itemNotFound = (itemId: string) =>
+  new SwitchyardError('conversation_item_not_found', `no item "${itemId.slice(0, 128)}" in this conversation`);
 const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createItemsApi(deps: ItemsApiDeps) {
@@ -111,7 +112,8 @@ export function createItemsApi(deps: ItemsApiDeps) {
 
   function need<K extends 'appendMessages' | 'setMetadata' | 'deleteMessage'>(name: K): NonNullable<ConversationStore[K]> {
     const method = store[name];
-    if (!method) throw new SwitchyardError('invalid_config', `the conversation store has no ${name}: it cannot serve the Conversations API`);
+    if (!method)
+      throw new SwitchyardError('invalid_config', `the conversation store has no ${name}: it cannot serve the Conversations API`);
     return method.bind(store) as NonNullable<ConversationStore[K]>;
   }
 
@@ -131,7 +133,17 @@ export function createItemsApi(deps: ItemsApiDeps) {
       const systemTokens = system === null ? 0 : messageTokens({ role: 'system', content: system }, encoding);
       await quotas.checkCreate(tenant, systemTokens);
       const append = records.length > 0 ? need('appendMessages') : undefined;
-      await store.create({ id, model, system, systemTokens, strategy: input.strategy ?? deps.defaultStrategy, createdAt, summary: null, tenant, metadata });
+      await store.create({
+        id,
+        model,
+        system,
+        systemTokens,
+        strategy: input.strategy ?? deps.defaultStrategy,
+        createdAt,
+        summary: null,
+        tenant,
+        metadata,
+      });
       if (append) {
         try {
           // The conversation is new: no instance holds its lease, so the write passes the fence.

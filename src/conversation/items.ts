@@ -58,11 +58,21 @@ export function itemsOf(m: MessageRecord): ConversationItem[] {
   const calls = m.toolCalls ?? [];
   const text: ConversationItem[] =
     m.content !== '' || calls.length === 0
-      ? [{ type: 'message', id, status, role: 'assistant', content: [{ type: 'output_text', text: m.content, annotations: [], logprobs: [] }] }]
+      ? [
+          {
+            type: 'message',
+            id,
+            status,
+            role: 'assistant',
+            content: [{ type: 'output_text', text: m.content, annotations: [], logprobs: [] }],
+          },
+        ]
       : [];
   return [
     ...text,
-    ...calls.map((c): FunctionCallItem => ({ type: 'function_call', id: c.itemId, status, call_id: c.id, name: c.name, arguments: c.arguments })),
+    ...calls.map(
+      (c): FunctionCallItem => ({ type: 'function_call', id: c.itemId, status, call_id: c.id, name: c.name, arguments: c.arguments }),
+    ),
   ];
 }
 
@@ -100,7 +110,14 @@ export function recordsOf(items: readonly ItemInput[], from: { seq: number; enco
     }
     if (item.role !== 'assistant') turnId = newId('msg');
     const content = textOf(item.content, `items[${i}].content`);
-    return { ...base, role: item.role, content, tokens: messageTokens({ role: item.role, content }, from.encoding), turnId, itemId: newId('msg') };
+    return {
+      ...base,
+      role: item.role,
+      content,
+      tokens: messageTokens({ role: item.role, content }, from.encoding),
+      turnId,
+      itemId: newId('msg'),
+    };
   });
 }
 
@@ -118,14 +135,16 @@ const isText = (v: unknown) => typeof v === 'string' || Array.isArray(v);
 /** Items as a client sent them, checked field by field: `invalid_request` naming the first bad field. */
 export function checkItems(items: readonly unknown[]): ItemInput[] {
   return items.map((raw, i) => {
-    const bad = (field: string, why: string) => new SwitchyardError('invalid_request', `items[${i}].${field}: ${why}`, { param: `items[${i}].${field}` });
+    const bad = (field: string, why: string) =>
+      new SwitchyardError('invalid_request', `items[${i}].${field}: ${why}`, { param: `items[${i}].${field}` });
     if (typeof raw !== 'object' || raw === null) throw bad('type', 'an item is an object');
     const item = raw as Record<string, unknown>;
     const str = (field: string) => {
       if (typeof item[field] !== 'string') throw bad(field, 'must be a string');
       return item[field];
     };
-    if (item.type === 'function_call') return { type: 'function_call', call_id: str('call_id'), name: str('name'), arguments: str('arguments') };
+    if (item.type === 'function_call')
+      return { type: 'function_call', call_id: str('call_id'), name: str('name'), arguments: str('arguments') };
     if (item.type === 'function_call_output') {
       if (!isText(item.output)) throw bad('output', 'must be text');
       return { type: 'function_call_output', call_id: str('call_id'), output: item.output as string };

@@ -7,13 +7,14 @@
 import { assign, emit } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
 import { fitSliding, planFold, promptTokens } from './fit.ts';
+import { promptMessages } from './prompt.ts';
 import { conversationSetup } from './setup.machine.ts';
 import {
   failedStatus,
   failureOf,
   fitInput,
-  largestBudget,
   inputMessages,
+  largestBudget,
   partialMessage,
   type Reply,
   replyMessage,
@@ -21,10 +22,10 @@ import {
   type Summary,
   statedLimit,
 } from './turn.ts';
-import { promptMessages } from './prompt.ts';
 
-export type { ConversationEmitted, ConversationEvent } from './setup.machine.ts';
 export type { ChatMessage } from './prompt.ts';
+export { promptMessages } from './prompt.ts';
+export type { ConversationEmitted, ConversationEvent } from './setup.machine.ts';
 export type {
   ConversationContext,
   ConversationInput,
@@ -36,7 +37,6 @@ export type {
   TurnFailure,
   TurnMessage,
 } from './turn.ts';
-export { promptMessages } from './prompt.ts';
 export { BrokenReply, statedLimit } from './turn.ts';
 
 export const conversationMachine = conversationSetup.createMachine({

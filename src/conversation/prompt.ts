@@ -44,7 +44,11 @@ export function historyMessages(kept: readonly ConversationMessage[]): ChatMessa
       continue;
     }
     if (calls.length === 0 && m.content === '') continue;
-    out.push(calls.length > 0 ? { role: 'assistant', content: m.content === '' ? null : m.content, tool_calls: calls } : { role: 'assistant', content: m.content });
+    out.push(
+      calls.length > 0
+        ? { role: 'assistant', content: m.content === '' ? null : m.content, tool_calls: calls }
+        : { role: 'assistant', content: m.content },
+    );
   }
   return out;
 }

@@ -93,7 +93,6 @@ export interface ModelWindow {
   contextWindow: number;
 }
 
-
 export const budgetFor = (c: ConversationContext, window: ModelWindow) => {
   const reserve = c.current?.maxTokens ?? c.reserveTokens;
   const learned = c.learnedWindows[window.model] ?? Number.POSITIVE_INFINITY;

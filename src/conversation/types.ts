@@ -3,8 +3,8 @@
 import type { RouteInfo } from '../errors.ts';
 import type { ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
 import type { MessageRecord, MessageRole, Metadata, StoredConversation, Strategy, ToolCallRecord } from '../stores/types.ts';
-import type { ItemInput } from './items.ts';
 import { promptTokens } from './fit.ts';
+import type { ItemInput } from './items.ts';
 import type { Reply } from './machine.ts';
 
 export interface CreateConversation {

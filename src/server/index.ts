@@ -13,8 +13,8 @@ import { keylessGuard } from './loopback.ts';
 import { createMetrics } from './metrics.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
-import { openaiConversationRoutes } from './routes/openai-conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
+import { openaiConversationRoutes } from './routes/openai-conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { configureSse, endOpenStreams } from './sse.ts';
 

@@ -112,7 +112,16 @@ export function createSqliteStore(path: string): ConversationStore {
     async create(c: ConversationRecord) {
       sameFile();
       try {
-        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null, metadataColumn(c.metadata));
+        insertConversation.run(
+          c.id,
+          c.model,
+          c.system,
+          c.systemTokens,
+          c.strategy,
+          c.createdAt,
+          c.tenant ?? null,
+          metadataColumn(c.metadata),
+        );
       } catch (cause) {
         if (selectConversation.get(c.id)) throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { cause });
         throw cause;

@@ -74,7 +74,7 @@ describe('tenancy', () => {
     expect(g.runtime.conversations.list({ tenant: 'nobody' })).toEqual([]);
     expect(g.runtime.conversations.list().some((c) => c.id === id)).toBe(true);
     const deleted = await fetch(`${g.url}/v1/conversations/${id}`, { method: 'DELETE', headers: json(bob) });
-    expect(await deleted.json()).toEqual({ id, deleted: true });
+    expect(await deleted.json()).toEqual({ id, object: 'conversation.deleted', deleted: true });
   });
 });
 

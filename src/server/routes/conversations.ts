@@ -55,7 +55,11 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
           turn_id: turn.turnId,
           role: 'assistant',
           content: turn.content,
-          ...(turn.toolCalls ? { tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
+          ...(turn.toolCalls
+            ? {
+                tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+              }
+            : {}),
           finish_reason: turn.finishReason,
           usage: turn.usage,
           deployments: turn.deployments,

@@ -59,7 +59,8 @@ const listQuery = {
   type: 'object',
   properties: {
     after: { type: 'string', maxLength: 256 },
-    limit: { type: 'integer', minimum: 1, maximum: 100 },
+    // A query string is text (the server does not coerce types): 1 to 100.
+    limit: { type: 'string', pattern: '^(100|[1-9][0-9]?)$' },
     order: { enum: ['asc', 'desc'] },
   },
 } as const;
@@ -99,7 +100,12 @@ export function openaiConversationRoutes(runtime: Runtime) {
 
     app.post(
       '/v1/conversations/:id',
-      { schema: { params: idParams, body: { type: 'object', required: ['metadata'], additionalProperties: false, properties: { metadata } } } },
+      {
+        schema: {
+          params: idParams,
+          body: { type: 'object', required: ['metadata'], additionalProperties: false, properties: { metadata } },
+        },
+      },
       async (request) => {
         const meta = request.body.metadata as Record<string, string> | null;
         return conversationObject(await conversations.setMetadata(request.params.id, meta, scopeOf(request)));
@@ -109,12 +115,15 @@ export function openaiConversationRoutes(runtime: Runtime) {
     app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
       const { id } = request.params;
       // Another tenant's conversation answers exactly like a missing one.
-      if (!(await conversations.delete(id, scopeOf(request)))) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
+      if (!(await conversations.delete(id, scopeOf(request))))
+        throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
       return { id, object: 'conversation.deleted', deleted: true };
     });
 
     app.get('/v1/conversations/:id/items', { schema: { params: idParams, querystring: listQuery } }, async (request) => {
-      const page = await conversations.listItems(request.params.id, request.query, scopeOf(request));
+      const { after, limit, order } = request.query;
+      const options = { after, order, limit: limit === undefined ? undefined : Number(limit) };
+      const page = await conversations.listItems(request.params.id, options, scopeOf(request));
       return { object: 'list', data: page.data, first_id: page.firstId, last_id: page.lastId, has_more: page.hasMore };
     });
 
