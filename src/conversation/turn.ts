@@ -2,8 +2,18 @@
 // its messages.
 
 import { asSwitchyard, type RouteInfo, type SwitchyardError } from '../errors.ts';
-import type { MessageRole, ToolCallRecord } from '../stores/types.ts';
 import type { FitMessage } from './fit.ts';
+
+/** A stored message's role (as the store's MessageRole: the machine imports no store module). */
+export type MessageRole = 'user' | 'assistant' | 'tool' | 'system' | 'developer';
+
+/** A function call of an assistant message, with its item id (as the store's ToolCallRecord). */
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  arguments: string;
+  itemId: string;
+}
 
 export interface ConversationMessage {
   seq: number;

@@ -71,7 +71,7 @@ describe("OpenAI's Conversations API", () => {
     const first = page.data[0];
     if (!first) throw new Error('no item');
     expect(first.id).toMatch(/^msg_/);
-    expect(await client.conversations.items.retrieve(first.id, { conversation_id: id })).toEqual(first);
+    expect(await client.conversations.items.retrieve(first.id ?? '', { conversation_id: id })).toEqual(first);
   });
 
   it('adds items that the next turn sees, and deletes one so that the next turn does not', async () => {
@@ -92,9 +92,9 @@ describe("OpenAI's Conversations API", () => {
 
     const tea = added.data[2];
     if (!tea) throw new Error('no item');
-    const after = await client.conversations.items.delete(tea.id, { conversation_id: id });
+    const after = await client.conversations.items.delete(tea.id ?? '', { conversation_id: id });
     expect(after).toMatchObject({ id, object: 'conversation' });
-    await expect(client.conversations.items.retrieve(tea.id, { conversation_id: id })).rejects.toMatchObject({
+    await expect(client.conversations.items.retrieve(tea.id ?? '', { conversation_id: id })).rejects.toMatchObject({
       status: 404,
       code: 'conversation_item_not_found',
     });
