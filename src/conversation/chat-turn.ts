@@ -64,3 +64,10 @@ export function chatTurnOf(request: ChatTurnRequest): TurnSpec {
   if (content === null) throw refuse('the last message must be the new user message, as text, or the tool results of the last reply');
   return { input: [{ role: 'user', content }], params, maxTokens };
 }
+
+/** A user message as a turn; `maxTokens` is sent as max_tokens. */
+export const textTurn = (content: string, maxTokens: number | null | undefined): TurnSpec => ({
+  input: [{ role: 'user', content }],
+  params: maxTokens == null ? {} : { max_tokens: maxTokens },
+  maxTokens: maxTokens ?? null,
+});

@@ -60,10 +60,11 @@ export function checkMetadata(metadata: unknown): Metadata {
   return Object.fromEntries(entries) as Metadata;
 }
 
-const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
+export const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
 const itemNotFound = (itemId: string) =>
   new SwitchyardError('conversation_item_not_found', `no item "${itemId.slice(0, 128)}" in this conversation`);
-const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
+/** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
+export const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createItemsApi(deps: ItemsApiDeps) {
   const { store, actors, gate, quotas } = deps;

@@ -1,4 +1,5 @@
-// The conversations API at run time: create, read, post turns (idempotent with a key), stream them, delete.
+// The conversations API at run time: post turns (idempotent with a key), stream them, delete; OpenAI's
+// Conversations API (create, read, metadata, items) is in items-api.ts.
 // Actors live in activation.ts; this file provides the machine's store writes, completions and summaries
 // (through actor.ts) and matches each turn's outcome to the caller waiting for it.
 
@@ -9,31 +10,26 @@ import { SwitchyardError } from '../errors.ts';
 import type { Encoding } from '../models/tokens.ts';
 import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
-import type { ConversationStore, StoredConversation } from '../stores/types.ts';
+import type { ConversationStore } from '../stores/types.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
-import { type ChatTurnRequest, chatTurnOf, type TurnSpec } from './chat-turn.ts';
+import { type ChatTurnRequest, chatTurnOf, type TurnSpec, textTurn } from './chat-turn.ts';
 import { messageTokens } from './count.ts';
 import { createGate } from './gate.ts';
 import { newId } from './ids.ts';
-import { createItemsApi } from './items-api.ts';
-import type { ConversationInput, ModelWindow, Reply } from './machine.ts';
+import { createItemsApi, notFound, visible } from './items-api.ts';
+import type { ModelWindow, Reply } from './machine.ts';
 import { createQuotas, keyReused } from './quotas.ts';
 import { findByKey } from './replay.ts';
-import type { ConversationScope, LiveConversation, PostOptions, TurnResult, TurnStreamEvent } from './types.ts';
-import { logicalModelWindows } from './windows.ts';
+import { type ConversationScope, type LiveConversation, liveOf, type PostOptions, type TurnResult, type TurnStreamEvent } from './types.ts';
+import { conversationInput, firstModel, logicalModelWindows } from './windows.ts';
 
 interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
 }
-
-const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
-
-/** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
-const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createConversations(options: {
   store: ConversationStore;
@@ -75,7 +71,7 @@ export function createConversations(options: {
   const actors = createActivation({
     store,
     logic,
-    inputOf,
+    inputOf: (stored) => conversationInput(stored, settings, windowOf),
     encodingOf: (model) => windowOf(model).encoding,
     idleMs: settings.idleMs,
     leaseMs: settings.leaseMs,
@@ -97,32 +93,10 @@ export function createConversations(options: {
     gate,
     quotas,
     encodingOf: (model) => windowOf(model).encoding,
-    defaultModel: () => {
-      const first = windows.keys().next();
-      if (first.done) throw new SwitchyardError('model_not_found', 'no logical model is served here', { param: 'switchyard.model' });
-      return first.value;
-    },
+    defaultModel: () => firstModel(windows),
     defaultStrategy: settings.strategy,
     now,
   });
-
-  function inputOf(stored: StoredConversation): ConversationInput {
-    const c = stored.conversation;
-    const model = windowOf(c.model);
-    const fallbackName = settings.contextFallbacks[c.model];
-    const throughSeq = c.summary?.throughSeq ?? -1;
-    return {
-      id: c.id,
-      model: { model: model.model, contextWindow: model.contextWindow },
-      fallback: fallbackName ? { model: fallbackName, contextWindow: windowOf(fallbackName).contextWindow } : null,
-      system: c.system === null ? null : { content: c.system, tokens: c.systemTokens },
-      strategy: c.strategy,
-      reserveTokens: settings.reserveTokens,
-      summaryMaxTokens: settings.summaryMaxTokens,
-      summary: c.summary,
-      messages: stored.messages.filter((m) => m.seq > throughSeq).map(({ createdAt: _created, ...m }) => m),
-    };
-  }
 
   /** Answers the caller waiting for the turn: its reply, or the request's error as it is (no copy). */
   function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; error: SwitchyardError }) {
@@ -249,13 +223,6 @@ export function createConversations(options: {
     yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
   }
 
-  /** A user message as a turn; `maxTokens` is sent as max_tokens. */
-  const textTurn = (content: string, options: PostOptions): TurnSpec => ({
-    input: [{ role: 'user', content }],
-    params: options.maxTokens == null ? {} : { max_tokens: options.maxTokens },
-    maxTokens: options.maxTokens ?? null,
-  });
-
   return {
     /** Creates a conversation (with OpenAI's items and metadata, or Switchyard's model, system and strategy). */
     create: items.create,
@@ -267,10 +234,10 @@ export function createConversations(options: {
     deleteItem: items.deleteItem,
 
     /** Posts a user message as a turn. */
-    post: (id: string, content: string, options: PostOptions = {}) => post(id, textTurn(content, options), options),
+    post: (id: string, content: string, options: PostOptions = {}) => post(id, textTurn(content, options.maxTokens), options),
 
     /** Posts a user message as a turn and streams the reply as it arrives. */
-    stream: (id: string, content: string, options: PostOptions = {}) => stream(id, textTurn(content, options), options),
+    stream: (id: string, content: string, options: PostOptions = {}) => stream(id, textTurn(content, options.maxTokens), options),
 
     /**
      * Runs a turn from a whole chat request: its new messages (the last user message, or the tool results that
@@ -317,15 +284,7 @@ export function createConversations(options: {
     live(id: string): LiveConversation | null {
       const entry = actors.get(id);
       if (!entry) return null;
-      const snapshot = entry.actor.getSnapshot();
-      const c = snapshot.context;
-      return {
-        state: String(snapshot.value),
-        queued: c.queue.length,
-        summaryFailures: c.summaryFailures,
-        summary: c.summary,
-        messages: c.messages.map(({ seq, role, tokens, status, turnId }) => ({ seq, role, tokens, status, turnId })),
-      };
+      return liveOf(entry.actor.getSnapshot());
     },
 
     /** Stops every conversation actor; their state is in the store. */

@@ -5,7 +5,7 @@ import type { ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
 import type { MessageRecord, MessageRole, Metadata, StoredConversation, Strategy, ToolCallRecord } from '../stores/types.ts';
 import { promptTokens } from './fit.ts';
 import type { ItemInput } from './items.ts';
-import type { Reply } from './machine.ts';
+import type { ConversationContext, Reply } from './machine.ts';
 
 export interface CreateConversation {
   /** Its logical model; without one, the first logical model of the config. */
@@ -115,5 +115,17 @@ export function viewOf(stored: StoredConversation): ConversationView {
       .filter((m) => m.role === 'user' && m.status === 'pending')
       .map((m) => ({ turnId: m.turnId, content: m.content })),
     tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
+  };
+}
+
+/** What the inspector shows of a conversation actor in memory. */
+export function liveOf(snapshot: { value: unknown; context: ConversationContext }): LiveConversation {
+  const c = snapshot.context;
+  return {
+    state: String(snapshot.value),
+    queued: c.queue.length,
+    summaryFailures: c.summaryFailures,
+    summary: c.summary,
+    messages: c.messages.map(({ seq, role, tokens, status, turnId }) => ({ seq, role, tokens, status, turnId })),
   };
 }
