@@ -4,14 +4,20 @@
 
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { SwitchyardError } from '../errors.ts';
+import type { ChatStreamDelta } from '../routing/request.ts';
+import type { ChatRequest } from '../upstream/adapter.ts';
+import type { TurnResult } from './types.ts';
 
 /**
  * A chat request for a conversation turn: OpenAI's chat completion parameters. Its `model` and `stream` are the
  * conversation's and the caller's business; every other key is sent upstream.
  */
-export interface ChatTurnRequest {
+export type ChatTurnRequest = Omit<ChatRequest, 'messages'> & {
   messages: readonly ChatCompletionMessageParam[];
-}
+  model?: string;
+  stream?: boolean | null;
+  stream_options?: unknown;
+};
 
 export interface TurnSpec {
   /** What the turn stores before it asks: a user message, or the tool results for the last reply's calls. */
@@ -70,4 +76,21 @@ export const textTurn = (content: string, maxTokens: number | null | undefined):
   input: [{ role: 'user', content }],
   params: maxTokens == null ? {} : { max_tokens: maxTokens },
   maxTokens: maxTokens ?? null,
+});
+
+/** A replayed reply (an idempotent retry) streamed at once: its text and its calls in one delta, from no deployment. */
+export const replayDelta = (result: TurnResult): ChatStreamDelta => ({
+  type: 'delta',
+  content: result.content,
+  deployment: '',
+  ...(result.toolCalls?.length
+    ? {
+        toolCalls: result.toolCalls.map((c, index) => ({
+          index,
+          id: c.id,
+          type: 'function' as const,
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      }
+    : {}),
 });

@@ -15,7 +15,7 @@ import { realTimers, type Timers } from '../timers.ts';
 import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
-import { type ChatTurnRequest, chatTurnOf, type TurnSpec, textTurn } from './chat-turn.ts';
+import { type ChatTurnRequest, chatTurnOf, replayDelta, type TurnSpec, textTurn } from './chat-turn.ts';
 import { messageTokens } from './count.ts';
 import { createGate } from './gate.ts';
 import { newId } from './ids.ts';
@@ -219,7 +219,7 @@ export function createConversations(options: {
     yield* deltas;
     const result = await turn;
     // A replayed turn (an idempotent retry) streams its stored reply at once.
-    if (result.replayed) yield { type: 'delta', content: result.content, deployment: '' };
+    if (result.replayed) yield replayDelta(result);
     yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
   }
 
