@@ -161,20 +161,27 @@ describe('a tool loop through a stored conversation', () => {
   it('sends the tool loop through /messages too, with its parameters', async () => {
     const { client, recorder, url } = await start();
     const { id } = await client.conversations.create({});
-    const post = async (body: unknown) =>
+    const post = async (body: unknown, extra: Record<string, string> = {}) =>
       (await (
         await fetch(`${url}/v1/conversations/${id}/messages`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...extra },
           body: JSON.stringify(body),
         })
-      ).json()) as { tool_calls?: { id: string }[]; finish_reason: string; content: string };
+      ).json()) as { tool_calls?: { id: string }[]; finish_reason: string; content: string; replayed: boolean };
     const first = await post({ content: 'Weather in Lima?', tools: [weather], temperature: 0.5 });
     expect(first.finish_reason).toBe('tool_calls');
     expect(lastChat(recorder)).toMatchObject({ tools: [weather], temperature: 0.5 });
     const callId = first.tool_calls?.[0]?.id ?? '';
-    const second = await post({ messages: [{ role: 'tool', tool_call_id: callId, content: 'sunny' }], tools: [weather] });
+    const result = { messages: [{ role: 'tool', tool_call_id: callId, content: 'sunny' }], tools: [weather] };
+    const second = await post(result, { 'idempotency-key': 'result-1' });
     expect(second.finish_reason).toBe('stop');
     expect(roles(recorder)).toEqual(['user', 'assistant', 'tool']);
+    // The same result again with its key: the stored answer, no second upstream call, no second result stored.
+    const calls = recorder.chats.length;
+    expect(await post(result, { 'idempotency-key': 'result-1' })).toMatchObject({ replayed: true, content: second.content });
+    expect(recorder.chats.length).toBe(calls);
+    const items = await client.conversations.items.list(id);
+    expect(items.data.filter((i) => i.type === 'function_call_output')).toHaveLength(1);
   });
 });

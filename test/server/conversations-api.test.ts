@@ -113,7 +113,7 @@ describe("OpenAI's Conversations API", () => {
     expect(older.status).toBe(201);
     const body = (await older.json()) as { id: string; switchyard: { model: string; system: string; strategy: string } };
     expect(body.switchyard).toMatchObject({ model: 'other', system: 'Be brief.', strategy: 'summarize' });
-    const plain = (await client.conversations.create({})) as unknown as { switchyard: { model: string } };
+    const plain = (await client.conversations.create()) as unknown as { switchyard: { model: string } };
     expect(plain.switchyard.model).toBe('chat');
     const chosen = (await client.conversations.create({ switchyard: { model: 'other' } } as never)) as unknown as {
       switchyard: { model: string };
