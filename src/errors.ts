@@ -49,7 +49,9 @@ export type ErrorCode =
   | 'rollout_not_found'
   | 'rollout_state_conflict'
   // Per-tenant budgets (issue 17): the caller's tenant spent its rpm/tpm budget.
-  | 'rate_limited';
+  | 'rate_limited'
+  // OpenAI's Conversations API (issue 16): an item id that the conversation does not hold.
+  | 'conversation_item_not_found';
 
 /** One attempt of a request on one deployment, as reported with results and errors. */
 export interface AttemptRecord {
@@ -128,6 +130,7 @@ const contract: Record<ErrorCode, { status: number; retryable: boolean }> = {
   rollout_state_conflict: { status: 409, retryable: false },
   // The tenant's own budget, not an upstream's 429 (provider_rate_limited): Retry-After says when it has room.
   rate_limited: { status: 429, retryable: true },
+  conversation_item_not_found: { status: 404, retryable: false },
 };
 
 export interface SwitchyardErrorOptions {

@@ -18,6 +18,9 @@ export {
   type UpstreamModel,
   type UpstreamModelInput,
 } from './config.ts';
+export { type ChatTurnRequest, chatTurnOf, type TurnSpec } from './conversation/chat-turn.ts';
+export type { ConversationItem, FunctionCallItem, FunctionCallOutputItem, ItemInput, MessageItem } from './conversation/items.ts';
+export type { ItemPage, ListOptions } from './conversation/items-api.ts';
 export type {
   ConversationScope,
   ConversationView,
@@ -67,7 +70,16 @@ export type { StoreStatus } from './stores/health.ts';
 export { openStore } from './stores/index.ts';
 export { createMemoryStore } from './stores/memory.ts';
 export { createSqliteStore } from './stores/sqlite.ts';
-export type { ConversationRecord, ConversationStore, MessageRecord, StoredConversation, SummaryRecord } from './stores/types.ts';
+export type {
+  ConversationRecord,
+  ConversationStore,
+  MessageRecord,
+  MessageRole,
+  Metadata,
+  StoredConversation,
+  SummaryRecord,
+  ToolCallRecord,
+} from './stores/types.ts';
 export type { Timers } from './timers.ts';
 export type {
   AdapterOptions,

@@ -8,7 +8,10 @@ import { asSwitchyard, SwitchyardError } from '../errors.ts';
 import { countMessageTokens, type Encoding } from '../models/tokens.ts';
 import type { ChatCompletionRequest, ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
 import type { CallOptions, Supervisor } from '../routing/supervisor.ts';
-import type { ConversationStore, MessageRecord } from '../stores/types.ts';
+import type { ConversationStore, MessageRecord, ToolCallRecord } from '../stores/types.ts';
+import type { ToolCallDelta } from '../upstream/adapter.ts';
+import { messageTokens } from './count.ts';
+import { newId } from './ids.ts';
 import { BrokenReply, type ConversationMessage, conversationMachine, type Reply } from './machine.ts';
 
 const summaryPrompt =
@@ -43,13 +46,15 @@ export function conversationLogic(deps: LogicDeps) {
     options: CallOptions,
   ): Promise<Reply> {
     let content = '';
+    const calls: ToolCallRecord[] = [];
     const stream = supervisor.stream(request, options);
     try {
       // The end is the stream's return value: a stream that did not reach it threw.
       for (let next = await stream.next(); ; next = await stream.next()) {
-        if (next.done) return replyOf(content, next.value, encoding);
+        if (next.done) return replyOf(content, calls, next.value, encoding);
         if (next.value.type !== 'delta') continue;
         content += next.value.content;
+        gatherCalls(calls, next.value.toolCalls);
         await sink(next.value);
       }
     } catch (err) {
@@ -59,7 +64,12 @@ export function conversationLogic(deps: LogicDeps) {
   }
   return conversationMachine.provide({
     actors: {
-      persistUser: fromPromise(async ({ input }) => store.appendUser(input.id, record(input.message))),
+      persistUser: fromPromise(async ({ input }) => {
+        const records = input.messages.map(record);
+        if (store.appendMessages) return store.appendMessages(input.id, records);
+        // An embedder's store without appendMessages: one by one (a turn has one message unless it brings tool results).
+        for (const r of records) await store.appendUser(input.id, r);
+      }),
       persistReply: fromPromise(async ({ input }) => store.completeTurn(input.id, input.turnId, record(input.message))),
       persistSummary: fromPromise(async ({ input }) => store.saveSummary(input.id, input.summary)),
       restartTurn: fromPromise(async ({ input }) => store.restartTurn(input.id, input.turnId)),
@@ -70,20 +80,22 @@ export function conversationLogic(deps: LogicDeps) {
         // The turn's request is charged to the conversation's tenant, whoever posted it; the conversation is the
         // subject of a split model's sticky arm (src/rollout).
         const options = { signal: signals.get(input.turnId), tenant: deps.tenantOf(input.id), subject: { conversation: input.id } };
-        const request = {
-          model: input.model,
-          messages: input.messages,
-          ...(input.maxTokens === null ? {} : { max_tokens: input.maxTokens }),
-        };
+        // The client's whole request (tools, temperature, response_format…), with the window as its messages.
+        const request = { ...input.params, model: input.model, messages: input.messages } as ChatCompletionRequest;
         const encoding = deps.encodingOf(input.model);
         const sink = sinks.get(input.turnId);
         if (sink) return streamReply(request, encoding, sink, options);
         const { completion, route } = await supervisor.chat(request, options);
         const choice = completion.choices[0];
         const content = choice?.message.content ?? '';
+        const toolCalls = (choice?.message.tool_calls ?? []).flatMap((t) =>
+          t.type === 'function' ? [{ id: t.id, name: t.function.name, arguments: t.function.arguments, itemId: newId('fc') }] : [],
+        );
         return {
           content,
-          tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+          ...(toolCalls.length > 0 ? { toolCalls } : {}),
+          itemId: newId('msg'),
+          tokens: messageTokens({ role: 'assistant', content, toolCalls }, encoding),
           finishReason: choice?.finish_reason ?? 'stop',
           usage: usageOf(completion.usage),
           route,
@@ -91,7 +103,7 @@ export function conversationLogic(deps: LogicDeps) {
       }),
       summarize: fromPromise(async ({ input }) => {
         const model = settings.summarizerModel ?? deps.modelOf(input.id) ?? '';
-        const transcript = input.messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+        const transcript = input.messages.map(transcriptLine).join('\n');
         const previous = input.previous ? `Summary so far:\n${input.previous.text}\n\nThen:\n` : '';
         const { completion } = await supervisor.chat({
           model,
@@ -114,11 +126,35 @@ export function conversationLogic(deps: LogicDeps) {
   }
 }
 
+/** A message as a line of the transcript a summary is made from: its calls and results named. */
+function transcriptLine(m: ConversationMessage): string {
+  const calls = (m.toolCalls ?? []).map((t) => ` [calls ${t.name}(${t.arguments})]`).join('');
+  const result = m.role === 'tool' ? ` [result of ${m.toolCallId ?? 'a call'}]` : '';
+  return `${m.role}:${result} ${m.content}${calls}`;
+}
+
+/** Adds a stream's tool call pieces to the calls so far: the first piece of a call has its id and name, the rest add arguments. */
+function gatherCalls(calls: ToolCallRecord[], deltas: readonly ToolCallDelta[] | undefined) {
+  for (const d of deltas ?? []) {
+    let call = calls[d.index];
+    if (!call) {
+      call = { id: d.id ?? '', name: '', arguments: '', itemId: newId('fc') };
+      calls[d.index] = call;
+    }
+    if (d.id) call.id = d.id;
+    if (d.function?.name) call.name += d.function.name;
+    if (d.function?.arguments) call.arguments += d.function.arguments;
+  }
+}
+
 /** A reply from a finished stream: counted once, at its end. */
-function replyOf(content: string, end: ChatStreamEnd, encoding: Encoding): Reply {
+function replyOf(content: string, gathered: ToolCallRecord[], end: ChatStreamEnd, encoding: Encoding): Reply {
+  const toolCalls = gathered.filter((c) => c !== undefined);
   return {
     content,
-    tokens: countMessageTokens({ role: 'assistant', content }, encoding),
+    ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    itemId: newId('msg'),
+    tokens: messageTokens({ role: 'assistant', content, toolCalls }, encoding),
     finishReason: end.finishReason,
     usage: usageOf(end.usage),
     route: end.route,

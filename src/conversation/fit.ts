@@ -15,6 +15,8 @@ export interface FitMessage {
   /** Messages of one turn (a user message and its reply) are kept or dropped together. */
   turnId: string;
   tokens: number;
+  /** A `tool` result joins the turn before it: a call and its result are kept or dropped together. */
+  role?: string;
 }
 
 export interface FitInput {
@@ -34,7 +36,7 @@ function turnsOf(history: readonly FitMessage[]): FitMessage[][] {
   const turns: FitMessage[][] = [];
   for (const m of history) {
     const last = turns.at(-1);
-    if (last && last[0]?.turnId === m.turnId) last.push(m);
+    if (last && (last.at(-1)?.turnId === m.turnId || m.role === 'tool')) last.push(m);
     else turns.push([m]);
   }
   return turns;

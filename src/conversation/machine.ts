@@ -7,25 +7,26 @@
 import { assign, emit } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
 import { fitSliding, planFold, promptTokens } from './fit.ts';
+import { promptMessages } from './prompt.ts';
 import { conversationSetup } from './setup.machine.ts';
 import {
   failedStatus,
   failureOf,
   fitInput,
+  inputMessages,
   largestBudget,
   partialMessage,
-  promptMessages,
   type Reply,
   replyMessage,
   restartedMessages,
   type Summary,
   statedLimit,
-  userMessage,
 } from './turn.ts';
 
+export type { ChatMessage } from './prompt.ts';
+export { promptMessages } from './prompt.ts';
 export type { ConversationEmitted, ConversationEvent } from './setup.machine.ts';
 export type {
-  ChatMessage,
   ConversationContext,
   ConversationInput,
   ConversationMessage,
@@ -34,8 +35,9 @@ export type {
   Summary,
   Turn,
   TurnFailure,
+  TurnMessage,
 } from './turn.ts';
-export { BrokenReply, promptMessages, statedLimit } from './turn.ts';
+export { BrokenReply, statedLimit } from './turn.ts';
 
 export const conversationMachine = conversationSetup.createMachine({
   id: 'conversation',
@@ -111,10 +113,13 @@ export const conversationMachine = conversationSetup.createMachine({
     persistingUser: {
       invoke: {
         src: 'persistUser',
-        input: ({ context }) => ({ id: context.id, message: userMessage(context) }),
+        input: ({ context }) => ({ id: context.id, messages: inputMessages(context) }),
         onDone: {
           target: 'fitting',
-          actions: assign(({ context }) => ({ messages: [...context.messages, userMessage(context)], nextSeq: context.nextSeq + 1 })),
+          actions: assign(({ context }) => {
+            const input = inputMessages(context);
+            return { messages: [...context.messages, ...input], nextSeq: context.nextSeq + input.length };
+          }),
         },
         onError: { target: 'idle', actions: ['emitFailure', 'clearTurn'] },
       },
@@ -190,6 +195,7 @@ export const conversationMachine = conversationSetup.createMachine({
           model: context.turnModel.model,
           messages: promptMessages(context),
           maxTokens: context.current?.maxTokens ?? null,
+          params: context.current?.params ?? {},
         }),
         onDone: { target: 'persistingReply', actions: assign({ reply: ({ event }) => event.output }) },
         onError: [

@@ -1,4 +1,5 @@
-// The conversations API at run time: create, read, post turns (idempotent with a key), stream them, delete.
+// The conversations API at run time: post turns (idempotent with a key), stream them, delete; OpenAI's
+// Conversations API (create, read, metadata, items) is in items-api.ts.
 // Actors live in activation.ts; this file provides the machine's store writes, completions and summaries
 // (through actor.ts) and matches each turn's outcome to the caller waiting for it.
 
@@ -6,38 +7,29 @@ import { randomUUID } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import type { ConversationsConfig, SwitchyardConfig } from '../config.ts';
 import { SwitchyardError } from '../errors.ts';
-import { countMessageTokens, type Encoding } from '../models/tokens.ts';
+import type { Encoding } from '../models/tokens.ts';
 import type { ChatStreamDelta } from '../routing/request.ts';
 import type { Supervisor } from '../routing/supervisor.ts';
-import type { ConversationStore, StoredConversation } from '../stores/types.ts';
+import type { ConversationStore } from '../stores/types.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { createActivation, type Entry } from './activation.ts';
 import { conversationLogic } from './actor.ts';
 import { Channel } from './channel.ts';
-import type { ConversationInput, ModelWindow, Reply } from './machine.ts';
+import { type ChatTurnRequest, chatTurnOf, replayDelta, type TurnSpec, textTurn, turnResultOf } from './chat-turn.ts';
+import { messageTokens } from './count.ts';
+import { createGate } from './gate.ts';
+import { newId } from './ids.ts';
+import { createItemsApi, notFound, visible } from './items-api.ts';
+import type { ModelWindow, Reply } from './machine.ts';
 import { createQuotas, keyReused } from './quotas.ts';
 import { findByKey, queued } from './replay.ts';
-import {
-  type ConversationScope,
-  type ConversationView,
-  type CreateConversation,
-  type LiveConversation,
-  type PostOptions,
-  type TurnResult,
-  type TurnStreamEvent,
-  viewOf,
-} from './types.ts';
-import { logicalModelWindows } from './windows.ts';
+import { type ConversationScope, type LiveConversation, liveOf, type PostOptions, type TurnResult, type TurnStreamEvent } from './types.ts';
+import { conversationInput, firstModel, liveWindows } from './windows.ts';
 
 interface Deferred {
   resolve(result: TurnResult): void;
   reject(error: SwitchyardError): void;
 }
-
-const notFound = (id: string) => new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
-
-/** Whether a call scoped to `scope` may see a conversation of `owner`: another tenant's looks like none at all. */
-const visible = (owner: string | null | undefined, scope: ConversationScope) => scope.tenant === undefined || owner === scope.tenant;
 
 export function createConversations(options: {
   store: ConversationStore;
@@ -53,15 +45,14 @@ export function createConversations(options: {
   const quotas = createQuotas(store, options.config.limits);
   const now = options.now ?? Date.now;
 
-  // Recomputed when a reload brings other providers (options.config reads the config in use).
-  let windows = { of: options.config.providers, map: logicalModelWindows(options.config) };
+  const currentWindows = liveWindows(options.config);
   const windowOf = (model: string): ModelWindow & { encoding: Encoding } => {
-    if (windows.of !== options.config.providers) windows = { of: options.config.providers, map: logicalModelWindows(options.config) };
-    const w = windows.map.get(model);
+    const w = currentWindows().get(model);
     if (!w) throw new SwitchyardError('model_not_found', `model "${model}" is not served here`, { param: 'model' });
     return { model, ...w };
   };
 
+  const gate = createGate();
   /** Callers waiting for each turn's outcome: the poster, and same-key retries that joined it. */
   const waiting = new Map<string, Deferred[]>();
   const join = (turnId: string, deferred: Deferred) => waiting.set(turnId, [...(waiting.get(turnId) ?? []), deferred]);
@@ -76,14 +67,14 @@ export function createConversations(options: {
     now,
     encodingOf: (model) => windowOf(model).encoding,
     modelOf: (id) => actors.get(id)?.actor.getSnapshot().context.model.model,
-    tenantOf: (id) => actors.get(id)?.tenant ?? undefined,
     signals,
     sinks,
+    tenantOf: (id) => actors.get(id)?.tenant ?? undefined,
   });
   const actors = createActivation({
     store,
     logic,
-    inputOf,
+    inputOf: (stored) => conversationInput(stored, settings, windowOf),
     encodingOf: (model) => windowOf(model).encoding,
     idleMs: settings.idleMs,
     leaseMs: settings.leaseMs,
@@ -99,24 +90,16 @@ export function createConversations(options: {
   });
 
   const inflight = new Map<string, { content: string; result: Promise<TurnResult> }>();
-
-  function inputOf(stored: StoredConversation): ConversationInput {
-    const c = stored.conversation;
-    const model = windowOf(c.model);
-    const fallbackName = settings.contextFallbacks[c.model];
-    const throughSeq = c.summary?.throughSeq ?? -1;
-    return {
-      id: c.id,
-      model: { model: model.model, contextWindow: model.contextWindow },
-      fallback: fallbackName ? { model: fallbackName, contextWindow: windowOf(fallbackName).contextWindow } : null,
-      system: c.system === null ? null : { content: c.system, tokens: c.systemTokens },
-      strategy: c.strategy,
-      reserveTokens: settings.reserveTokens,
-      summaryMaxTokens: settings.summaryMaxTokens,
-      summary: c.summary,
-      messages: stored.messages.filter((m) => m.seq > throughSeq).map(({ createdAt: _created, ...m }) => m),
-    };
-  }
+  const items = createItemsApi({
+    store,
+    actors,
+    gate,
+    quotas,
+    encodingOf: (model) => windowOf(model).encoding,
+    defaultModel: () => firstModel(currentWindows()),
+    defaultStrategy: settings.strategy,
+    now,
+  });
 
   /** Answers the caller waiting for the turn: its reply, or the request's error as it is (no copy). */
   function settle(id: string, turnId: string, outcome: { ok: true; reply: Reply } | { ok: false; error: SwitchyardError }) {
@@ -125,38 +108,50 @@ export function createConversations(options: {
     signals.delete(turnId);
     sinks.delete(turnId);
     for (const deferred of deferreds) {
-      if (outcome.ok) {
-        const { content, finishReason, usage, route } = outcome.reply;
-        deferred.resolve({ turnId, content, finishReason, usage, deployments: route.deployments, route, replayed: false });
-      } else deferred.reject(outcome.error);
+      if (outcome.ok) deferred.resolve(turnResultOf(turnId, outcome.reply));
+      else deferred.reject(outcome.error);
     }
     actors.scheduleIdle(id);
   }
 
+  /** Runs one turn: its input stored (write-ahead), the window fitted, the client's request sent with it. */
   async function post(
     id: string,
-    content: string,
+    spec: TurnSpec,
     postOptions: PostOptions = {},
     onDelta?: (delta: ChatStreamDelta) => Promise<void>,
   ): Promise<TurnResult> {
-    quotas.checkMessage(content);
+    for (const m of spec.input) quotas.checkMessage(m.content);
+    const content = spec.input[0]?.content ?? '';
+    // What an idempotency key stands for: the whole input (a retry with other tool results is another turn).
+    const fingerprint = JSON.stringify(spec.input);
     const key = postOptions.idempotencyKey ?? null;
     // The tenant is part of the key: another tenant's retry must never join (and read) this turn.
     const inflightKey = key === null ? null : `${postOptions.tenant ?? ''}\u0000${id}\u0000${key}`;
     const running = inflightKey === null ? undefined : inflight.get(inflightKey);
     if (running) {
-      if (running.content !== content) throw keyReused(key ?? '');
+      if (running.content !== fingerprint) throw keyReused(key ?? '');
       return running.result;
     }
     const attempt = (async () => {
-      const entry = await actors.claim(id);
+      // Claimed and sent in the gate, so that no item change interleaves; the reply is awaited outside it.
+      const { entry, sent } = await gate.run(id, async () => {
+        const claimed = await actors.claim(id);
+        try {
+          return { entry: claimed, sent: await send(claimed) };
+        } catch (err) {
+          await actors.unclaim(id, claimed);
+          throw err;
+        }
+      });
       try {
-        return await send(entry);
+        return await sent.result;
       } finally {
         await actors.unclaim(id, entry);
       }
     })();
-    async function send(entry: Entry): Promise<TurnResult> {
+    /** Sends the turn to the actor; its result is wrapped so that awaiting the send does not await the reply. */
+    async function send(entry: Entry): Promise<{ result: Promise<TurnResult> }> {
       if (!visible(entry.tenant, postOptions)) {
         // This call may have activated it: let it passivate as if it had not.
         actors.scheduleIdle(id);
@@ -172,77 +167,82 @@ export function createConversations(options: {
         if (key !== null) {
           const earlier = await findByKey(store, id, context.model.model, context.messages, context.summary !== null, key);
           if (earlier && earlier.content !== content) throw keyReused(key);
-          if (earlier?.reply) return earlier.reply;
+          if (earlier?.reply) return { result: Promise.resolve(earlier.reply) };
           // Running here already (resumed after a takeover): its outcome, whole as for a replay, never a second run.
-          if (earlier && queued(context, earlier.turnId))
-            return { ...(await new Promise<TurnResult>((resolve, reject) => join(earlier.turnId, { resolve, reject }))), replayed: true };
+          if (earlier && queued(context, earlier.turnId)) {
+            const joined = new Promise<TurnResult>((resolve, reject) => join(earlier.turnId, { resolve, reject }));
+            return { result: joined.then((r) => ({ ...r, replayed: true })) };
+          }
           if (earlier) {
             turnId = earlier.turnId;
             resumed = true;
           }
         }
-        const tokens = countMessageTokens({ role: 'user', content }, entry.encoding);
+        const input = spec.input.map((m) => ({
+          ...m,
+          tokens: messageTokens(m, entry.encoding),
+          itemId: newId(m.role === 'tool' ? 'fco' : 'msg'),
+        }));
+        const tokens = input.reduce((n, m) => n + m.tokens, 0);
         const result = new Promise<TurnResult>((resolve, reject) => join(turnId, { resolve, reject }));
         if (postOptions.signal) signals.set(turnId, postOptions.signal);
         if (onDelta) sinks.set(turnId, onDelta);
-        entry.actor.send({
-          type: 'turn.requested',
-          turn: { turnId, content, tokens, maxTokens: postOptions.maxTokens ?? null, idempotencyKey: key, resumed },
-        });
+        const turn = { turnId, content, tokens, maxTokens: spec.maxTokens, idempotencyKey: key, resumed, input, params: spec.params };
+        // The turn may fail while it is sent (a message too large for the window): the caller awaits it next.
+        result.catch(() => {});
+        entry.actor.send({ type: 'turn.requested', turn });
         sent = true;
-        return result;
+        return { result };
       } finally {
         if (!sent) actors.scheduleIdle(id);
       }
     }
     if (inflightKey !== null) {
-      inflight.set(inflightKey, { content, result: attempt });
+      inflight.set(inflightKey, { content: fingerprint, result: attempt });
       attempt.finally(() => inflight.delete(inflightKey)).catch(() => {});
     }
     return attempt;
   }
 
+  /** Posts a turn and streams the reply as it arrives, as chat stream events; the turn is stored before the end. */
+  async function* stream(id: string, spec: TurnSpec, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
+    const deltas = new Channel<ChatStreamDelta>();
+    const turn = post(id, spec, options, (delta) => deltas.push(delta));
+    turn.then(
+      () => deltas.end(),
+      () => deltas.end(),
+    );
+    yield* deltas;
+    const result = await turn;
+    // A replayed turn (an idempotent retry) streams its stored reply at once.
+    if (result.replayed) yield replayDelta(result);
+    yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
+  }
+
   return {
-    async create(input: CreateConversation): Promise<{ id: string }> {
-      const model = windowOf(input.model);
-      const id = randomUUID();
-      const system = input.system ?? null;
-      const tenant = input.tenant ?? null;
-      const systemTokens = system === null ? 0 : countMessageTokens({ role: 'system', content: system }, model.encoding);
-      await quotas.checkCreate(tenant, systemTokens);
-      await store.create({
-        id,
-        model: input.model,
-        system,
-        systemTokens,
-        strategy: input.strategy ?? settings.strategy,
-        createdAt: now(),
-        summary: null,
-        tenant: input.tenant ?? null,
-      });
-      return { id };
-    },
+    /** Creates a conversation (with OpenAI's items and metadata, or Switchyard's model, system and strategy). */
+    create: items.create,
+    get: items.get,
+    setMetadata: items.setMetadata,
+    listItems: items.listItems,
+    getItem: items.getItem,
+    addItems: items.addItems,
+    deleteItem: items.deleteItem,
 
-    async get(id: string, scope: ConversationScope = {}): Promise<ConversationView> {
-      const stored = await store.load(id);
-      if (!stored || !visible(stored.conversation.tenant, scope)) throw notFound(id);
-      return viewOf(stored);
-    },
+    /** Posts a user message as a turn. */
+    post: (id: string, content: string, options: PostOptions = {}) => post(id, textTurn(content, options.maxTokens), options),
 
-    post: (id: string, content: string, options: PostOptions = {}) => post(id, content, options),
+    /** Posts a user message as a turn and streams the reply as it arrives. */
+    stream: (id: string, content: string, options: PostOptions = {}) => stream(id, textTurn(content, options.maxTokens), options),
 
-    /** Posts a turn and streams the reply as it arrives, as chat stream events; the turn is stored before the end. */
-    async *stream(id: string, content: string, options: PostOptions = {}): AsyncGenerator<TurnStreamEvent> {
-      const deltas = new Channel<ChatStreamDelta>();
-      const turn = post(id, content, options, (delta) => deltas.push(delta));
-      const end = () => deltas.end();
-      turn.then(end, end);
-      yield* deltas;
-      const result = await turn;
-      // A replayed turn (an idempotent retry) streams its stored reply at once.
-      if (result.replayed) yield { type: 'delta', content: result.content, deployment: '' };
-      yield { type: 'end', finishReason: result.finishReason, usage: result.usage, route: result.route, result };
-    },
+    /**
+     * Runs a turn from a whole chat request: its new messages (the last user message, or the tool results that
+     * end it) are stored, every other parameter reaches the upstream with the conversation's window as messages.
+     */
+    postChat: (id: string, request: ChatTurnRequest, options: PostOptions = {}) => post(id, chatTurnOf(request), options),
+
+    /** postChat, streamed as chat stream events (tool call pieces included). */
+    streamChat: (id: string, request: ChatTurnRequest, options: PostOptions = {}) => stream(id, chatTurnOf(request), options),
 
     async delete(id: string, scope: ConversationScope = {}): Promise<boolean> {
       if (scope.tenant !== undefined) {
@@ -280,15 +280,7 @@ export function createConversations(options: {
     live(id: string): LiveConversation | null {
       const entry = actors.get(id);
       if (!entry) return null;
-      const snapshot = entry.actor.getSnapshot();
-      const c = snapshot.context;
-      return {
-        state: String(snapshot.value),
-        queued: c.queue.length,
-        summaryFailures: c.summaryFailures,
-        summary: c.summary,
-        messages: c.messages.map(({ seq, role, tokens, status, turnId }) => ({ seq, role, tokens, status, turnId })),
-      };
+      return liveOf(entry.actor.getSnapshot());
     },
 
     /** Stops every conversation actor; their state is in the store. */

@@ -18,12 +18,15 @@ export async function findByKey(
   folded: boolean,
   key: string,
 ) {
-  let messages: readonly { role: string; content: string; turnId: string; status: string; idempotencyKey: string | null }[] = active;
-  let user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+  let messages: readonly Pick<ConversationMessage, 'role' | 'content' | 'turnId' | 'status' | 'idempotencyKey' | 'toolCalls' | 'itemId'>[] =
+    active;
+  // The key rides on a turn's first message: the user's, or its first tool result.
+  const keyed = (m: (typeof messages)[number]) => m.role !== 'assistant' && m.idempotencyKey === key;
+  let user = messages.find(keyed);
   // The actor holds every message after the summary: only folded ones need the store.
   if (!user && folded) {
     messages = (await store.load(id))?.messages ?? [];
-    user = messages.find((m) => m.role === 'user' && m.idempotencyKey === key);
+    user = messages.find(keyed);
   }
   if (!user) return null;
   const reply = user.status === 'done' ? messages.find((m) => m.role === 'assistant' && m.turnId === user.turnId) : undefined;
@@ -34,7 +37,9 @@ export async function findByKey(
       ? {
           turnId: user.turnId,
           content: reply.content,
-          finishReason: 'stop',
+          ...(reply.toolCalls ? { toolCalls: reply.toolCalls } : {}),
+          ...(reply.itemId ? { itemId: reply.itemId } : {}),
+          finishReason: reply.toolCalls?.length ? 'tool_calls' : 'stop',
           usage: null,
           deployments: [],
           route: storedRoute(model),

@@ -5,8 +5,8 @@
 import { assign, emit, fromPromise, setup } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
 import { fitSliding, planFold, promptTokens } from './fit.ts';
+import type { ChatMessage } from './prompt.ts';
 import {
-  type ChatMessage,
   type ConversationContext,
   type ConversationInput,
   type ConversationMessage,
@@ -41,13 +41,15 @@ export const conversationSetup = setup({
   // Every actor is provided by the actor layer (src/conversation/actor.ts). A default that succeeded would
   // acknowledge what was never stored, so each one throws.
   actors: {
-    persistUser: fromPromise<void, { id: string; message: ConversationMessage }>(providedLater('persistUser')),
+    /** Stores the turn's input messages, pending (write-ahead). */
+    persistUser: fromPromise<void, { id: string; messages: ConversationMessage[] }>(providedLater('persistUser')),
     summarize: fromPromise<{ text: string; tokens: number }, { id: string; previous: Summary | null; messages: ConversationMessage[] }>(
       providedLater('summarize'),
     ),
-    complete: fromPromise<Reply, { id: string; turnId: string; model: string; messages: ChatMessage[]; maxTokens: number | null }>(
-      providedLater('complete'),
-    ),
+    complete: fromPromise<
+      Reply,
+      { id: string; turnId: string; model: string; messages: ChatMessage[]; maxTokens: number | null; params: Record<string, unknown> }
+    >(providedLater('complete')),
     persistReply: fromPromise<void, { id: string; turnId: string; message: ConversationMessage }>(providedLater('persistReply')),
     persistSummary: fromPromise<void, { id: string; summary: Summary }>(providedLater('persistSummary')),
     failTurn: fromPromise<void, { id: string; turnId: string; status: 'failed' | 'interrupted'; partial: ConversationMessage | null }>(

@@ -4,25 +4,53 @@
 import { asSwitchyard, type RouteInfo, type SwitchyardError } from '../errors.ts';
 import type { FitMessage } from './fit.ts';
 
+/** A stored message's role (as the store's MessageRole: the machine imports no store module). */
+export type MessageRole = 'user' | 'assistant' | 'tool' | 'system' | 'developer';
+
+/** A function call of an assistant message, with its item id (as the store's ToolCallRecord). */
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  arguments: string;
+  itemId: string;
+}
+
 export interface ConversationMessage {
   seq: number;
-  role: 'user' | 'assistant';
+  role: MessageRole;
   content: string;
   tokens: number;
   turnId: string;
   status: 'pending' | 'done' | 'failed' | 'interrupted';
   idempotencyKey: string | null;
+  itemId?: string | undefined;
+  toolCalls?: ToolCallRecord[] | undefined;
+  toolCallId?: string | undefined;
+}
+
+/** One message a turn adds before it asks: the user's message, or a tool's result for a call of the last reply. */
+export interface TurnMessage {
+  role: 'user' | 'tool';
+  content: string;
+  tokens: number;
+  itemId?: string | undefined;
+  toolCallId?: string | undefined;
 }
 
 export interface Turn {
   turnId: string;
+  /** The first message's text: what an idempotency key is checked against. */
   content: string;
-  /** Tokens of the user message, counted once by the caller. */
+  /** Tokens of the turn's messages, counted once by the caller. */
   tokens: number;
   maxTokens: number | null;
   idempotencyKey: string | null;
   /** The user message is already stored (a pending turn run again). */
   resumed: boolean;
+  /** The turn's messages; without them, one user message of `content`. */
+  input?: TurnMessage[] | undefined;
+  /** The rest of the client's chat request (tools, temperature…): sent to the upstream as it came. */
+  params?: Record<string, unknown> | undefined;
 }
 
 export interface Summary {
@@ -33,6 +61,10 @@ export interface Summary {
 
 export interface Reply {
   content: string;
+  /** The function calls the reply makes (none: a text reply). */
+  toolCalls?: ToolCallRecord[] | undefined;
+  /** The reply's item id (msg_…), made where the reply is. */
+  itemId?: string | undefined;
   tokens: number;
   finishReason: string;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
@@ -71,11 +103,6 @@ export interface ModelWindow {
   contextWindow: number;
 }
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
 export const budgetFor = (c: ConversationContext, window: ModelWindow) => {
   const reserve = c.current?.maxTokens ?? c.reserveTokens;
   const learned = c.learnedWindows[window.model] ?? Number.POSITIVE_INFINITY;
@@ -95,6 +122,9 @@ export const largestBudget = (c: ConversationContext) => Math.max(budgetFor(c, c
 export const promptable = (c: ConversationContext): FitMessage[] =>
   c.messages.filter((m) => m.status === 'done' || m.turnId === c.current?.turnId);
 
+/** A turn's messages: its input, or its one user message. */
+export const turnInput = (t: Turn): TurnMessage[] => t.input ?? [{ role: 'user', content: t.content, tokens: t.tokens }];
+
 export const fitInput = (c: ConversationContext) => ({
   system: c.system?.tokens ?? 0,
   summary: c.summary?.tokens ?? 0,
@@ -102,27 +132,20 @@ export const fitInput = (c: ConversationContext) => ({
   budget: budgetOf(c),
 });
 
-/** The chat messages of the fitted prompt. */
-export function promptMessages(c: ConversationContext): ChatMessage[] {
-  const out: ChatMessage[] = [];
-  if (c.system) out.push({ role: 'system', content: c.system.content });
-  if (c.summary) out.push({ role: 'system', content: `Summary of the conversation so far:\n${c.summary.text}` });
-  const keep = new Set(c.prompt);
-  for (const m of c.messages) if (keep.has(m.seq)) out.push({ role: m.role, content: m.content });
-  return out;
-}
-
-export function userMessage(c: ConversationContext): ConversationMessage {
+/** The messages a turn stores before it asks (write-ahead), numbered from nextSeq; the key rides on the first. */
+export function inputMessages(c: ConversationContext): ConversationMessage[] {
   const t = c.current as Turn;
-  return {
-    seq: c.nextSeq,
-    role: 'user',
-    content: t.content,
-    tokens: t.tokens,
+  return turnInput(t).map((m, i) => ({
+    seq: c.nextSeq + i,
+    role: m.role,
+    content: m.content,
+    tokens: m.tokens,
     turnId: t.turnId,
     status: 'pending',
-    idempotencyKey: t.idempotencyKey,
-  };
+    idempotencyKey: i === 0 ? t.idempotencyKey : null,
+    ...(m.itemId === undefined ? {} : { itemId: m.itemId }),
+    ...(m.toolCallId === undefined ? {} : { toolCallId: m.toolCallId }),
+  }));
 }
 
 export function replyMessage(c: ConversationContext): ConversationMessage {
@@ -135,6 +158,8 @@ export function replyMessage(c: ConversationContext): ConversationMessage {
     turnId: c.current?.turnId ?? '',
     status: 'done',
     idempotencyKey: null,
+    ...(r.itemId === undefined ? {} : { itemId: r.itemId }),
+    ...(r.toolCalls?.length ? { toolCalls: r.toolCalls } : {}),
   };
 }
 

@@ -2,16 +2,22 @@
 
 import type { RouteInfo } from '../errors.ts';
 import type { ChatStreamDelta, ChatStreamEnd } from '../routing/request.ts';
-import type { MessageRecord, StoredConversation, Strategy } from '../stores/types.ts';
+import type { MessageRecord, MessageRole, Metadata, StoredConversation, Strategy, ToolCallRecord } from '../stores/types.ts';
 import { promptTokens } from './fit.ts';
-import type { Reply } from './machine.ts';
+import type { ItemInput } from './items.ts';
+import type { ConversationContext, Reply } from './machine.ts';
 
 export interface CreateConversation {
-  model: string;
+  /** Its logical model; without one, the first logical model of the config. */
+  model?: string;
   system?: string | null;
   strategy?: Strategy;
   /** The tenant that owns it; calls scoped to another tenant find no such conversation; counted by the per-tenant quota (limits.conversationsPerTenant). */
   tenant?: string | null;
+  /** OpenAI's metadata (at most 16 pairs; keys up to 64 characters, values up to 512). */
+  metadata?: Metadata | null;
+  /** Items to start with (OpenAI's Conversations API), stored as answered messages. */
+  items?: readonly ItemInput[];
 }
 
 /** Limits a call to one tenant's conversations; without a tenant (embedding, admins) every one is reachable. */
@@ -28,6 +34,10 @@ export interface PostOptions extends ConversationScope {
 export interface TurnResult {
   turnId: string;
   content: string;
+  /** The function calls the reply makes, each with the id of its `function_call` item. */
+  toolCalls?: ToolCallRecord[] | undefined;
+  /** The reply's item id (msg_…); absent for a replayed reply stored before items existed. */
+  itemId?: string | undefined;
   finishReason: string;
   usage: Reply['usage'];
   /** The deployments that answered (`route.deployments`). */
@@ -50,8 +60,18 @@ export interface ConversationView {
   system: string | null;
   strategy: Strategy;
   createdAt: number;
+  metadata: Metadata;
   summary: { text: string; tokens: number; throughSeq: number } | null;
-  messages: { seq: number; role: 'user' | 'assistant'; content: string; tokens: number; status: MessageRecord['status']; turnId: string }[];
+  messages: {
+    seq: number;
+    role: MessageRole;
+    content: string;
+    tokens: number;
+    status: MessageRecord['status'];
+    turnId: string;
+    toolCalls?: ToolCallRecord[] | undefined;
+    toolCallId?: string | undefined;
+  }[];
   /** Turns whose user message is stored but that have no reply (a crash or a failure mid-turn). */
   pending: { turnId: string; content: string }[];
   /** Prompt tokens of the current window: system, summary and answered turns. */
@@ -65,7 +85,7 @@ export interface LiveConversation {
   /** Turns on which summarizing failed and the sliding window was used instead. */
   summaryFailures: number;
   summary: { text: string; tokens: number; throughSeq: number } | null;
-  messages: { seq: number; role: 'user' | 'assistant'; tokens: number; status: MessageRecord['status']; turnId: string }[];
+  messages: { seq: number; role: MessageRole; tokens: number; status: MessageRecord['status']; turnId: string }[];
 }
 
 /** What GET shows of a conversation: read from the store, so reading never activates an actor. */
@@ -79,11 +99,33 @@ export function viewOf(stored: StoredConversation): ConversationView {
     system: c.system,
     strategy: c.strategy,
     createdAt: c.createdAt,
+    metadata: c.metadata ?? {},
     summary: c.summary,
-    messages: stored.messages.map(({ seq, role, content, tokens, status, turnId }) => ({ seq, role, content, tokens, status, turnId })),
+    messages: stored.messages.map(({ seq, role, content, tokens, status, turnId, toolCalls, toolCallId }) => ({
+      seq,
+      role,
+      content,
+      tokens,
+      status,
+      turnId,
+      ...(toolCalls ? { toolCalls } : {}),
+      ...(toolCallId ? { toolCallId } : {}),
+    })),
     pending: stored.messages
       .filter((m) => m.role === 'user' && m.status === 'pending')
       .map((m) => ({ turnId: m.turnId, content: m.content })),
     tokens: promptTokens([c.systemTokens, c.summary?.tokens ?? 0, ...answered.map((m) => m.tokens)]),
+  };
+}
+
+/** What the inspector shows of a conversation actor in memory. */
+export function liveOf(snapshot: { value: unknown; context: ConversationContext }): LiveConversation {
+  const c = snapshot.context;
+  return {
+    state: String(snapshot.value),
+    queued: c.queue.length,
+    summaryFailures: c.summaryFailures,
+    summary: c.summary,
+    messages: c.messages.map(({ seq, role, tokens, status, turnId }) => ({ seq, role, tokens, status, turnId })),
   };
 }

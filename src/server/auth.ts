@@ -37,6 +37,8 @@ const routeAccess: Record<string, Access> = {
   '/v1/conversations': 'user',
   '/v1/conversations/:id': 'user',
   '/v1/conversations/:id/messages': 'user',
+  '/v1/conversations/:id/items': 'user',
+  '/v1/conversations/:id/items/:item_id': 'user',
 };
 
 /** The only routes that take `?key=`: what a browser opens without headers (the page and its EventSource). */

@@ -17,6 +17,7 @@ import { adminConfigRoutes } from './routes/admin-config.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
+import { openaiConversationRoutes } from './routes/openai-conversations.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { responsesRoutes } from './routes/responses.ts';
 import { rolloutRoutes } from './routes/rollouts.ts';
@@ -89,6 +90,7 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   await app.register(chatRoutes(runtime, metrics));
   await app.register(embeddingRoutes(runtime, metrics));
   await app.register(responsesRoutes(runtime, metrics));
+  await app.register(openaiConversationRoutes(runtime));
   await app.register(conversationRoutes(runtime, metrics));
   await app.register(providerRoutes(runtime, metrics));
   await app.register(rolloutRoutes(runtime));

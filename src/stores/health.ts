@@ -15,7 +15,18 @@ export interface StoreStatus {
 /** At most one probe write per this many ms while the store is unwritable (readiness checks may be frequent). */
 const probeEveryMs = 1000;
 
-const writes = ['create', 'appendUser', 'completeTurn', 'failTurn', 'restartTurn', 'saveSummary', 'delete'] as const;
+const writes = [
+  'create',
+  'appendUser',
+  'completeTurn',
+  'failTurn',
+  'restartTurn',
+  'saveSummary',
+  'delete',
+  'appendMessages',
+  'setMetadata',
+  'deleteMessage',
+] as const;
 const leases = ['acquireLease', 'releaseLease'] as const;
 
 export function trackStore(inner: ConversationStore, now: () => number = Date.now) {

@@ -43,6 +43,18 @@ export function createMemoryStore(): ConversationStore {
     async saveSummary(id, summary: SummaryRecord) {
       get(id).conversation.summary = clone(summary);
     },
+    async appendMessages(id, messages) {
+      get(id).messages.push(...clone(messages));
+    },
+    async setMetadata(id, metadata) {
+      get(id).conversation.metadata = clone(metadata);
+    },
+    async deleteMessage(id, seq) {
+      const c = get(id);
+      const before = c.messages.length;
+      c.messages = c.messages.filter((m) => m.seq !== seq);
+      return c.messages.length < before;
+    },
     async countByTenant(tenant) {
       let n = 0;
       for (const c of conversations.values()) if ((c.conversation.tenant ?? null) === tenant) n++;

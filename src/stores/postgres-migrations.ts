@@ -54,6 +54,15 @@ CREATE TABLE switchyard_leases (
 CREATE TABLE switchyard_probe (id integer PRIMARY KEY, at bigint NOT NULL);
 `,
   },
+  {
+    version: 2,
+    name: 'Conversations API: metadata, item ids and tool calls',
+    sql: `
+ALTER TABLE switchyard_conversations ADD COLUMN metadata text;
+-- JSON of what a message carries beyond its text: its item id, its tool calls, the call a tool result answers.
+ALTER TABLE switchyard_messages ADD COLUMN data text;
+`,
+  },
 ];
 
 /** The advisory lock key of migrations ('SWYD'), a fixed bigint that other applications are unlikely to use. */

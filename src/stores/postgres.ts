@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { SwitchyardError } from '../errors.ts';
 import { latestVersion, runMigrations, schemaVersion } from './postgres-migrations.ts';
-import { type ConversationRow, type MessageRow, storedOf } from './rows.ts';
+import { type ConversationRow, type MessageRow, messageData, metadataColumn, storedOf } from './rows.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus } from './types.ts';
 
 export interface PostgresStoreOptions {
@@ -134,8 +134,8 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
 
   const insert = (client: PoolClient, id: string, m: MessageRecord, status: MessageStatus = m.status) =>
     client.query(
-      'INSERT INTO switchyard_messages (conversation_id, seq, role, content, tokens, turn_id, status, idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      [id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt],
+      'INSERT INTO switchyard_messages (conversation_id, seq, role, content, tokens, turn_id, status, idempotency_key, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      [id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt, messageData(m)],
     );
   const setStatus = (client: PoolClient, id: string, turnId: string, status: MessageStatus) =>
     client.query('UPDATE switchyard_messages SET status = $1 WHERE conversation_id = $2 AND turn_id = $3', [status, id, turnId]);
@@ -148,10 +148,10 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
         // The lease row comes with the conversation, so every write has a row to lock.
         await pool.query(
           `WITH c AS (
-             INSERT INTO switchyard_conversations (id, model, system, system_tokens, strategy, created_at, tenant)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id)
+             INSERT INTO switchyard_conversations (id, model, system, system_tokens, strategy, created_at, tenant, metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
            INSERT INTO switchyard_leases (conversation_id, owner, token, expires_at) SELECT id, '', 0, '-infinity' FROM c`,
-          [c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null],
+          [c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null, metadataColumn(c.metadata)],
         );
       } catch (cause) {
         if (sqlState(cause) === '23505') throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { cause });
@@ -199,6 +199,22 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
           id,
         ]),
       );
+    },
+    async appendMessages(id, messages) {
+      await write(id, async (client) => {
+        for (const m of messages) await insert(client, id, m);
+      });
+    },
+    async setMetadata(id, metadata) {
+      await write(id, (client) =>
+        client.query('UPDATE switchyard_conversations SET metadata = $1 WHERE id = $2', [metadataColumn(metadata), id]),
+      );
+    },
+    async deleteMessage(id, seq) {
+      return write(id, async (client) => {
+        const result = await client.query('DELETE FROM switchyard_messages WHERE conversation_id = $1 AND seq = $2', [id, seq]);
+        return (result.rowCount ?? 0) > 0;
+      });
     },
     async countByTenant(tenant) {
       const { rows } = await (await db()).query<{ n: string }>(

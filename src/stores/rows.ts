@@ -1,7 +1,7 @@
 // The rows of the SQL stores (SQLite, Postgres) and the records they hold: one mapping for both. Times are
 // numbers from SQLite and, as bigint columns, strings from `pg`.
 
-import type { MessageRecord, MessageStatus, StoredConversation, Strategy } from './types.ts';
+import type { MessageRecord, MessageStatus, Metadata, StoredConversation, Strategy, ToolCallRecord } from './types.ts';
 
 export interface ConversationRow {
   id: string;
@@ -14,6 +14,8 @@ export interface ConversationRow {
   summary_tokens: number | null;
   summary_through: number | null;
   tenant: string | null;
+  /** JSON; absent in a database not yet migrated. */
+  metadata?: string | null;
 }
 
 export interface MessageRow {
@@ -25,7 +27,29 @@ export interface MessageRow {
   status: string;
   idempotency_key: string | null;
   created_at: number | string;
+  /** JSON of what a message carries beyond its text (item id, tool calls, the call a tool result answers). */
+  data?: string | null;
 }
+
+interface MessageData {
+  itemId?: string;
+  toolCalls?: ToolCallRecord[];
+  toolCallId?: string;
+}
+
+/** The `data` column of a message: null when it carries nothing beyond its text. */
+export function messageData(m: MessageRecord): string | null {
+  const data: MessageData = {
+    ...(m.itemId === undefined ? {} : { itemId: m.itemId }),
+    ...(m.toolCalls === undefined ? {} : { toolCalls: m.toolCalls }),
+    ...(m.toolCallId === undefined ? {} : { toolCallId: m.toolCallId }),
+  };
+  return Object.keys(data).length === 0 ? null : JSON.stringify(data);
+}
+
+/** The `metadata` column of a conversation. */
+export const metadataColumn = (metadata: Metadata | null | undefined): string | null =>
+  metadata && Object.keys(metadata).length > 0 ? JSON.stringify(metadata) : null;
 
 export function storedOf(row: ConversationRow, messages: MessageRow[]): StoredConversation {
   return {
@@ -38,9 +62,11 @@ export function storedOf(row: ConversationRow, messages: MessageRow[]): StoredCo
       createdAt: Number(row.created_at),
       summary: row.summary === null ? null : { text: row.summary, tokens: row.summary_tokens ?? 0, throughSeq: row.summary_through ?? -1 },
       tenant: row.tenant,
+      metadata: row.metadata ? (JSON.parse(row.metadata) as Metadata) : null,
     },
     messages: messages.map(
       (m): MessageRecord => ({
+        ...(m.data ? (JSON.parse(m.data) as MessageData) : {}),
         seq: m.seq,
         role: m.role as MessageRecord['role'],
         content: m.content,

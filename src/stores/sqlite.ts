@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import type { DatabaseSync as Database } from 'node:sqlite';
 import { SwitchyardError } from '../errors.ts';
-import { type ConversationRow, type MessageRow, storedOf } from './rows.ts';
+import { type ConversationRow, type MessageRow, messageData, metadataColumn, storedOf } from './rows.ts';
 import type { ConversationRecord, ConversationStore, MessageRecord, MessageStatus } from './types.ts';
 
 const schema = `
@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS conversations (
   summary TEXT,
   summary_tokens INTEGER,
   summary_through INTEGER,
-  tenant TEXT
+  tenant TEXT,
+  metadata TEXT
 );
 CREATE TABLE IF NOT EXISTS messages (
   conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS messages (
   status TEXT NOT NULL,
   idempotency_key TEXT,
   created_at INTEGER NOT NULL,
+  data TEXT,
   PRIMARY KEY (conversation_id, seq)
 );
 CREATE TABLE IF NOT EXISTS switchyard_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
@@ -42,6 +44,10 @@ CREATE TABLE IF NOT EXISTS switchyard_probe (id INTEGER PRIMARY KEY, at INTEGER 
 function migrate(db: Database) {
   const columns = db.prepare('PRAGMA table_info(conversations)').all() as { name: string }[];
   if (!columns.some((c) => c.name === 'tenant')) db.exec('ALTER TABLE conversations ADD COLUMN tenant TEXT DEFAULT NULL');
+  // The Conversations API (issue 16): metadata, and item ids and tool calls of messages.
+  if (!columns.some((c) => c.name === 'metadata')) db.exec('ALTER TABLE conversations ADD COLUMN metadata TEXT DEFAULT NULL');
+  const messageColumns = db.prepare('PRAGMA table_info(messages)').all() as { name: string }[];
+  if (!messageColumns.some((c) => c.name === 'data')) db.exec('ALTER TABLE messages ADD COLUMN data TEXT DEFAULT NULL');
   // Per-tenant quotas count a tenant's conversations.
   db.exec('CREATE INDEX IF NOT EXISTS conversations_tenant ON conversations (tenant)');
 }
@@ -69,13 +75,15 @@ export function createSqliteStore(path: string): ConversationStore {
   db.exec(schema);
   migrate(db);
   const insertConversation = db.prepare(
-    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at, tenant) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO conversations (id, model, system, system_tokens, strategy, created_at, tenant, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const selectConversation = db.prepare('SELECT * FROM conversations WHERE id = ?');
   const selectMessages = db.prepare('SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq');
   const insertMessage = db.prepare(
-    'INSERT INTO messages (conversation_id, seq, role, content, tokens, turn_id, status, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO messages (conversation_id, seq, role, content, tokens, turn_id, status, idempotency_key, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
+  const updateMetadata = db.prepare('UPDATE conversations SET metadata = ? WHERE id = ?');
+  const deleteMessage = db.prepare('DELETE FROM messages WHERE conversation_id = ? AND seq = ?');
   const setTurnStatus = db.prepare('UPDATE messages SET status = ? WHERE conversation_id = ? AND turn_id = ?');
   const updateSummary = db.prepare('UPDATE conversations SET summary = ?, summary_tokens = ?, summary_through = ? WHERE id = ?');
   const deleteReplies = db.prepare("DELETE FROM messages WHERE conversation_id = ? AND turn_id = ? AND role = 'assistant'");
@@ -95,7 +103,7 @@ export function createSqliteStore(path: string): ConversationStore {
     }
   };
   const insert = (id: string, m: MessageRecord, status: MessageStatus = m.status) =>
-    insertMessage.run(id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt);
+    insertMessage.run(id, m.seq, m.role, m.content, m.tokens, m.turnId, status, m.idempotencyKey, m.createdAt, messageData(m));
   const exists = (id: string) => {
     if (!selectConversation.get(id)) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
   };
@@ -104,7 +112,16 @@ export function createSqliteStore(path: string): ConversationStore {
     async create(c: ConversationRecord) {
       sameFile();
       try {
-        insertConversation.run(c.id, c.model, c.system, c.systemTokens, c.strategy, c.createdAt, c.tenant ?? null);
+        insertConversation.run(
+          c.id,
+          c.model,
+          c.system,
+          c.systemTokens,
+          c.strategy,
+          c.createdAt,
+          c.tenant ?? null,
+          metadataColumn(c.metadata),
+        );
       } catch (cause) {
         if (selectConversation.get(c.id)) throw new SwitchyardError('conversation_exists', `conversation "${c.id}" exists`, { cause });
         throw cause;
@@ -141,6 +158,22 @@ export function createSqliteStore(path: string): ConversationStore {
     async saveSummary(id, summary) {
       sameFile();
       updateSummary.run(summary.text, summary.tokens, summary.throughSeq, id);
+    },
+    async appendMessages(id, messages) {
+      transaction(() => {
+        exists(id);
+        for (const m of messages) insert(id, m);
+      });
+    },
+    async setMetadata(id, metadata) {
+      sameFile();
+      exists(id);
+      updateMetadata.run(metadataColumn(metadata), id);
+    },
+    async deleteMessage(id, seq) {
+      sameFile();
+      exists(id);
+      return Number(deleteMessage.run(id, seq).changes) > 0;
     },
     async countByTenant(tenant) {
       return Number((countTenant.get(tenant) as { n: number }).n);

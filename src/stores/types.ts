@@ -3,6 +3,19 @@
 
 export type Strategy = 'sliding' | 'summarize';
 export type MessageStatus = 'pending' | 'done' | 'failed' | 'interrupted';
+/** A chat message's role as stored: system and developer ones come from items added through the Conversations API. */
+export type MessageRole = 'user' | 'assistant' | 'tool' | 'system' | 'developer';
+
+/** A function call an assistant message made, with the id of its `function_call` item. */
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  arguments: string;
+  itemId: string;
+}
+
+/** OpenAI's metadata: at most 16 string pairs (keys up to 64 characters, values up to 512). */
+export type Metadata = Record<string, string>;
 
 export interface ConversationRecord {
   id: string;
@@ -15,6 +28,8 @@ export interface ConversationRecord {
   summary: SummaryRecord | null;
   /** The tenant that owns it; null (or absent) when created without one (embedding, a server without keys). */
   tenant?: string | null;
+  /** OpenAI's metadata of the conversation (absent: none). */
+  metadata?: Metadata | null;
 }
 
 export interface SummaryRecord {
@@ -26,7 +41,7 @@ export interface SummaryRecord {
 
 export interface MessageRecord {
   seq: number;
-  role: 'user' | 'assistant';
+  role: MessageRole;
   content: string;
   /** What the message adds to a prompt (framing included), counted once when it was added. */
   tokens: number;
@@ -35,6 +50,12 @@ export interface MessageRecord {
   status: MessageStatus;
   idempotencyKey: string | null;
   createdAt: number;
+  /** Its item id in the Conversations API (msg_…, fco_…); absent on messages stored before items existed. */
+  itemId?: string | undefined;
+  /** The function calls of an assistant message. */
+  toolCalls?: ToolCallRecord[] | undefined;
+  /** The call a `tool` message answers. */
+  toolCallId?: string | undefined;
 }
 
 export interface StoredConversation {
@@ -55,6 +76,16 @@ export interface ConversationStore {
   /** Starts a turn that never got its reply again: its user message pending, its partial replies deleted, atomically. */
   restartTurn(id: string, turnId: string): Promise<void>;
   saveSummary(id: string, summary: SummaryRecord): Promise<void>;
+  /**
+   * Stores messages in one write, with the status each carries: the input of a turn (several tool results) or
+   * items added through the Conversations API. Optional for an embedder's store: without it they are appended one
+   * by one with appendUser.
+   */
+  appendMessages?(id: string, messages: MessageRecord[]): Promise<void>;
+  /** Replaces the conversation's metadata (the Conversations API); optional for an embedder's store. */
+  setMetadata?(id: string, metadata: Metadata | null): Promise<void>;
+  /** Deletes one message by sequence number; false when there is none. Optional for an embedder's store. */
+  deleteMessage?(id: string, seq: number): Promise<boolean>;
   delete(id: string): Promise<boolean>;
   /** Conversations stored for `tenant` (null: those without a tenant). */
   countByTenant(tenant: string | null): Promise<number>;

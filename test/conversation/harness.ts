@@ -65,8 +65,8 @@ export function start(over: Partial<ConversationInput> = {}, fakes: Fakes = {}) 
       }),
       persistUser: fromPromise(async ({ input }) => {
         await io();
-        calls.push(`persistUser ${input.message.content}`);
-        await fakes.persistUser?.(input.message);
+        calls.push(`persistUser ${input.messages.map((m) => m.content).join(',')}`);
+        for (const m of input.messages) await fakes.persistUser?.(m);
       }),
       persistReply: fromPromise(async ({ input }) => {
         await io();

@@ -63,7 +63,7 @@ interface StoredMessage {
   status: string;
 }
 const messages = async (base: string, id: string) =>
-  ((await (await fetch(`${base}/v1/conversations/${id}`)).json()) as { messages: StoredMessage[] }).messages;
+  ((await (await fetch(`${base}/v1/conversations/${id}`)).json()) as { switchyard: { messages: StoredMessage[] } }).switchyard.messages;
 
 describe('conversations on Postgres: an instance killed mid-turn', () => {
   it('completes the pending turn exactly once on a same-key retry through the other instance', async () => {

@@ -92,6 +92,8 @@ const routes = [
   '/v1/conversations',
   '/v1/conversations/CONV',
   '/v1/conversations/CONV/messages',
+  '/v1/conversations/CONV/items',
+  '/v1/conversations/CONV/items/msg_x',
   '/v1/models',
   '/healthz',
   '/readyz',

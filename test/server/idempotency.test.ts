@@ -14,7 +14,7 @@ afterAll(async () => g.close());
 
 type View = { messages: { role: string; content: string; status: string; turnId: string }[] };
 const conversation = async () => ((await (await g.post('/v1/conversations', { model: 'chat' })).json()) as { id: string }).id;
-const view = async (id: string) => (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as View;
+const view = async (id: string) => ((await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { switchyard: View }).switchyard;
 
 describe('idempotency keys', () => {
   it('refuses the same key with a different message with 422 idempotency_key_reused, and stores nothing', async () => {

@@ -91,7 +91,8 @@ describe('malformed requests', () => {
   it('leaves the process serving and the conversation unchanged', async () => {
     expect(cases.length).toBeGreaterThanOrEqual(30);
     expect((await g.client.chat.completions.create(ok as never)).choices).toHaveLength(1);
-    const view = (await (await fetch(`${g.url}/v1/conversations/${conversation}`)).json()) as { messages: unknown[] };
+    const view = ((await (await fetch(`${g.url}/v1/conversations/${conversation}`)).json()) as { switchyard: { messages: unknown[] } })
+      .switchyard;
     expect(view.messages).toHaveLength(2);
   });
 });

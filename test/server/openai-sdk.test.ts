@@ -208,7 +208,8 @@ describe('the openai SDK against Switchyard', () => {
       } as never);
       replies.push(c.choices[0]?.message.content ?? '');
     }
-    const view = (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { messages: { role: string; content: string }[] };
+    type View = { switchyard: { messages: { role: string; content: string }[] } };
+    const view = ((await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as View).switchyard;
     expect(view.messages.map((m) => m.content)).toEqual([
       'first question',
       replies[0],
@@ -257,7 +258,7 @@ describe('the conversation header', () => {
       { model: 'chat', messages: [{ role: 'user', content: 'hello' }] },
       { headers: { 'x-conversation-id': id } },
     );
-    const view = (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { messages: unknown[] };
+    const view = ((await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { switchyard: { messages: unknown[] } }).switchyard;
     expect(view.messages).toHaveLength(2);
   });
 });

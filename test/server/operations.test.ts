@@ -156,9 +156,11 @@ describe('streamed conversation turns', () => {
       text += piece;
     }
     expect(chunks).toBeGreaterThan(5);
-    const view = (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as {
-      messages: { role: string; content: string; status: string }[];
-    };
+    const view = (
+      (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as {
+        switchyard: { messages: { role: string; content: string; status: string }[] };
+      }
+    ).switchyard;
     expect(view.messages.map((m) => [m.role, m.status])).toEqual([
       ['user', 'done'],
       ['assistant', 'done'],
@@ -185,7 +187,7 @@ describe('streamed conversation turns', () => {
     await waitUntil(() => mock?.stats().aborted === 1);
     type View = { pending: unknown[]; messages: { role: string; content: string; status: string }[] };
     const view = await pollUntil(
-      async () => (await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as View,
+      async () => ((await (await fetch(`${g.url}/v1/conversations/${id}`)).json()) as { switchyard: View }).switchyard,
       (v) => v.messages.length === 2,
     );
     expect(view.messages.map((m) => [m.role, m.status])).toEqual([

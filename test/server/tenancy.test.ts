@@ -61,7 +61,8 @@ describe('tenancy', () => {
       expect(body.replaceAll(id, 'ID')).toBe((await reference?.text())?.replaceAll(missing, 'ID'));
     }
     // Alice's conversation is untouched and still hers.
-    const view = (await (await get(`/v1/conversations/${id}`, alice)).json()) as { system: string; messages: unknown[] };
+    const view = ((await (await get(`/v1/conversations/${id}`, alice)).json()) as { switchyard: { system: string; messages: unknown[] } })
+      .switchyard;
     expect(view.system).toBe('ALICE-SECRET');
     expect(view.messages).toHaveLength(2);
   });
@@ -73,7 +74,7 @@ describe('tenancy', () => {
     expect(g.runtime.conversations.list({ tenant: 'nobody' })).toEqual([]);
     expect(g.runtime.conversations.list().some((c) => c.id === id)).toBe(true);
     const deleted = await fetch(`${g.url}/v1/conversations/${id}`, { method: 'DELETE', headers: json(bob) });
-    expect(await deleted.json()).toEqual({ id, deleted: true });
+    expect(await deleted.json()).toEqual({ id, object: 'conversation.deleted', deleted: true });
   });
 });
 

@@ -231,7 +231,7 @@ describe('switchyard migrate', () => {
     const url = await database();
     expect(await cli(['migrate', '--store', url])).toMatchObject({
       code: 0,
-      stdout: `applied migration 1: schema at version ${latestVersion}\n`,
+      stdout: `applied migrations ${[...Array(latestVersion).keys()].map((i) => i + 1).join(', ')}: schema at version ${latestVersion}\n`,
     });
     expect(await cli(['migrate', '--store', url])).toMatchObject({ code: 0, stdout: expect.stringContaining('nothing to apply') });
     // A gateway that leaves migrations to the command runs on what it applied.

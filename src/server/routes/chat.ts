@@ -120,7 +120,10 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   };
 }
 
-/** The stateful extension: the last user message is the new turn; the server supplies the history. */
+/**
+ * The stateful extension: the last user message (or the tool results that end the messages) is the new turn; the
+ * server supplies the history, and every other parameter of the request reaches the upstream.
+ */
 async function conversationTurn(
   runtime: Runtime,
   metrics: Metrics | undefined,
@@ -129,30 +132,19 @@ async function conversationTurn(
   http: { request: FastifyRequest; reply: FastifyReply; signal: AbortSignal },
 ) {
   const { request, reply, signal } = http;
-  const last = body.messages.at(-1);
-  if (last?.role !== 'user' || typeof last.content !== 'string') {
-    throw new SwitchyardError('invalid_request', 'with conversation_id, the last message must be the new user message, as text', {
-      param: 'messages',
-    });
-  }
   const key = request.headers['idempotency-key'];
-  const postOptions = {
-    idempotencyKey: typeof key === 'string' ? key : null,
-    maxTokens: body.max_tokens ?? null,
-    signal,
-    ...scopeOf(request),
-  };
+  const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, signal, ...scopeOf(request) };
   const stop = metrics?.startTimer(body.model);
   try {
     if (body.stream) {
-      await writeSse(reply, body.model, runtime.conversations.stream(id, last.content, postOptions), {
+      await writeSse(reply, body.model, runtime.conversations.streamChat(id, body, postOptions), {
         includeUsage: body.stream_options?.include_usage === true,
         headers: { 'x-conversation-id': id },
         metrics,
       });
       return reply;
     }
-    const turn = await runtime.conversations.post(id, last.content, postOptions);
+    const turn = await runtime.conversations.postChat(id, body, postOptions);
     // Labelled with the model the client sent, as its stream is, and as chat requests are.
     metrics?.observeRoute(body.model, turn.route, 'ok', turn.usage);
     return conversationCompletion(reply, id, body.model, turn);
@@ -173,9 +165,7 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [
-      { index: 0, message: { role: 'assistant', content: turn.content, refusal: null }, finish_reason: turn.finishReason, logprobs: null },
-    ],
+    choices: [{ index: 0, message: messageOf(turn), finish_reason: turn.finishReason, logprobs: null }],
     usage: turn.usage,
     switchyard: {
       conversation_id: id,
@@ -184,5 +174,17 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
       replayed: turn.replayed,
       ...(variant === undefined ? {} : { variant }),
     },
+  };
+}
+
+/** The reply as OpenAI's assistant message: its text (null when it only calls functions) and its calls. */
+function messageOf(turn: TurnResult) {
+  const calls = turn.toolCalls ?? [];
+  if (calls.length === 0) return { role: 'assistant', content: turn.content, refusal: null };
+  return {
+    role: 'assistant',
+    content: turn.content === '' ? null : turn.content,
+    refusal: null,
+    tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
   };
 }

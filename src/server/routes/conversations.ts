@@ -1,32 +1,25 @@
-// The conversations API: create, read, post a turn (idempotent with an idempotency-key header), delete.
+// Switchyard's conversation extension beside OpenAI's Conversations API (openai-conversations.ts): POST
+// /v1/conversations/{id}/messages posts a turn (idempotent with an idempotency-key header). Every chat parameter
+// in its body (tools, tool_choice, temperature, max_completion_tokens…) reaches the upstream; `content` is the
+// user message, or `messages` ends with the tool results of the last reply's calls.
 
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatTurnRequest } from '../../conversation/chat-turn.ts';
 import { isSwitchyardError, SwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
-import { ownerOf, scopeOf } from '../auth.ts';
+import { scopeOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from '../sse.ts';
-
-const createSchema = {
-  type: 'object',
-  required: ['model'],
-  additionalProperties: false,
-  properties: {
-    model: { type: 'string', minLength: 1, maxLength: 256 },
-    system: { anyOf: [{ type: 'string', maxLength: 1_000_000 }, { type: 'null' }] },
-    strategy: { enum: ['sliding', 'summarize'] },
-  },
-} as const;
+import { chatSchema } from './chat.ts';
 
 const postSchema = {
   type: 'object',
-  required: ['content'],
-  additionalProperties: false,
   properties: {
+    ...chatSchema.properties,
     content: { type: 'string', minLength: 1 },
     stream: { type: 'boolean' },
-    max_tokens: { type: 'integer', minimum: 1 },
   },
 } as const;
 
@@ -35,42 +28,38 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (fastify: FastifyInstance) => {
     const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
-    app.post('/v1/conversations', { schema: { body: createSchema } }, async (request, reply) => {
-      const created = await runtime.conversations.create({ ...request.body, tenant: ownerOf(request) });
-      return reply.code(201).send(created);
-    });
-
-    app.get('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params;
-      return runtime.conversations.get(id, scopeOf(request));
-    });
-
     app.post('/v1/conversations/:id/messages', { schema: { params: idParams, body: postSchema } }, async (request, reply) => {
       const { id } = request.params;
-      const body = request.body;
+      const { content, stream, stream_options: _options, model: _model, conversation_id: _id, ...rest } = request.body;
+      if ((content === undefined) === (rest.messages === undefined))
+        throw new SwitchyardError('invalid_request', 'send content (a user message) or messages (ending with tool results)', {
+          param: 'content',
+        });
+      const messages = (rest.messages as ChatCompletionMessageParam[] | undefined) ?? [{ role: 'user', content: content ?? '' }];
+      const turnRequest: ChatTurnRequest = { ...rest, messages };
       const key = request.headers['idempotency-key'];
-      const postOptions = {
-        idempotencyKey: typeof key === 'string' ? key : null,
-        maxTokens: body.max_tokens ?? null,
-        signal: clientGone(reply),
-        ...scopeOf(request),
-      };
+      const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, signal: clientGone(reply), ...scopeOf(request) };
       // Conversation turns count like chat requests, with the route their request took.
       const stop = metrics?.startTimer();
       let model: string | undefined;
       try {
-        if (body.stream) {
+        if (stream) {
           model = (await runtime.conversations.get(id, scopeOf(request))).model;
-          await writeSse(reply, model, runtime.conversations.stream(id, body.content, postOptions), { includeUsage: true, metrics });
+          await writeSse(reply, model, runtime.conversations.streamChat(id, turnRequest, postOptions), { includeUsage: true, metrics });
           return reply;
         }
-        const turn = await runtime.conversations.post(id, body.content, postOptions);
+        const turn = await runtime.conversations.postChat(id, turnRequest, postOptions);
         model = turn.route.model;
         metrics?.observeRoute(model, turn.route, 'ok', turn.usage);
         return {
           turn_id: turn.turnId,
           role: 'assistant',
           content: turn.content,
+          ...(turn.toolCalls
+            ? {
+                tool_calls: turn.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+              }
+            : {}),
           finish_reason: turn.finishReason,
           usage: turn.usage,
           deployments: turn.deployments,
@@ -84,14 +73,6 @@ export function conversationRoutes(runtime: Runtime, metrics: Metrics | undefine
       } finally {
         stop?.(model);
       }
-    });
-
-    app.delete('/v1/conversations/:id', { schema: { params: idParams } }, async (request) => {
-      const { id } = request.params;
-      const deleted = await runtime.conversations.delete(id, scopeOf(request));
-      // Another tenant's conversation answers exactly like a missing one.
-      if (!deleted) throw new SwitchyardError('conversation_not_found', `no conversation "${id}"`);
-      return { id, deleted: true };
     });
   };
 }
