@@ -94,7 +94,7 @@ async function create(base: string): Promise<string> {
 }
 
 const history = async (base: string, id: string) =>
-  ((await (await fetch(`${base}/v1/conversations/${id}`)).json()) as { messages: StoredMessage[] }).messages;
+  ((await (await fetch(`${base}/v1/conversations/${id}`)).json()) as { switchyard: { messages: StoredMessage[] } }).switchyard.messages;
 
 /** One ordered chain: user, its reply, user, its reply…, all done, each sent content exactly once. */
 function expectChain(messages: StoredMessage[], contents: string[]) {

@@ -178,7 +178,7 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
 }
 
 /** The reply as OpenAI's assistant message: its text (null when it only calls functions) and its calls. */
-function messageOf(turn: TurnResult) {
+export function messageOf(turn: TurnResult) {
   const calls = turn.toolCalls ?? [];
   if (calls.length === 0) return { role: 'assistant', content: turn.content, refusal: null };
   return {

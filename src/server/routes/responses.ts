@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { SwitchyardError } from '../../errors.ts';
 import type { Runtime } from '../../runtime.ts';
+import type { ChatRequest } from '../../upstream/adapter.ts';
 import { ResponsesStreamComposer } from '../../upstream/responses-stream.ts';
 import { chatOfResponses, checkInputItems, echoOf, responseOfCompletion } from '../../upstream/responses-translate.ts';
 import { type InputItem, type ResponsesBody, responsesSource, upstreamResponses } from '../../upstream/responses-wire.ts';
@@ -16,6 +17,7 @@ import { ownerOf, scopeOf, tenantOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { writeResponsesSse } from '../responses-sse.ts';
 import { clientGone } from '../sse.ts';
+import { messageOf } from './chat.ts';
 import { type ResponsesCreate, responseIdParams, responsesSchema } from './responses-schema.ts';
 import { createResponseStore, type ResponseStore } from './responses-store.ts';
 import { subjectOf } from './rollouts.ts';
@@ -76,7 +78,11 @@ export function responsesRoutes(runtime: Runtime, metrics: Metrics | undefined, 
       };
       const signal = clientGone(reply);
       if (conversationId !== null)
-        return conversationTurn(runtime, { request, reply, signal, metrics }, { conversationId, create, input, base, keep });
+        return conversationTurn(
+          runtime,
+          { request, reply, signal, metrics },
+          { conversationId, create, chat: chatOfResponses({ ...rest, input }), base, keep },
+        );
       const chat = chatOfResponses(body);
       const routed = { ...chat, model, [responsesSource]: { body, messages: chat.messages.length } };
       const stop = metrics?.startTimer(model);
@@ -129,7 +135,8 @@ export function responsesRoutes(runtime: Runtime, metrics: Metrics | undefined, 
 interface Turn {
   conversationId: string;
   create: ResponsesCreate;
-  input: InputItem[];
+  /** This turn alone as a chat request (its new items as messages, every parameter): the conversation adds the history. */
+  chat: ChatRequest;
   base: ReturnType<typeof echoOf> & { id: string; created_at: number };
   keep(response: Record<string, unknown>): void;
 }
@@ -141,26 +148,15 @@ async function conversationTurn(
   turn: Turn,
 ) {
   const { request, reply, signal, metrics } = http;
-  const { conversationId, create, base, keep } = turn;
-  const last = turn.input.at(-1);
-  const text = last?.role === 'user' ? chatOfResponses({ input: [last] }).messages[0]?.content : undefined;
-  if (typeof text !== 'string')
-    throw new SwitchyardError('invalid_request', 'with conversation, the input must end with the new user message, as text', {
-      param: 'input',
-    });
+  const { conversationId, create, base, keep, chat } = turn;
   const key = request.headers['idempotency-key'];
-  const postOptions = {
-    idempotencyKey: typeof key === 'string' ? key : null,
-    maxTokens: create.max_output_tokens ?? null,
-    signal,
-    ...scopeOf(request),
-  };
+  const postOptions = { idempotencyKey: typeof key === 'string' ? key : null, signal, ...scopeOf(request) };
   const withConversation = { ...base, conversation: { id: conversationId } };
   const stop = metrics?.startTimer(create.model);
   try {
     if (create.stream) {
       const composer = new ResponsesStreamComposer(withConversation, newId);
-      await writeResponsesSse(reply, composer, runtime.conversations.stream(conversationId, text, postOptions), {
+      await writeResponsesSse(reply, composer, runtime.conversations.streamChat(conversationId, chat, postOptions), {
         model: create.model,
         metrics,
         headers: { 'x-conversation-id': conversationId },
@@ -168,11 +164,11 @@ async function conversationTurn(
       });
       return reply;
     }
-    const result = await runtime.conversations.post(conversationId, text, postOptions);
+    const result = await runtime.conversations.postChat(conversationId, chat, postOptions);
     metrics?.observeRoute(create.model, result.route, 'ok', result.usage);
     const completion = {
       created: base.created_at,
-      choices: [{ index: 0, message: { role: 'assistant', content: result.content }, finish_reason: result.finishReason }],
+      choices: [{ index: 0, message: messageOf(result), finish_reason: result.finishReason }],
       usage: result.usage,
     } as unknown as ChatCompletion;
     const ids = () => randomUUID().replaceAll('-', '');
