@@ -23,7 +23,8 @@ export interface ItemsApiDeps {
   encodingOf(model: string): Encoding;
   /** The model of a conversation created without one: the first logical model of the config. */
   defaultModel(): string;
-  defaultStrategy: Strategy;
+  /** The strategy of a conversation created without one: read at each create (a reload may change it). */
+  defaultStrategy: () => Strategy;
   now(): number;
 }
 
@@ -139,7 +140,7 @@ export function createItemsApi(deps: ItemsApiDeps) {
         model,
         system,
         systemTokens,
-        strategy: input.strategy ?? deps.defaultStrategy,
+        strategy: input.strategy ?? deps.defaultStrategy(),
         createdAt,
         summary: null,
         tenant,

@@ -97,7 +97,7 @@ export function createConversations(options: {
     quotas,
     encodingOf: (model) => windowOf(model).encoding,
     defaultModel: () => firstModel(currentWindows()),
-    defaultStrategy: settings.strategy,
+    defaultStrategy: () => settings.strategy,
     now,
   });
 
