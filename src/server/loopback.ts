@@ -7,7 +7,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SwitchyardError } from '../errors.ts';
 
-const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+// A browser sends GET, HEAD and POST cross-origin without a preflight ("simple" requests); PUT, PATCH and DELETE
+// always ask first, and this server never approves. So only a POST must prove it is JSON; a DELETE carries no
+// body, and the openai SDK sends it without a content type.
+const simpleStateChange = 'POST';
 const commonLoopback = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/;
 
 /** Whether a Host header names this machine: localhost (or a name under it), 127.0.0.0/8 or ::1, any port. */
@@ -30,7 +33,7 @@ export function isLoopbackHost(host: string | undefined): boolean {
 const isJson = (request: FastifyRequest) =>
   (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
 
-/** Installs the keyless guard on every route of `app`: 421 for a foreign Host, 415 for a non-JSON state change. */
+/** Installs the keyless guard on every route of `app`: 421 for a foreign Host, 415 for a non-JSON POST. */
 export function keylessGuard(app: FastifyInstance) {
   app.addHook('onRequest', async (request) => {
     if (!isLoopbackHost(request.headers.host)) {
@@ -39,7 +42,7 @@ export function keylessGuard(app: FastifyInstance) {
         'without API keys this server answers only to a loopback Host (localhost, 127.0.0.1, [::1])',
       );
     }
-    if (stateChanging.has(request.method) && !isJson(request)) {
+    if (request.method === simpleStateChange && !isJson(request)) {
       throw new SwitchyardError('unsupported_media_type', `${request.method} needs content-type: application/json`);
     }
   });
