@@ -12,7 +12,7 @@ import { Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 import { classifyError, UpstreamError } from './classify.ts';
 import { withoutSecrets } from './scrub.ts';
-import { type Linked, linkedController } from './signals.ts';
+import { AttemptSignal } from './signals.ts';
 import { SseParser } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
 
@@ -84,64 +84,6 @@ export interface OpenAIAdapter {
   embed?(request: EmbeddingRequest, options?: AttemptOptions): Promise<CreateEmbeddingResponse>;
   /** Releases the adapter's connections. */
   close?(): Promise<void>;
-}
-
-/**
- * The signal of one attempt: aborted by the caller, or by our timer (then `timedOut` is true). One timer per
- * attempt, re-armed with `refresh()`: a stream re-arms it on every event, so creating one each time would cost
- * a timer object per chunk.
- */
-export class AttemptSignal {
-  readonly #link: Linked;
-  readonly signal: AbortSignal;
-  timedOut = false;
-  #timer: NodeJS.Timeout | undefined;
-  #ms = 0;
-  #paused = false;
-
-  readonly provider: string;
-  readonly caller: AbortSignal | undefined;
-
-  constructor(provider: string, options: AttemptOptions, timeoutMs: number) {
-    this.provider = provider;
-    this.caller = options.signal;
-    // An attempt that brings its own controller needs no second one linked under it.
-    this.#link = options.controller
-      ? { controller: options.controller, signal: options.controller.signal, release: () => {} }
-      : linkedController(options.signal);
-    this.signal = this.#link.signal;
-    this.arm(timeoutMs);
-  }
-
-  /** (Re)starts the timer: `ms` from now without an answer, or without an event, aborts the attempt. */
-  arm(ms: number) {
-    this.#paused = false;
-    if (this.#timer !== undefined && ms === this.#ms) {
-      // Also re-activates a timer that fired while paused (and then did nothing).
-      this.#timer.refresh();
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#ms = ms;
-    this.#timer = setTimeout(() => this.#expire(), ms);
-  }
-
-  #expire() {
-    if (this.#paused) return;
-    this.timedOut = true;
-    const message = `${this.provider}: no answer within ${this.#ms} ms`;
-    this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
-  }
-
-  /** Stops the timer while the consumer holds an event: a slow reader is not a silent upstream. */
-  pause() {
-    this.#paused = true;
-  }
-
-  dispose() {
-    clearTimeout(this.#timer);
-    this.#link.release();
-  }
 }
 
 /**

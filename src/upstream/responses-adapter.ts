@@ -11,7 +11,6 @@ import { SwitchyardError } from '../errors.ts';
 import {
   type AdapterOptions,
   type AttemptOptions,
-  AttemptSignal,
   createOpenAIAdapter,
   defaultMaxResponseBytes,
   type OpenAIAdapter,
@@ -29,6 +28,7 @@ import {
   type WithResponsesSource,
 } from './responses-wire.ts';
 import { withoutSecrets } from './scrub.ts';
+import { AttemptSignal } from './signals.ts';
 import { readSse } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
 
