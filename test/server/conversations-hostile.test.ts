@@ -118,6 +118,8 @@ describe('the Conversations API under hostile input', () => {
 
   it('refuses to delete an item while a turn runs (409 conversation_busy), and deletes it after', async () => {
     const { id, itemId } = await createWithItem(alice);
+    // The upstream holds its answer long enough that the turn is still running when the delete arrives.
+    g.mocks[0]?.setFaults({ latencyMs: 1500 });
     const turn = call('POST', `/v1/conversations/${id}/messages`, alice, { content: 'a long answer please' });
     await pollUntil(
       async () => g.runtime.conversations.live(id)?.state,
@@ -128,6 +130,7 @@ describe('the Conversations API under hostile input', () => {
       code: 'conversation_busy',
     });
     expect((await turn).status).toBe(200);
+    g.mocks[0]?.heal();
     expect((await call('DELETE', `/v1/conversations/${id}/items/${itemId}`, alice)).status).toBe(200);
     const items = (await (await call('GET', `/v1/conversations/${id}/items?order=asc`, alice)).json()) as {
       data: { type: string; role: string }[];
