@@ -1,6 +1,6 @@
 // Stored messages as OpenAI conversation items, and items (from POST /v1/conversations or its /items) as
 // messages to store. A stored message is one chat message; an assistant message that calls functions shows
-// as its text (when it has any) followed by one `function_call` item per call. Text only: other content parts
+// as its text (when it has some) followed by one `function_call` item per call. Text only: other content parts
 // (images, files) are refused before anything is stored.
 
 import { SwitchyardError } from '../errors.ts';

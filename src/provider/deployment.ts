@@ -96,6 +96,20 @@ const circuitOpen = (id: string) => new SwitchyardError('provider_circuit_open',
 /** An embedding's usage as a call's: every token is input. */
 const embeddingUsage = (e: CreateEmbeddingResponse): Usage => ({ prompt_tokens: e.usage?.prompt_tokens ?? 0, completion_tokens: 0 });
 
+/** The adapter a deployment's settings describe: chat completions, or the Responses API (`api`). */
+export function deploymentAdapter(s: ProviderDeployment): OpenAIAdapter {
+  return adapterFor(s.api, {
+    id: s.id,
+    baseURL: s.baseURL,
+    apiKey: s.apiKey,
+    model: s.model,
+    timeoutMs: s.timeoutMs ?? deploymentDefaults.timeoutMs,
+    streamIdleTimeoutMs: s.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
+    headers: s.headers,
+    maxResponseBytes: s.maxResponseBytes,
+  });
+}
+
 /** Creates a deployment's circuit and adapter; its actor is attached afterwards. */
 export function createDeployment(
   deployment: ProviderDeployment,
@@ -103,18 +117,7 @@ export function createDeployment(
 ): Deployment {
   const { now } = runtime;
   const id = deployment.id;
-  const adapter =
-    runtime.adapter ??
-    adapterFor(deployment.api, {
-      id,
-      baseURL: deployment.baseURL,
-      apiKey: deployment.apiKey,
-      model: deployment.model,
-      timeoutMs: deployment.timeoutMs ?? deploymentDefaults.timeoutMs,
-      streamIdleTimeoutMs: deployment.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
-      headers: deployment.headers,
-      maxResponseBytes: deployment.maxResponseBytes,
-    });
+  const adapter = runtime.adapter ?? deploymentAdapter(deployment);
   const health = resolveProviderHealthOptions(deployment.health, `providers.${id}.health`);
   const circuit = createCircuit(id, health);
   let ref: ProviderRef | undefined;

@@ -5,13 +5,12 @@
 // calls and streams in flight have ended.
 
 import type { SwitchyardConfig } from '../config.ts';
-import { createDeployment, type Deployment, deploymentDefaults, type ProviderDeployment } from '../provider/deployment.ts';
+import { createDeployment, type Deployment, deploymentAdapter, type ProviderDeployment } from '../provider/deployment.ts';
 import type { ProviderRef } from '../provider/machine.ts';
 import { type ProviderHealthOptions, resolveProviderHealthOptions } from '../provider/options.ts';
 import { type SwappableAdapter, swappableAdapter } from '../provider/swap.ts';
 import type { ProviderInput } from '../provider/types.ts';
 import type { OpenAIAdapter } from '../upstream/adapter.ts';
-import { adapterFor } from '../upstream/responses-adapter.ts';
 
 /** What a reload does to the deployments, by id (`provider/upstream-model`). */
 export interface DeploymentPlan {
@@ -66,26 +65,13 @@ const wireOf = (s: ProviderDeployment) =>
   ]);
 const healthOf = (s: ProviderDeployment): ProviderHealthOptions => resolveProviderHealthOptions(s.health, `providers.${s.id}.health`);
 
-function adapterOf(s: ProviderDeployment): OpenAIAdapter {
-  return adapterFor(s.api, {
-    id: s.id,
-    baseURL: s.baseURL,
-    apiKey: s.apiKey,
-    model: s.model,
-    timeoutMs: s.timeoutMs ?? deploymentDefaults.timeoutMs,
-    streamIdleTimeoutMs: s.streamIdleTimeoutMs ?? deploymentDefaults.streamIdleTimeoutMs,
-    headers: s.headers,
-    maxResponseBytes: s.maxResponseBytes,
-  });
-}
-
 export function createFleet(deps: FleetDeps) {
   const entries = new Map<string, Entry>();
 
   function reconfigure(entry: Entry, spec: ProviderDeployment) {
     const before = entry.spec;
     entry.spec = spec;
-    if (wireOf(before) !== wireOf(spec)) entry.adapter?.replace(adapterOf(spec));
+    if (wireOf(before) !== wireOf(spec)) entry.adapter?.replace(deploymentAdapter(spec));
     const health = healthOf(spec);
     if (JSON.stringify(healthOf(before)) === JSON.stringify(health)) return;
     entry.deployment.circuit.retune(health);
@@ -146,7 +132,7 @@ export function createFleet(deps: FleetDeps) {
           continue;
         }
         const override = deps.adapters?.[id];
-        const adapter = override ? undefined : swappableAdapter(adapterOf(spec));
+        const adapter = override ? undefined : swappableAdapter(deploymentAdapter(spec));
         const deployment = createDeployment(spec, { now: deps.now, adapter: override ?? adapter });
         const entry: Entry = { deployment, spec, adapter, unwatch: null };
         entries.set(id, entry);

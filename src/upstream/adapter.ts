@@ -8,10 +8,9 @@
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/resources/embeddings';
-import { Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
-import { classifyError, UpstreamError } from './classify.ts';
-import { withoutSecrets } from './scrub.ts';
+import { UpstreamError } from './classify.ts';
+import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
 import { SseParser } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
@@ -65,9 +64,6 @@ export interface AdapterOptions {
   maxResponseBytes?: number | undefined;
 }
 
-/** Default of `maxResponseBytes`: far above any real completion, far below what exhausts the heap. */
-export const defaultMaxResponseBytes = 32 * 1024 * 1024; // the config schema's default of providers[].maxResponseBytes
-
 export interface AttemptOptions {
   signal?: AbortSignal | undefined;
   /**
@@ -99,37 +95,11 @@ function discardRest(body: ResponseData['body'], ms: number) {
 
 /** Creates the adapter for one deployment. */
 export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
-  const base = new URL(options.baseURL);
-  const pathOf = (route: string) => `${base.pathname.replace(/\/+$/, '')}/${route}${base.search}`;
+  const { pathOf, pool, headers, maxResponseBytes, classify } = upstreamConnection(options);
   const path = pathOf('chat/completions');
   const embeddingsPath = pathOf('embeddings');
-  // Our timers decide how long an attempt may take; undici's own would only race them.
-  const pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'user-agent': 'switchyard',
-    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-    // Lower-cased, so that a configured `Authorization` replaces ours instead of going out beside it.
-    ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-  };
-  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
-
-  // What this deployment sends as secrets: never shown back, whatever an upstream echoes.
-  const secrets = [options.apiKey ?? '', ...Object.values(options.headers ?? {})];
-  const classify = (err: unknown, attempt: AttemptSignal) =>
-    withoutSecrets(
-      classifyError(err, {
-        provider: options.id,
-        timedOut: attempt.timedOut,
-        // With a shared controller the signal is the caller's: aborted and not by our timer.
-        callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
-        abortReason: attempt.caller?.reason,
-        now: Date.now(),
-      }),
-      secrets,
-    );
 
   const post = (body: string, stream: boolean, signal: AbortSignal, to = path) =>
     pool.request({ method: 'POST', path: to, headers: stream ? streamHeaders : jsonHeaders, body, signal });

@@ -6,17 +6,10 @@
 
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { Response as OpenAIResponse } from 'openai/resources/responses/responses';
-import { Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
-import {
-  type AdapterOptions,
-  type AttemptOptions,
-  createOpenAIAdapter,
-  defaultMaxResponseBytes,
-  type OpenAIAdapter,
-  type ToolCallDelta,
-} from './adapter.ts';
-import { classifyError, UpstreamError } from './classify.ts';
+import { type AdapterOptions, type AttemptOptions, createOpenAIAdapter, type OpenAIAdapter, type ToolCallDelta } from './adapter.ts';
+import { UpstreamError } from './classify.ts';
+import { upstreamConnection } from './connection.ts';
 import { responsesBodyOf } from './responses-request.ts';
 import { completionOfResponse, finishOf } from './responses-translate.ts';
 import {
@@ -27,7 +20,6 @@ import {
   upstreamResponses,
   type WithResponsesSource,
 } from './responses-wire.ts';
-import { withoutSecrets } from './scrub.ts';
 import { AttemptSignal } from './signals.ts';
 import { readSse } from './sse-reader.ts';
 import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
@@ -43,28 +35,8 @@ function failure(response: Fields | undefined, headers: ResponseData['headers'])
 
 /** Creates the Responses adapter of one deployment. */
 export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
-  const base = new URL(options.baseURL);
-  const path = `${base.pathname.replace(/\/+$/, '')}/responses${base.search}`;
-  const pool = new Pool(base.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'user-agent': 'switchyard',
-    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-    ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value])),
-  };
-  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
-  const secrets = [options.apiKey ?? '', ...Object.values(options.headers ?? {})];
-  const classify = (err: unknown, attempt: AttemptSignal) =>
-    withoutSecrets(
-      classifyError(err, {
-        provider: options.id,
-        timedOut: attempt.timedOut,
-        callerAborted: (attempt.caller?.aborted ?? false) && !attempt.timedOut,
-        abortReason: attempt.caller?.reason,
-        now: Date.now(),
-      }),
-      secrets,
-    );
+  const { pathOf, pool, headers, maxResponseBytes, classify } = upstreamConnection(options);
+  const path = pathOf('responses');
   const post = (body: string, stream: boolean, signal: AbortSignal) =>
     pool.request({
       method: 'POST',
