@@ -1,31 +1,10 @@
 // OpenAI's Conversations API on a Postgres store shared by two runtimes: items one instance adds or deletes are
 // in the next prompt of a turn on the other, and a tool loop's call and result survive the move between them.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Fleet, startFleet } from '../helpers/fleet.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { describe, expect, it } from 'vitest';
+import { postgresFleets } from '../helpers/postgres-fleets.ts';
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
-const fleets: Fleet[] = [];
-afterEach(async () => {
-  for (const f of fleets.splice(0)) await f.close();
-});
-
-let databases = 0;
-async function twoInstances() {
-  const url = await server.createDatabase(`items_${++databases}`);
-  const a = await startFleet({ mocks: [{}], runtime: { store: url } });
-  fleets.push(a);
-  const b = await startFleet({ mocks: [{}], runtime: { store: url } });
-  fleets.push(b);
-  return [a.runtime.conversations, b.runtime.conversations] as const;
-}
+const { twoInstances } = postgresFleets('items');
 
 const tool = { type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } };
 

@@ -2,24 +2,14 @@
 // takes the conversation over answers it before any later turn, so the history stays question, reply,
 // question, reply; the same-key retry of the orphaned turn then replays that reply instead of running it again.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TurnResult } from '../../src/conversation/types.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
-import { type Fleet, startFleet } from '../helpers/fleet.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { startFleet } from '../helpers/fleet.ts';
+import { postgresFleets } from '../helpers/postgres-fleets.ts';
 import { pollUntil } from '../helpers/wait.ts';
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
-const fleets: Fleet[] = [];
-afterEach(async () => {
-  for (const f of fleets.splice(0)) await f.close();
-});
+const pg = postgresFleets('takeover');
 
 /** Retries a retryable refusal (the dead instance's lease still lives) with the same key, bounded. */
 async function until(post: () => Promise<TurnResult>): Promise<TurnResult> {
@@ -36,11 +26,11 @@ async function until(post: () => Promise<TurnResult>): Promise<TurnResult> {
 
 describe('taking over a conversation on Postgres', () => {
   it('answers a turn orphaned by a stopped instance before the next turn, and replays it to its retry', async () => {
-    const url = await server.createDatabase('takeover');
+    const url = await pg.database();
     const conversations = { leaseMs: 300 };
+    // A is closed by the test itself, as a stopped instance.
     const a = await startFleet({ mocks: [{ latencyMs: 60_000 }], conversations, runtime: { store: url } });
-    const b = await startFleet({ mocks: [{}], conversations, runtime: { store: url } });
-    fleets.push(b);
+    const b = await pg.start({ mocks: [{}], conversations }, url);
     const { id } = await a.runtime.conversations.create({ model: 'chat' });
     void a.runtime.conversations.post(id, 'orphan', { idempotencyKey: 'k-orphan' }).catch(() => {});
     await pollUntil(
@@ -68,11 +58,10 @@ describe('taking over a conversation on Postgres', () => {
   }, 20_000);
 
   it('lets the same-key retry that triggers the takeover join the orphaned turn: one upstream call, one reply', async () => {
-    const url = await server.createDatabase('takeover_join');
+    const url = await pg.database();
     const conversations = { leaseMs: 300 };
     const a = await startFleet({ mocks: [{ latencyMs: 60_000 }], conversations, runtime: { store: url } });
-    const b = await startFleet({ mocks: [{ latencyMs: 200 }], conversations, runtime: { store: url } });
-    fleets.push(b);
+    const b = await pg.start({ mocks: [{ latencyMs: 200 }], conversations }, url);
     const { id } = await a.runtime.conversations.create({ model: 'chat' });
     void a.runtime.conversations.post(id, 'orphan', { idempotencyKey: 'k' }).catch(() => {});
     await pollUntil(

@@ -1,36 +1,15 @@
 // Two runtimes (two gateways, each with its own pool) sharing one Postgres: turns of one conversation reach
 // either, one at a time, and the stored history stays one ordered chain with every turn once.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TurnResult } from '../../src/conversation/types.ts';
 import { isSwitchyardError } from '../../src/errors.ts';
-import { type Fleet, startFleet } from '../helpers/fleet.ts';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import type { Fleet } from '../helpers/fleet.ts';
+import { postgresFleets } from '../helpers/postgres-fleets.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-let server: TestPostgres;
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.destroy();
-});
-
-const fleets: Fleet[] = [];
-afterEach(async () => {
-  for (const f of fleets.splice(0)) await f.close();
-});
-
-let databases = 0;
-/** Two gateways on one fresh database; the mock upstream of the first answers after `latencyMs`. */
-async function twoInstances(latencyMs = 0) {
-  const url = await server.createDatabase(`cluster_${++databases}`);
-  const a = await startFleet({ mocks: [{ latencyMs }], runtime: { store: url } });
-  fleets.push(a);
-  const b = await startFleet({ mocks: [{}], runtime: { store: url } });
-  fleets.push(b);
-  return [a.runtime.conversations, b.runtime.conversations] as const;
-}
+const pg = postgresFleets('cluster');
+const twoInstances = pg.twoInstances;
 
 /** The stored history as `seq role content status`, and whether it is a chain of whole turns. */
 async function chain(conversations: Fleet['runtime']['conversations'], id: string) {
@@ -95,9 +74,8 @@ describe('conversations on Postgres across two instances', () => {
   });
 
   it('answers 503 store_unavailable while Postgres restarts and serves the conversation again after, on the same runtime', async () => {
-    const url = await server.createDatabase(`cluster_${++databases}`);
-    const f = await startFleet({ mocks: [{}], runtime: { store: url } });
-    fleets.push(f);
+    const server = pg.server();
+    const f = await pg.start({ mocks: [{}] }, await pg.database());
     const { conversations } = f.runtime;
     const { id } = await conversations.create({ model: 'chat' });
     await conversations.post(id, 'before');
