@@ -4,6 +4,7 @@
 import type { InspectionEvent } from 'xstate';
 import { type ClusterView, createCluster } from './cluster/index.ts';
 import { resolveConfig, type SwitchyardConfig, type SwitchyardConfigInput } from './config.ts';
+import type { ChatTurnRequest } from './conversation/chat-turn.ts';
 import { type Conversations, createConversations } from './conversation/registry.ts';
 import type { ConversationView, PostOptions, TurnResult, TurnStreamEvent } from './conversation/types.ts';
 import { createInspection, type InspectionRecord, statePath } from './inspection/events.ts';
@@ -50,6 +51,10 @@ export interface ConversationHandle {
   readonly id: string;
   post(content: string, options?: PostOptions): Promise<TurnResult>;
   stream(content: string, options?: PostOptions): AsyncGenerator<TurnStreamEvent>;
+  /** A turn from a whole chat request (tools, tool results, temperature…): its new messages are stored. */
+  postChat(request: ChatTurnRequest, options?: PostOptions): Promise<TurnResult>;
+  /** postChat, streamed as chat stream events. */
+  streamChat(request: ChatTurnRequest, options?: PostOptions): AsyncGenerator<TurnStreamEvent>;
   get(): Promise<ConversationView>;
   delete(): Promise<boolean>;
 }
@@ -188,6 +193,8 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
       id,
       post: (content, postOptions) => conversations.post(id, content, postOptions),
       stream: (content, postOptions) => conversations.stream(id, content, postOptions),
+      postChat: (request, postOptions) => conversations.postChat(id, request, postOptions),
+      streamChat: (request, postOptions) => conversations.streamChat(id, request, postOptions),
       get: () => conversations.get(id),
       delete: () => conversations.delete(id),
     }),

@@ -97,6 +97,7 @@ export function conversationLogic(deps: LogicDeps) {
           itemId: newId('msg'),
           tokens: messageTokens({ role: 'assistant', content, toolCalls }, encoding),
           finishReason: choice?.finish_reason ?? 'stop',
+          ...(choice?.logprobs ? { logprobs: choice.logprobs } : {}),
           usage: usageOf(completion.usage),
           route,
         };

@@ -98,13 +98,14 @@ export const replayDelta = (result: TurnResult): ChatStreamDelta => ({
 
 /** A reply as the result its callers get. */
 export function turnResultOf(turnId: string, reply: Reply): TurnResult {
-  const { content, toolCalls, itemId, finishReason, usage, route } = reply;
+  const { content, toolCalls, itemId, finishReason, logprobs, usage, route } = reply;
   return {
     turnId,
     content,
     ...(toolCalls ? { toolCalls } : {}),
     ...(itemId ? { itemId } : {}),
     finishReason,
+    ...(logprobs ? { logprobs } : {}),
     usage,
     deployments: route.deployments,
     route,

@@ -1,6 +1,7 @@
 // The data of a conversation and its turns, and the arithmetic of its prompt: its token budget, what may enter it, and
 // its messages.
 
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { asSwitchyard, type RouteInfo, type SwitchyardError } from '../errors.ts';
 import type { FitMessage } from './fit.ts';
 
@@ -67,6 +68,8 @@ export interface Reply {
   itemId?: string | undefined;
   tokens: number;
   finishReason: string;
+  /** The upstream's logprobs of a reply made by a plain (not streamed) call; never stored, absent on replay. */
+  logprobs?: ChatCompletion.Choice['logprobs'] | undefined;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
   /** The request that produced the reply: deployments and attempts, as the chat path reports them. */
   route: RouteInfo;

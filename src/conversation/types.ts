@@ -39,6 +39,8 @@ export interface TurnResult {
   /** The reply's item id (msg_…); absent for a replayed reply stored before items existed. */
   itemId?: string | undefined;
   finishReason: string;
+  /** The upstream's logprobs when the request asked for them (a plain turn; not stored, so absent on replay). */
+  logprobs?: Reply['logprobs'];
   usage: Reply['usage'];
   /** The deployments that answered (`route.deployments`). */
   deployments: string[];

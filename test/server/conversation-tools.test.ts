@@ -184,4 +184,23 @@ describe('a tool loop through a stored conversation', () => {
     const items = await client.conversations.items.list(id);
     expect(items.data.filter((i) => i.type === 'function_call_output')).toHaveLength(1);
   });
+
+  it("returns the upstream's logprobs on a plain conversation turn, and none on its replay", async () => {
+    const { client } = await start();
+    const conversation = await client.conversations.create({});
+    const ask = () =>
+      client.chat.completions.create(
+        { model: 'chat', messages: [{ role: 'user', content: 'Say something' }], logprobs: true, top_logprobs: 2 },
+        { headers: { 'x-conversation-id': conversation.id, 'idempotency-key': 'logprobs-1' } },
+      );
+    const first = await ask();
+    const tokens = first.choices[0]?.logprobs?.content ?? [];
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(tokens.map((t) => t.token).join('')).toBe(first.choices[0]?.message.content);
+    expect(tokens[0]?.top_logprobs).toHaveLength(2);
+    // The stored reply keeps its text, not its logprobs.
+    const replayed = await ask();
+    expect(replayed.choices[0]?.message.content).toBe(first.choices[0]?.message.content);
+    expect(replayed.choices[0]?.logprobs).toBeNull();
+  });
 });

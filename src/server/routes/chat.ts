@@ -165,7 +165,7 @@ function conversationCompletion(reply: FastifyReply, id: string, model: string, 
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: messageOf(turn), finish_reason: turn.finishReason, logprobs: null }],
+    choices: [{ index: 0, message: messageOf(turn), finish_reason: turn.finishReason, logprobs: turn.logprobs ?? null }],
     usage: turn.usage,
     switchyard: {
       conversation_id: id,
