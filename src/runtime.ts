@@ -173,7 +173,8 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
     inspect,
     chat,
     stream,
-    embeddings: (request, callOptions) => supervisor.embeddings(request, callOptions),
+    embeddings: (request, callOptions) =>
+      splits.has(request.model) ? splits.embeddings(request, callOptions) : supervisor.embeddings(request, callOptions),
     models: () => {
       const served = supervisor.models().filter((m) => !isVariantModel(m));
       return [...served, ...splits.models().filter((m) => !served.includes(m))];

@@ -8,12 +8,20 @@ import type { InspectionEvent } from 'xstate';
 import type { ClusterLink } from '../cluster/link.ts';
 import type { SwitchyardConfig } from '../config.ts';
 import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
-import type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEnd, ChatStreamEvent } from '../routing/request.ts';
+import type {
+  CallOptions,
+  ChatCompletionRequest,
+  ChatResult,
+  ChatStreamEnd,
+  ChatStreamEvent,
+  EmbeddingsRequest,
+  EmbeddingsResult,
+} from '../routing/request.ts';
 import { shareRollout } from './cluster.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
-import { modelOfVariant, pickVariant, variantRequest } from './variants.ts';
+import { modelOfVariant, pickVariant, variantEmbeddingsRequest, variantRequest } from './variants.ts';
 
 export type { Subject } from './hash.ts';
 export type { RolloutCommand, RolloutView } from './rollout.ts';
@@ -25,6 +33,7 @@ export type SplitCallOptions = CallOptions;
 export interface SplitTarget {
   chat(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult>;
   stream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined>;
+  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResult>;
 }
 
 // The first upstream failure a request met inside its arm; a hedge the winner made redundant is no failure.
@@ -126,6 +135,27 @@ export function createSplits(
     }
   }
 
+  // Like chatOn, for POST /v1/embeddings: no time to first token, tokens in only; a variant's chat parameters
+  // do not apply (variantEmbeddingsRequest).
+  async function embeddingsOn(split: Split, arm: Arm, request: EmbeddingsRequest, options: SplitCallOptions): Promise<EmbeddingsResult> {
+    const started = now();
+    try {
+      const result = await target.embeddings(variantEmbeddingsRequest(request, arm.model), {
+        signal: options.signal,
+        tenant: options.tenant,
+      });
+      const usage = result.embeddings.usage ? { prompt_tokens: result.embeddings.usage.prompt_tokens, completion_tokens: 0 } : null;
+      arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage, failedWith: failedWith(result.route) });
+      return { embeddings: result.embeddings, route: { ...result.route, model: request.model, variant: arm.name } };
+    } catch (err) {
+      const error = asSwitchyard(err);
+      if (error.code !== 'aborted') arm.observe({ ok: false, code: error.code, latencyMs: now() - started });
+      const other = split.fallback(arm);
+      if (other && availabilityFailure(error.code, error.retryable)) return embeddingsOn(split, other, request, options);
+      throw error.route ? error.withRoute({ ...error.route, model: request.model, variant: arm.name }) : error;
+    }
+  }
+
   async function* streamOn(
     split: Split,
     arm: Arm,
@@ -179,6 +209,11 @@ export function createSplits(
     stream: (request: ChatCompletionRequest, options: SplitCallOptions = {}) => {
       const split = splitOf(request.model);
       return streamOn(split, armOf(split, options.subject), request, options);
+    },
+    /** Embeddings on the subject's arm: the same arms, metrics and canary fallback as chat. */
+    embeddings: (request: EmbeddingsRequest, options: SplitCallOptions = {}) => {
+      const split = splitOf(request.model);
+      return embeddingsOn(split, armOf(split, options.subject), request, options);
     },
     /** The arm a subject gets now (the same arm the next request of that subject is sent to). */
     assign: (model: string, subject: Subject | undefined) => {

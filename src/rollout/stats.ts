@@ -19,7 +19,8 @@ class Ring {
   /** The q-quantile (nearest rank) of the kept values, or null with none. */
   quantile(q: number): number | null {
     if (this.#values.length === 0) return null;
-    const sorted = [...this.#values].sort((a, b) => a - b);
+    // A typed array sorts numerically without a comparator: several times faster than Array#sort with one.
+    const sorted = Float64Array.from(this.#values).sort();
     return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? null;
   }
 }

@@ -3,7 +3,7 @@
 
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ExperimentConfig, SwitchyardConfig } from '../config.ts';
-import type { ChatCompletionRequest } from '../routing/request.ts';
+import type { ChatCompletionRequest, EmbeddingsRequest } from '../routing/request.ts';
 
 type Variant = ExperimentConfig['variants'][number];
 
@@ -43,4 +43,13 @@ export function variantRequest(request: ChatCompletionRequest, model: string, pa
     ? [{ role: 'system', content: systemPrefix }, ...request.messages]
     : request.messages;
   return { ...request, ...set, model, messages };
+}
+
+/**
+ * An embeddings request as a variant sends it: only its model changes. A variant's parameters (temperature,
+ * top_p, max_tokens, a system prefix) are chat parameters with no meaning for embeddings, so they are left
+ * out rather than sent to an upstream that would refuse them.
+ */
+export function variantEmbeddingsRequest(request: EmbeddingsRequest, model: string): EmbeddingsRequest {
+  return { ...request, model };
 }

@@ -66,7 +66,7 @@ describe('the rollout actor in the inspector', () => {
     const stats = await page.locator('#stats').textContent();
     expect(stats).toContain('canary 10 %');
     expect(stats).toContain('step 1 of 3');
-    expect(stats).toContain('min 5 req');
+    expect(await page.locator('#figures [data-guard="minRequests"]').textContent()).toContain('≥ 5 before judging');
     expect(await page.locator('#rollouts li').textContent()).toContain('v2');
     runtime.rolloutCommand('v2', 'pause');
     await expect.poll(() => svg.locator('[data-state="rollout.paused"].active').count(), { timeout: 10_000 }).toBe(1);

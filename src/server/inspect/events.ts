@@ -1,7 +1,7 @@
 // GET /inspect/events: one feed shared by every reader. A reader gets `hello` (the whole state, once), then
 // `transition` (each state change of an actor, as it happens) and `delta` (once a second, only what changed:
 // providers whose view changed or that a reload removed, decisions made since, conversations added, changed
-// or gone). Each event is built and serialized once for all readers, and nothing runs with no reader. Readers
+// or gone, rollouts and experiments whose figures moved). Each event is built and serialized once for all readers, and nothing runs with no reader. Readers
 // are capped (limits.inspectorClients; beyond it 503 inspector_busy) and one that leaves more than
 // limits.inspectorBufferBytes unread is cut.
 
@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
 import type { InspectionRecord } from '../../inspection/events.ts';
+import { guardReadings } from '../../inspection/splits.ts';
 import type { Runtime } from '../../runtime.ts';
 
 const deltaEveryMs = 1000;
@@ -34,17 +35,26 @@ export function stateOf(runtime: Runtime) {
       messages: messages.length,
       tokens: messages.filter((m) => m.status === 'done').reduce((n, m) => n + m.tokens, 0) + (summary?.tokens ?? 0),
     })),
-    // Each rollout: its step, percentage, guards and the two arms in the current step (what the guards compare).
-    rollouts: runtime.rollouts().map(({ id, state, percent, step, steps, reason, guard, window }) => ({
+    // Each rollout: its step, percentage, the two arms in the current step (what the guards compare), and each
+    // guard's limit beside what the arms measure.
+    rollouts: runtime.rollouts().map(({ id, model, from, to, state, percent, step, steps, holdMs, reason, guard, window, driving }) => ({
       id,
+      model,
+      from,
+      to,
       state,
       percent,
       step,
       steps,
+      holdMs,
       reason,
+      driving,
       guard,
       window,
+      readings: guardReadings(guard, window),
     })),
+    // Each experiment with its variants' figures since start (what GET /v1/experiments/{id} shows).
+    experiments: runtime.experiments(),
   };
 }
 
@@ -54,7 +64,13 @@ type Remembered = Omit<State, 'now'>;
 
 /** What changed between two states, keyed by id; null when nothing did. */
 function diff(
-  before: { providers: Map<string, string>; conversations: Map<string, string>; decisions: Set<unknown>; rollouts: string },
+  before: {
+    providers: Map<string, string>;
+    conversations: Map<string, string>;
+    decisions: Set<unknown>;
+    rollouts: string;
+    experiments: string;
+  },
   now: State,
 ) {
   const providers = now.providers.filter((p) => before.providers.get(p.id) !== JSON.stringify(p));
@@ -67,8 +83,10 @@ function diff(
   const providersRemoved = [...before.providers.keys()].filter((id) => !deployed.has(id));
   // Rollouts are few: when one changed, all of them are sent.
   const rollouts = JSON.stringify(now.rollouts) === before.rollouts ? null : now.rollouts;
+  // Experiments likewise: their figures change with their requests, at most once a second here.
+  const experiments = JSON.stringify(now.experiments) === before.experiments ? null : now.experiments;
   const changes = providers.length + providersRemoved.length + conversations.length + removed.length + decisions.length;
-  if (changes === 0 && rollouts === null) return null;
+  if (changes === 0 && rollouts === null && experiments === null) return null;
   return {
     now: now.now,
     providers,
@@ -76,6 +94,7 @@ function diff(
     decisions,
     conversations: { changed: conversations, removed },
     ...(rollouts ? { rollouts } : {}),
+    ...(experiments ? { experiments } : {}),
   };
 }
 
@@ -85,6 +104,7 @@ function memoryOf(state: Remembered) {
     conversations: new Map(state.conversations.map((c) => [c.id, JSON.stringify(c)])),
     decisions: new Set<unknown>(state.decisions),
     rollouts: JSON.stringify(state.rollouts),
+    experiments: JSON.stringify(state.experiments),
   };
 }
 
@@ -92,7 +112,7 @@ const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.s
 
 export function createInspectorFeed(runtime: Runtime, limits: InspectorLimits) {
   const readers = new Set<ServerResponse>();
-  let memory = memoryOf({ providers: [], decisions: [], conversations: [], rollouts: [] });
+  let memory = memoryOf({ providers: [], decisions: [], conversations: [], rollouts: [], experiments: [] });
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
 

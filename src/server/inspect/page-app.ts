@@ -70,9 +70,12 @@ function stat(label, value) {
 function renderCard() {
   if (!selected) return;
   $('actor-name').textContent = selected.machine === 'provider' ? selected.id : selected.machine + ' ' + selected.id;
-  const state = liveStateOf();
+  // An experiment has no statechart: its weights are fixed by the config, its figures are all that moves.
+  const state = selected.machine === 'experiment' ? '' : liveStateOf();
   $('actor-state').textContent = state;
   const badge = $('badge');
+  // Only rollouts and experiments have tables of figures.
+  if (selected.machine === 'provider' || selected.machine === 'conversation') $('figures').replaceChildren();
   if (selected.machine === 'provider') {
     const p = providers.find((x) => x.id === selected.id);
     if (!p) return;
@@ -87,15 +90,9 @@ function renderCard() {
       stat('p95', m.latencyP95Ms === null ? '–' : Math.round(m.latencyP95Ms) + ' ms'), stat('requests', m.requests),
       stat('next probe', next), stat('attempt', p.attempt));
   } else if (selected.machine === 'rollout') {
-    const r = rollouts.find((x) => x.id === selected.id);
-    badge.textContent = short(state.replace(/\\.(holding|judging)$/, '') || '–');
-    badge.removeAttribute('data-health');
-    if (!r) return;
-    const arm = (a) => a.requests + ' req · ' + (a.requests ? ((100 * a.errors) / a.requests).toFixed(1) : '–') + ' % err · p95 ' + (a.latencyP95Ms === null ? '–' : Math.round(a.latencyP95Ms) + ' ms');
-    $('stats').replaceChildren(stat('canary', r.percent + ' %'), stat('step', r.step + ' of ' + r.steps.length),
-      stat('canary arm', arm(r.window.canary)), stat('baseline arm', arm(r.window.baseline)),
-      stat('guard', 'min ' + r.guard.minRequests + ' req, +' + (100 * r.guard.maxErrorRateIncrease).toFixed(1) + ' % err, p95 ×' + (r.guard.maxLatencyP95Ratio ?? '–') + ', ttft ×' + (r.guard.maxTtftP95Ratio ?? '–')),
-      ...(r.reason ? [stat('reason', r.reason)] : []));
+    renderRolloutCard(state);
+  } else if (selected.machine === 'experiment') {
+    renderExperimentCard();
   } else {
     badge.textContent = short(state || '–');
     badge.removeAttribute('data-health');
@@ -132,15 +129,22 @@ function renderHistory() {
       clock(r.at) + ' ' + r.event + ' → ' + short(r.state));
     b.addEventListener('click', () => pin(r === pinned ? null : r));
     return b;
-  }) : [el('span', { class: 'stats' }, 'Transitions of this actor appear here as they happen; click one to see the state then.')]));
+  }) : [el('span', { class: 'stats' }, selected?.machine === 'experiment'
+    ? 'An experiment has no states to change: its variants and weights come from the config; its figures follow the requests once a second.'
+    : 'Transitions of this actor appear here as they happen; click one to see the state then.')]));
 }
 
 function select(machine, id, actor) {
   selected = { machine, id, actor };
   pinned = null;
   history.replaceState(null, '', '#' + encodeURIComponent(actor));
-  $('diagram').replaceChildren(drawDiagram(diagrams[machine]));
-  for (const t of document.querySelectorAll('[aria-pressed]')) t.setAttribute('aria-pressed', String(t.dataset.deployment === actor || t.dataset.conversation === id || 'rollout:' + t.dataset.rollout === actor));
+  drawnSplit = '';
+  $('diagram').replaceChildren(...(diagrams[machine] ? [drawDiagram(diagrams[machine])] : []));
+  $('figures').replaceChildren();
+  for (const t of document.querySelectorAll('[aria-pressed]')) {
+    const pressed = t.dataset.deployment === actor || t.dataset.conversation === id || 'rollout:' + t.dataset.rollout === actor || 'experiment:' + t.dataset.experiment === actor;
+    t.setAttribute('aria-pressed', String(pressed));
+  }
   renderCard();
   renderHistory();
   renderHighlight();
@@ -170,15 +174,6 @@ async function refreshConversations() {
   if (selected?.machine === 'conversation') { renderCard(); renderHighlight(); }
 }
 
-function renderRollouts() {
-  $('rollouts-panel').hidden = rollouts.length === 0;
-  $('rollouts').replaceChildren(...rollouts.map((r) => {
-    const b = el('button', { 'data-rollout': r.id, 'aria-pressed': selected?.actor === 'rollout:' + r.id }, r.id);
-    b.addEventListener('click', () => select('rollout', r.id, 'rollout:' + r.id));
-    return el('li', {}, b, ' ' + short(r.state.replace(/\\.(holding|judging)$/, '')) + ' · ' + r.percent + ' %');
-  }));
-}
-
 function renderLog() {
   const filter = $('filter').value.toLowerCase();
   const machine = $('machine').value;
@@ -193,12 +188,14 @@ function onState(state) {
   decisions = state.decisions;
   for (const p of providers) liveStates.set(p.id, p.state);
   if (state.rollouts) rollouts = state.rollouts;
+  if (state.experiments) experiments = state.experiments;
   for (const r of rollouts) liveStates.set('rollout:' + r.id, r.state);
-  renderRollouts();
+  renderSplitLists();
   if (!selected) {
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted.startsWith('conversation:')) select('conversation', wanted.slice('conversation:'.length), wanted);
     else if (wanted.startsWith('rollout:')) select('rollout', wanted.slice('rollout:'.length), wanted);
+    else if (wanted.startsWith('experiment:')) select('experiment', wanted.slice('experiment:'.length), wanted);
     else if (providers.length) select('provider', (providers.find((p) => p.id === wanted) ?? providers[0]).id, (providers.find((p) => p.id === wanted) ?? providers[0]).id);
   }
   renderOverview();
@@ -261,7 +258,7 @@ async function main() {
     const known = new Set(providers.map((p) => p.id));
     decisions = [...decisions, ...delta.decisions].slice(-48);
     const gone = new Set(delta.providersRemoved ?? []);
-    onState({ now: delta.now, providers: [...providers.filter((p) => !gone.has(p.id)).map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions, rollouts: delta.rollouts });
+    onState({ now: delta.now, providers: [...providers.filter((p) => !gone.has(p.id)).map((p) => changed.get(p.id) ?? p), ...delta.providers.filter((p) => !known.has(p.id))], decisions, rollouts: delta.rollouts, experiments: delta.experiments });
     if (delta.conversations.changed.length || delta.conversations.removed.length) refreshConversations();
   });
   events.addEventListener('transition', (e) => onTransition(JSON.parse(e.data)));

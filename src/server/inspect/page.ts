@@ -5,6 +5,7 @@
 
 import { appScript } from './page-app.ts';
 import { diagramScript } from './page-diagram.ts';
+import { splitsScript } from './page-splits.ts';
 
 const css = `
 :root { font-family: system-ui, sans-serif; color: #1d2433; background: #f4f5f8; font-size: 13px; }
@@ -62,7 +63,17 @@ aside { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 10px; align-item
 #conversations { list-style: none; margin: 6px 0; padding: 0; } #conversations li { display: flex; gap: 6px; font-size: 11px; padding: 2px 0; }
 #conversations button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; overflow: hidden; text-overflow: ellipsis; max-width: 170px; }
 #conversations button[aria-pressed=true] { font-weight: 700; }
-#rollouts { list-style: none; margin: 6px 0; padding: 0; font-size: 11px; } #rollouts button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; }
+#rollouts, #experiments { list-style: none; margin: 6px 0; padding: 0; font-size: 11px; }
+#rollouts button, #experiments button { all: unset; cursor: pointer; font-family: ui-monospace, monospace; color: #1846b0; }
+#rollouts button[aria-pressed=true], #experiments button[aria-pressed=true] { font-weight: 700; }
+#figures { display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: flex-start; }
+table.figures { border-collapse: collapse; font-size: 11.5px; margin-top: 6px; }
+table.figures caption { text-align: left; font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: #5a6478; padding-bottom: 3px; }
+table.figures th, table.figures td { padding: 2px 8px; border-bottom: 1px solid #e6e9ef; text-align: right; white-space: nowrap; }
+table.figures th:first-child, table.figures td:nth-child(2) { text-align: left; } table.figures thead th { color: #5a6478; font-weight: 600; }
+table.guards td.verdict { font-weight: 700; } [data-status=ok] .verdict { color: #14632f; } [data-status=breached] .verdict { color: #8a1f11; }
+[data-status=waiting] .verdict, [data-status=off] .verdict { color: #7b8494; }
+svg.split { max-height: 420px; max-width: 760px; }
 .pager { display: flex; gap: 6px; align-items: center; font-size: 11px; color: #5a6478; }
 details summary { cursor: pointer; font-size: 12px; color: #5a6478; }
 #log { font: 11px ui-monospace, monospace; max-height: 180px; overflow: auto; }
@@ -81,6 +92,7 @@ export function inspectorPage(): string {
     <h3><span id="actor-name">–</span><span class="badge" id="badge"></span><span id="actor-state"></span></h3>
     <div class="stats" id="stats"></div>
     <div id="diagram"></div>
+    <div id="figures"></div>
     <div id="pinned"></div>
     <div id="history" aria-label="recent transitions"></div>
   </section>
@@ -92,11 +104,12 @@ export function inspectorPage(): string {
       <div class="pager"><button id="conv-prev">‹</button><span id="conv-page"></span><button id="conv-next">›</button></div>
     </section>
     <section class="panel" id="rollouts-panel" hidden><h2>Rollout actors</h2><ul id="rollouts"></ul></section>
+    <section class="panel" id="experiments-panel" hidden><h2>Experiments</h2><ul id="experiments"></ul></section>
     <section class="panel"><details><summary>Event log</summary>
       <input id="filter" placeholder="filter"> <select id="machine"><option value="">all machines</option><option>provider</option><option>supervisor</option><option>conversation</option><option>rollout</option></select>
       <div id="log"></div></details></section>
   </aside>
 </main>
-<script>${diagramScript}${appScript}</script>
+<script>${diagramScript}${splitsScript}${appScript}</script>
 </body></html>`;
 }

@@ -1,13 +1,16 @@
 // POST /v1/embeddings: OpenAI's shape through the same provider actors as chat (failover, health, budgets,
-// usage). The upstream's answer passes whole; `model` is the logical model the client sent, and `switchyard`
-// the route taken.
+// usage) and the same experiments and rollouts (a split model: the subject's arm, named in
+// `x-switchyard-variant`). The upstream's answer passes whole; `model` is the logical model the client sent,
+// and `switchyard` the route taken.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Subject } from '../../rollout/hash.ts';
 import type { EmbeddingsRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
 import { tenantOf } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone } from '../sse.ts';
+import { subjectOf } from './rollouts.ts';
 
 /** OpenAI's limit on inputs per request; the body limit bounds their size. */
 export const maxEmbeddingInputs = 2048;
@@ -35,6 +38,17 @@ export const embeddingsSchema = {
   },
 } as const;
 
+/**
+ * Who an embeddings request is, for sticky arms: as for chat (tenant, headers), and for `sticky: conversation`
+ * the `x-conversation-id` header when the client sends one: embeddings belong to no conversation, but an app that
+ * embeds on a conversation's behalf gets the arm that conversation's turns get. Without it the arm is drawn at
+ * random, as under `none`.
+ */
+function embeddingsSubject(request: FastifyRequest): Subject {
+  const conversation = request.headers['x-conversation-id'];
+  return { ...subjectOf(request), ...(typeof conversation === 'string' ? { conversation } : {}) };
+}
+
 export function embeddingRoutes(runtime: Runtime, metrics: Metrics | undefined) {
   return async (app: FastifyInstance) => {
     app.post('/v1/embeddings', { schema: { body: embeddingsSchema } }, async (request, reply) => {
@@ -42,9 +56,14 @@ export function embeddingRoutes(runtime: Runtime, metrics: Metrics | undefined) 
       const signal = clientGone(reply);
       const stop = metrics?.startTimer(body.model);
       try {
-        const { embeddings, route } = await runtime.embeddings(body, { signal, tenant: tenantOf(request) });
+        const { embeddings, route } = await runtime.embeddings(body, {
+          signal,
+          subject: embeddingsSubject(request),
+          tenant: tenantOf(request),
+        });
         const usage = embeddings.usage ? { prompt_tokens: embeddings.usage.prompt_tokens, completion_tokens: 0 } : null;
         metrics?.observeRoute(body.model, route, 'ok', usage);
+        if (route.variant !== undefined) void reply.header('x-switchyard-variant', route.variant);
         return reply
           .header('x-switchyard-deployment', route.deployments.join(','))
           .header('x-switchyard-attempts', String(route.attempts.length))
