@@ -152,7 +152,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const stream: Supervisor['stream'] = (request, o) =>
     splits.has(request.model) ? splits.stream(request, o) : supervisor.stream(request, o);
   const routed = { ...supervisor, chat, stream };
-  const reloader = createReloader({ supervisor, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
+  const reloader = createReloader({ supervisor, splits, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
   // Conversations read the config in use at each turn: its models' windows, its conversation settings.
   const live = liveConfig(() => supervisor.generation().config);
   const conversations = createConversations({ store, supervisor: routed, config: live, inspect, timers: supervisor.timers });
