@@ -103,8 +103,8 @@ export interface Runtime {
   /** The config in use, resolved (secrets included: mask them before showing it). */
   config(): SwitchyardConfig;
   /**
-   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's actor and state
-   * (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
+   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's, experiment's and
+   * rollout's actor and state (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
    * naming the field, and changes nothing, when any part of it is wrong.
    */
   reload(input: unknown, options?: { source?: ReloadSource }): Promise<ReloadResult>;
