@@ -89,8 +89,8 @@ export function createSplits(
     };
     rollout.start();
     const text = canonical(r);
-    // Each version of a rollout's settings has keys of its own in Redis: one a reload changed (or removed and
-    // added back as it was before) starts afresh rather than follow what its former self left there.
+    // Each version of a rollout's settings has keys of its own in Redis: one a reload changed starts afresh on
+    // every instance rather than follow (or, taking the lease, drive on from) the state its former self left.
     const shared = deps.cluster
       ? shareRollout(
           deps.cluster.link,
