@@ -192,6 +192,18 @@ describe('experiments through reloads', () => {
     );
   const requests = (a: Arms) => Object.fromEntries(a.runtime.experiment('tone').variants.map((v) => [v.name, v.requests]));
 
+  it('routes a variant that names deployments once a reload adds its experiment', async () => {
+    arms = await startArms({});
+    const a = arms;
+    const byDeployment = { id: 'direct', model: 'chat-d', sticky: 'none', variants: [{ name: 'b', deployments: ['p1/model-b'] }] };
+    await a.runtime.reload(withSplits(a, { experiments: [byDeployment] }));
+    const { completion, route } = await a.runtime.chat({ ...ask('hi'), model: 'chat-d' });
+    expect([completion.model, route.variant, route.deployments]).toEqual(['model-b', 'b', ['p1/model-b']]);
+    // Its synthetic model is no client's to send or see.
+    expect(a.runtime.models()).not.toContain('variant:direct/b');
+    expect(a.runtime.experiment('direct').variants[0]?.requests).toBe(1);
+  });
+
   it('starts one a reload adds, keeps an unchanged one figures, keeps a changed one the figures of its unchanged variants, stops a removed one', async () => {
     arms = await startArms({});
     const a = arms;
