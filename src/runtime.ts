@@ -108,8 +108,8 @@ export interface Runtime {
   /** The config in use, resolved (secrets included: mask them before showing it). */
   config(): SwitchyardConfig;
   /**
-   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's actor and state
-   * (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
+   * Checks `input` as a whole config and applies it live, keeping every unchanged deployment's, experiment's and
+   * rollout's actor and state (docs/configuration.md, "Live reload"); in a cluster it then reaches every instance. Throws `invalid_config`
    * naming the field, and changes nothing, when any part of it is wrong.
    */
   reload(input: unknown, options?: { source?: ReloadSource }): Promise<ReloadResult>;
@@ -157,7 +157,7 @@ export function createRuntime(config: SwitchyardConfigInput, options: RuntimeOpt
   const stream: Supervisor['stream'] = (request, o) =>
     splits.has(request.model) ? splits.stream(request, o) : supervisor.stream(request, o);
   const routed = { ...supervisor, chat, stream };
-  const reloader = createReloader({ supervisor, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
+  const reloader = createReloader({ supervisor, splits, env: env ?? process.env, now: Date.now, publish: (r) => inspection.publish(r) });
   // Conversations read the config in use at each turn: its models' windows, its conversation settings.
   const live = liveConfig(() => supervisor.generation().config);
   const conversations = createConversations({ store, supervisor: routed, config: live, inspect, timers: supervisor.timers });

@@ -27,7 +27,12 @@ export function reloadFromFile(runtime: Runtime, path: string, options: FileRelo
     if (record.machine !== 'config') return;
     const status = runtime.configStatus();
     if (record.event === 'config.applied') log(`switchyard config ${record.state} applied (${status.source})`);
-    else log(`switchyard config rejected (${status.rejected?.source ?? '?'}), keeping ${record.state}: ${status.rejected?.message ?? ''}`);
+    else if (record.event !== 'config.rejected') {
+      // `rollout.started` on `config:rollout:v2`: what the reload did to an experiment or a rollout.
+      const [kind, change] = record.event.split('.');
+      log(`switchyard config: ${kind} ${record.actor.slice(`config:${kind}:`.length)} ${change}`);
+    } else
+      log(`switchyard config rejected (${status.rejected?.source ?? '?'}), keeping ${record.state}: ${status.rejected?.message ?? ''}`);
   });
   // The text last read: a change event that leaves the file as it was (a touch, a save without edits) does nothing.
   let lastText: string | null = null;

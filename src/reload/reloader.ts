@@ -1,13 +1,16 @@
-// Live config reload: a new config is checked whole (the schema and the rules across fields), then applied by
-// the supervisor in one step (src/routing/supervisor.ts, apply): all or nothing. What cannot change on a running
-// process (the cluster link, API keys, limits, the store) keeps its running value and is reported as needing a
-// restart. Every outcome is an inspection record (the inspector's event log; metrics count them) and part of
+// Live config reload: a new config is checked whole (the schema and the rules across fields), then applied in
+// one step: all or nothing. The supervisor takes the deployments and routes (src/routing/supervisor.ts, apply),
+// then the splits their experiments and rollouts (src/rollout/splits.ts, apply), both by diff. What cannot
+// change on a running process (the cluster link, API keys, limits, the store) keeps its running value and is
+// reported as needing a restart. Every outcome is an inspection record (the inspector's event log; metrics count
+// them), and so is each experiment or rollout a reload started, restarted or stopped; and part of
 // configStatus(), which /v1/providers and /metrics report.
 
 import { conversationsSchema } from '../config/schema.ts';
 import { checkConfig, configError, type SwitchyardConfig } from '../config.ts';
 import type { SwitchyardError } from '../errors.ts';
 import type { InspectionRecord } from '../inspection/events.ts';
+import type { SplitPlan, SplitsPlan } from '../rollout/plan.ts';
 import type { ApplyResult, Supervisor } from '../routing/supervisor.ts';
 
 /** Where a reload came from. */
@@ -15,6 +18,10 @@ export type ReloadSource = 'api' | 'file' | 'signal' | 'cluster' | 'embedding';
 
 export interface ReloadResult extends ApplyResult {
   source: ReloadSource;
+  /** Experiments by id: added (started), changed (started afresh), removed (stopped), unchanged (left running). */
+  experiments: SplitPlan;
+  /** Rollouts by id, likewise: an unchanged one keeps its step, figures and state. */
+  rollouts: SplitPlan;
   /** Settings that differ from the running ones but apply only at a restart (their running values stay). */
   restartRequired: string[];
   /** In a cluster: whether the config went to the other instances (false: Redis was unreachable, applied here only). */
@@ -31,15 +38,24 @@ export interface ConfigStatus {
 }
 
 /** Settings read once at start: changing them needs a restart (docs/configuration.md, "Live reload"). */
-// Experiments and rollouts are actors built once at start (src/rollout/splits.ts): a reload keeps them as they run.
-const restartOnly = ['cluster', 'auth', 'limits', 'server', 'experiments', 'rollouts', 'conversations.store'] as const;
+const restartOnly = ['cluster', 'auth', 'limits', 'server', 'conversations.store'] as const;
 
 function sectionOf(config: SwitchyardConfig, path: (typeof restartOnly)[number]): unknown {
   return path === 'conversations.store' ? config.conversations.store : config[path];
 }
 
+/** The experiments and rollouts, as a reload changes them (src/rollout/splits.ts). */
+export interface SplitsTarget {
+  plan(config: SwitchyardConfig): SplitsPlan;
+  apply(config: SwitchyardConfig, plan: SplitsPlan): SplitsPlan;
+}
+
+/** What a reload did to one experiment or rollout, as the inspector's event log and the metrics see it. */
+export type SplitChange = 'started' | 'restarted' | 'stopped';
+
 export interface ReloaderDeps {
   supervisor: Supervisor;
+  splits: SplitsTarget;
   env: NodeJS.ProcessEnv;
   now: () => number;
   /** Sends a record to the inspection stream. */
@@ -51,6 +67,23 @@ export function createReloader(deps: ReloaderDeps) {
 
   const record = (event: 'config.applied' | 'config.rejected', from: number, to: number) =>
     deps.publish({ actor: 'config', machine: 'config', state: `v${to}`, from: `v${from}`, event, at: deps.now() });
+
+  // One record per split a reload touched: actor `config:rollout:<id>` (no actor of its own on the page), its
+  // event `rollout.started` and the like. The rollout actors report their own states besides.
+  const recordSplits = (kind: 'experiment' | 'rollout', plan: SplitPlan) => {
+    const changes: [SplitChange, string[]][] = [
+      ['started', plan.added],
+      ['restarted', plan.changed],
+      ['stopped', plan.removed],
+    ];
+    for (const [change, ids] of changes) {
+      for (const id of ids) {
+        const from = change === 'started' ? null : 'running';
+        const state = change === 'stopped' ? 'stopped' : 'running';
+        deps.publish({ actor: `config:${kind}:${id}`, machine: 'config', state, from, event: `${kind}.${change}`, at: deps.now() });
+      }
+    }
+  };
 
   function reject(err: SwitchyardError, source: ReloadSource, version: number | null): never {
     status = { ...status, rejected: { version, source, message: err.message, param: err.param ?? null, at: deps.now() } };
@@ -87,14 +120,17 @@ export function createReloader(deps: ReloaderDeps) {
       next.auth = running.auth;
       next.limits = running.limits;
       next.server = running.server;
-      next.experiments = running.experiments;
-      next.rollouts = running.rollouts;
       next.conversations = { ...next.conversations, store: running.conversations.store };
       const from = status.version;
+      // Planned before anything changes; neither step can fail on a config that passed the check.
+      const splitsPlan = deps.splits.plan(next);
       const applied = deps.supervisor.apply(next, version ?? from + 1);
+      deps.splits.apply(next, splitsPlan);
       status = { version: applied.version, appliedAt: deps.now(), source, rejected: null };
       record('config.applied', from, applied.version);
-      return { ...applied, source, restartRequired };
+      recordSplits('experiment', splitsPlan.experiments);
+      recordSplits('rollout', splitsPlan.rollouts);
+      return { ...applied, ...splitsPlan, source, restartRequired };
     },
   };
 }

@@ -91,6 +91,8 @@ export function registerSplitMetrics(registry: Registry, runtime: Runtime) {
     labelNames: ['rollout'],
     registers: [registry],
     collect() {
+      // A rollout a reload removed leaves the series.
+      this.reset();
       for (const r of runtime.rollouts()) this.set({ rollout: r.id }, r.percent);
     },
   });
@@ -100,6 +102,7 @@ export function registerSplitMetrics(registry: Registry, runtime: Runtime) {
     labelNames: ['rollout', 'state'],
     registers: [registry],
     collect() {
+      this.reset();
       for (const r of runtime.rollouts())
         for (const s of rolloutStates) this.set({ rollout: r.id, state: s }, r.state.split('.')[0] === s ? 1 : 0);
     },

@@ -75,17 +75,21 @@ export function createRollout(
   const state = () => statePath(actor.getSnapshot().value);
   // In a cluster only the driving instance compares the arms; the others follow its state (cluster.ts).
   const role: { driving: boolean; forward: ((command: RolloutCommand) => void) | null } = { driving: true, forward: null };
+  // Stopped by a reload that removed or changed it: requests that picked an arm before still end here, and
+  // the cluster link may still deliver its old messages; none of them reaches the stopped actor.
+  let stopped = false;
 
   return {
     config,
     actor,
-    /** Starts the ramp (pending → the first step). A config reload that adds a rollout calls this too. */
+    /** Starts the ramp (pending → the first step), at start and when a config reload adds or changes it. */
     start: () => actor.send({ type: 'rollout.start' }),
     percent: () => context().percent,
     /** The logical model of an arm. */
     modelOf: (arm: ArmName) => (arm === 'canary' ? config.to : config.from),
     /** An arm's outcome: counted since start and in the step, and the step's figures sent to the actor to judge. */
     observe(arm: ArmName, outcome: Outcome) {
+      if (stopped) return;
       for (const stats of [totals[arm], window[arm]]) {
         if (outcome.ok) stats.succeeded(outcome.latencyMs, outcome.ttftMs, outcome.usage, outcome.failedWith);
         else stats.failed(outcome.code, outcome.latencyMs);
@@ -108,6 +112,7 @@ export function createRollout(
     shared: () => ({ phase: state().split('.')[0] as SyncedPhase, step: context().step, reason: context().reason }),
     /** Takes the driving instance's state, when it differs from this one's. */
     follow(remote: { phase: SyncedPhase; step: number; reason: string | null }) {
+      if (stopped) return;
       const here = context();
       if (state().split('.')[0] === remote.phase && here.step === remote.step && here.reason === remote.reason) return;
       actor.send({ type: 'cluster.synced', ...remote });
@@ -135,7 +140,13 @@ export function createRollout(
         },
       };
     },
-    stop: () => actor.stop(),
+    /** Whether stop() was called (a reload removed or replaced it, or the runtime stopped). */
+    stopped: () => stopped,
+    stop() {
+      stopped = true;
+      role.driving = false;
+      actor.stop();
+    },
   };
 }
 

@@ -4,9 +4,10 @@
 // deployment down or failing) hands the request to the baseline: counted as a canary failure, invisible to
 // the client. A model that is not split never reaches this module (the runtime checks one Map first).
 
+import { createHash } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import type { ClusterLink } from '../cluster/link.ts';
-import type { SwitchyardConfig } from '../config.ts';
+import type { RolloutConfig, SwitchyardConfig } from '../config.ts';
 import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
 import type {
   CallOptions,
@@ -18,12 +19,15 @@ import type {
   EmbeddingsResult,
 } from '../routing/request.ts';
 import { shareRollout } from './cluster.ts';
+import { type Arm, buildExperiment, type ExperimentEntry, type Split } from './experiment.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
-import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
+import { canonical, planSplits, type SplitsPlan } from './plan.ts';
+import { type ArmName, createRollout, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
-import { modelOfVariant, pickVariant, variantEmbeddingsRequest, variantRequest } from './variants.ts';
+import { modelOfVariant, variantEmbeddingsRequest, variantRequest } from './variants.ts';
 
 export type { Subject } from './hash.ts';
+export type { SplitPlan, SplitsPlan } from './plan.ts';
 export type { RolloutCommand, RolloutView } from './rollout.ts';
 
 /** What a split request passes besides its body: the caller's signal and tenant, and who it is (for sticky arms). */
@@ -39,19 +43,12 @@ export interface SplitTarget {
 // The first upstream failure a request met inside its arm; a hedge the winner made redundant is no failure.
 const failedWith = (route: RouteInfo) => route.attempts.find((a) => a.outcome !== 'ok' && a.outcome !== 'aborted')?.outcome ?? null;
 
-interface Arm {
-  name: string;
-  model: string;
-  params?: SwitchyardConfig['experiments'][number]['variants'][number]['params'];
-  observe(outcome: Outcome): void;
-}
-
-interface Split {
-  id: string;
-  sticky: string;
-  pick(point: number): Arm;
-  /** The arm that serves when `arm` cannot: a rollout's baseline for its canary. */
-  fallback(arm: Arm): Arm | null;
+interface RolloutEntry {
+  rollout: Rollout;
+  text: string;
+  split: Split;
+  /** Stops sharing it through the cluster (null alone). */
+  unshare: (() => Promise<void>) | null;
 }
 
 /** An experiment as the admin routes show it: each variant with its figures since start. */
@@ -80,39 +77,84 @@ export function createSplits(
   },
 ) {
   const { target, now, random } = deps;
-  const byModel = new Map<string, Split>();
-  const experiments = new Map<string, { config: SwitchyardConfig['experiments'][number]; stats: Map<string, ArmStats> }>();
-  const rollouts = new Map<string, Rollout>();
-  const unshare: (() => Promise<void>)[] = [];
+  const experiments = new Map<string, ExperimentEntry>();
+  const rollouts = new Map<string, RolloutEntry>();
+  // The split of each model: rebuilt by apply() and swapped whole, so a request sees one config's splits.
+  let byModel: ReadonlyMap<string, Split> = new Map();
+  // Leases being given back by rollouts a reload stopped: stop() waits for them.
+  const releasing = new Set<Promise<void>>();
 
-  for (const e of config.experiments) {
-    const stats = new Map(e.variants.map((v) => [v.name, new ArmStats()]));
-    experiments.set(e.id, { config: e, stats });
-    const arms = e.variants.map((v) => ({
-      name: v.name,
-      model: modelOfVariant(e.id, v),
-      weight: v.weight,
-      ...(v.params ? { params: v.params } : {}),
-      observe: (o: Outcome) => record(stats.get(v.name), o),
-    }));
-    byModel.set(e.model, { id: e.id, sticky: e.sticky, pick: (point) => pickVariant(arms, point), fallback: () => null });
-  }
-  for (const r of config.rollouts) {
+  function startRollout(r: RolloutConfig): RolloutEntry {
     const rollout = createRollout(r, { inspect: deps.inspect, clock: deps.clock });
-    rollouts.set(r.id, rollout);
     const arm = (name: ArmName): Arm => ({ name, model: rollout.modelOf(name), observe: (o) => rollout.observe(name, o) });
     const baseline = arm('baseline');
     const canary = arm('canary');
     // Subjects below the percentage are the canary's: raising it only moves subjects from the baseline.
-    byModel.set(r.model, {
+    const split: Split = {
       id: r.id,
       sticky: r.sticky,
       pick: (point) => (point < rollout.percent() / 100 ? canary : baseline),
       fallback: (a) => (a === canary ? baseline : null),
-    });
+    };
     rollout.start();
-    if (deps.cluster) unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs }));
+    const text = canonical(r);
+    // Each version of a rollout's settings has keys of its own in Redis: one a reload changed starts afresh on
+    // every instance rather than follow (or, taking the lease, drive on from) the state its former self left.
+    const shared = deps.cluster
+      ? shareRollout(
+          deps.cluster.link,
+          { ...rollout, config: { ...r, id: `${r.id}#${shortHash(text)}` } },
+          { leaseMs: deps.cluster.leaseMs },
+        )
+      : null;
+    return { rollout, split, text, unshare: shared };
   }
+
+  function stopRollout(entry: RolloutEntry) {
+    if (entry.unshare) {
+      // Called before the actor stops: a driver gives its lease back.
+      const released = entry.unshare().finally(() => releasing.delete(released));
+      releasing.add(released);
+    }
+    entry.rollout.stop();
+  }
+
+  /** What applying `next` would do; changes nothing. */
+  function plan(next: Pick<SwitchyardConfig, 'experiments' | 'rollouts'>): SplitsPlan {
+    const texts = <E extends { text: string }>(m: ReadonlyMap<string, E>) => new Map([...m].map(([id, e]) => [id, e.text]));
+    return { experiments: planSplits(texts(experiments), next.experiments), rollouts: planSplits(texts(rollouts), next.rollouts) };
+  }
+
+  /**
+   * Applies `next` (valid as a whole) by diff: added splits start, removed ones stop, changed ones start afresh
+   * (an experiment keeps the figures of each variant whose settings did not change), unchanged ones are left
+   * alone: a rollout keeps its step, its arms' figures and its state, paused, promoted or rolled back.
+   */
+  function apply(next: Pick<SwitchyardConfig, 'experiments' | 'rollouts'>, p: SplitsPlan = plan(next)) {
+    for (const id of [...p.rollouts.removed, ...p.rollouts.changed]) {
+      const entry = rollouts.get(id);
+      rollouts.delete(id);
+      if (entry) stopRollout(entry);
+    }
+    for (const id of p.experiments.removed) experiments.delete(id);
+    const changed = new Set([...p.experiments.added, ...p.experiments.changed]);
+    for (const e of next.experiments) if (changed.has(e.id)) experiments.set(e.id, buildExperiment(e, experiments.get(e.id)));
+    const fresh = new Set([...p.rollouts.added, ...p.rollouts.changed]);
+    for (const r of next.rollouts) if (fresh.has(r.id)) rollouts.set(r.id, startRollout(r));
+    const models = new Map<string, Split>();
+    for (const e of next.experiments) {
+      const entry = experiments.get(e.id);
+      if (entry) models.set(e.model, entry.split);
+    }
+    for (const r of next.rollouts) {
+      const entry = rollouts.get(r.id);
+      if (entry) models.set(r.model, entry.split);
+    }
+    byModel = models;
+    return p;
+  }
+
+  apply(config);
 
   const armOf = (split: Split, subject: Subject | undefined) => {
     const key = subjectKey(split.sticky, subject);
@@ -222,7 +264,7 @@ export function createSplits(
     },
     experiments: (): ExperimentView[] => [...experiments.keys()].map((id) => experimentView(id)),
     experiment: (id: string): ExperimentView => experimentView(id),
-    rollouts: (): RolloutView[] => [...rollouts.values()].map((r) => r.view()),
+    rollouts: (): RolloutView[] => [...rollouts.values()].map((r) => r.rollout.view()),
     rollout: (id: string): RolloutView => rolloutOf(id).view(),
     /** An operator command on a rollout; `rollout_state_conflict` when its state does not take it. */
     command(id: string, command: RolloutCommand): RolloutView {
@@ -231,17 +273,21 @@ export function createSplits(
       return rollout.view();
     },
     /** Every rollout actor, for the inspector and the runtime's subscribe(). */
-    actors: () => [...rollouts.values()].map((r) => r.actor),
+    actors: () => [...rollouts.values()].map((r) => r.rollout.actor),
+    plan,
+    apply,
     stop: async () => {
-      await Promise.all(unshare.map((u) => u()));
-      for (const r of rollouts.values()) r.stop();
+      const entries = [...rollouts.values()];
+      rollouts.clear();
+      for (const entry of entries) stopRollout(entry);
+      await Promise.all([...releasing]);
     },
   };
 
   function rolloutOf(id: string): Rollout {
-    const rollout = rollouts.get(id);
-    if (!rollout) throw new SwitchyardError('rollout_not_found', `no rollout "${id}"`, { param: 'id' });
-    return rollout;
+    const entry = rollouts.get(id);
+    if (!entry) throw new SwitchyardError('rollout_not_found', `no rollout "${id}"`, { param: 'id' });
+    return entry.rollout;
   }
 
   function experimentView(id: string): ExperimentView {
@@ -261,10 +307,6 @@ export function createSplits(
   }
 }
 
-function record(stats: ArmStats | undefined, o: Outcome) {
-  if (!stats) return;
-  if (o.ok) stats.succeeded(o.latencyMs, o.ttftMs, o.usage, o.failedWith);
-  else stats.failed(o.code, o.latencyMs);
-}
+const shortHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 export type Splits = ReturnType<typeof createSplits>;

@@ -71,9 +71,28 @@ export function createMetrics(runtime: Runtime) {
     'Config reloads by result: applied, or rejected (the config in use kept)',
     ['result'],
   );
+  const splitChanges = tally(
+    registry,
+    'switchyard_config_split_changes_total',
+    'Experiments and rollouts a config reload started, restarted (changed) or stopped (removed)',
+    ['kind', 'change'],
+  );
+  // The per-variant series exist once there is a split: at start, or from the reload that adds the first one.
+  let splitMetrics = false;
+  const addSplitMetrics = () => {
+    if (splitMetrics || (runtime.experiments().length === 0 && runtime.rollouts().length === 0)) return;
+    splitMetrics = true;
+    registerSplitMetrics(registry, runtime);
+  };
   runtime.subscribe((r) => {
     if (r.machine === 'provider' && r.from !== null) transitions([r.actor, healthName(r.from), healthName(r.state)]);
-    else if (r.machine === 'config') reloads([r.event === 'config.applied' ? 'applied' : 'rejected']);
+    if (r.machine !== 'config') return;
+    if (r.event === 'config.applied' || r.event === 'config.rejected') reloads([r.event === 'config.applied' ? 'applied' : 'rejected']);
+    else {
+      // `rollout.started` and the like (src/reload/reloader.ts).
+      splitChanges(r.event.split('.'));
+      addSplitMetrics();
+    }
   });
   new Gauge({
     name: 'switchyard_config_version',
@@ -138,7 +157,7 @@ export function createMetrics(runtime: Runtime) {
     });
   }
 
-  registerSplitMetrics(registry, runtime);
+  addSplitMetrics();
 
   // A model nobody serves is the client's own string: one label for all of them keeps the series bounded.
   let served = { version: runtime.configStatus().version, models: new Set(runtime.models()) };

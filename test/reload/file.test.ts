@@ -80,6 +80,25 @@ describe('reloads from the config file', () => {
     expect(rt.configStatus()).toMatchObject({ version: 1, source: 'signal' });
   });
 
+  it('starts a rollout the file adds on SIGHUP and stops it when the file drops it, saying so in the log', async () => {
+    const { path, url } = await setup();
+    const models = { 'chat-v1': 'mock-model', 'chat-v2': 'mock-model-2' };
+    runtime = createRuntime(JSON.parse(configWith(url, models)));
+    const rt = runtime;
+    const lines: string[] = [];
+    unhook = reloadFromFile(rt, path, { watch: false, log: (l) => lines.push(l) });
+    const rollout = { id: 'v2', model: 'chat', from: 'chat-v1', to: 'chat-v2', holdMs: 600_000 };
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(configWith(url, models)), rollouts: [rollout] }));
+    process.emit('SIGHUP', 'SIGHUP');
+    await waitUntil(() => lines.includes('switchyard config: rollout v2 started'));
+    expect(rt.rollout('v2')).toMatchObject({ state: 'ramping.step1.holding', percent: 10 });
+    writeFileSync(path, configWith(url, models));
+    process.emit('SIGHUP', 'SIGHUP');
+    await waitUntil(() => lines.includes('switchyard config: rollout v2 stopped'));
+    expect(rt.rollouts()).toEqual([]);
+    expect(lines.filter((l) => l.includes('applies at the next restart'))).toEqual([]);
+  });
+
   it('switchyard serve reloads its config on SIGHUP', async () => {
     const { path, url } = await setup();
     const bin = new URL('../../bin/switchyard.js', import.meta.url).pathname;

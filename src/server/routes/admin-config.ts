@@ -21,6 +21,8 @@ export function adminConfigRoutes(runtime: Runtime) {
       return {
         version: result.version,
         deployments: result.deployments,
+        experiments: result.experiments,
+        rollouts: result.rollouts,
         restartRequired: result.restartRequired,
         ...(result.shared === undefined ? {} : { shared: result.shared }),
       };
