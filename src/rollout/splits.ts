@@ -12,6 +12,7 @@ import type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEnd, Cha
 import { shareRollout } from './cluster.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
+import { type ArmCounter, createSharedArms } from './shared-arms.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
 import { modelOfVariant, pickVariant, variantRequest } from './variants.ts';
 
@@ -50,7 +51,10 @@ export interface ExperimentView {
   id: string;
   model: string;
   sticky: string;
-  variants: (ArmFigures & { name: string; model: string; weight: number })[];
+  /** With `scope: cluster`, each variant's `local` is this instance's own share (what /metrics exports). */
+  variants: (ArmFigures & { name: string; model: string; weight: number; local?: ArmFigures })[];
+  /** `cluster`: the figures are summed over every instance (Redis); `instance`: this one's alone. */
+  scope: 'cluster' | 'instance';
 }
 
 // An arm that could not answer at all (down, failing, refused by its deployments): the other arm may. A caller's
@@ -67,24 +71,35 @@ export function createSplits(
     inspect?: ((event: InspectionEvent) => void) | undefined;
     clock?: Parameters<typeof createRollout>[1]['clock'];
     /** In a cluster: one instance drives each rollout under a lease of `leaseMs`, the others follow. */
-    cluster?: { link: ClusterLink; leaseMs: number } | undefined;
+    cluster?: { link: ClusterLink; leaseMs: number; flushMs?: number | undefined } | undefined;
   },
 ) {
   const { target, now, random } = deps;
   const byModel = new Map<string, Split>();
-  const experiments = new Map<string, { config: SwitchyardConfig['experiments'][number]; stats: Map<string, ArmStats> }>();
+  const experiments = new Map<
+    string,
+    { config: SwitchyardConfig['experiments'][number]; stats: Map<string, ArmStats>; shared: ArmCounter | null }
+  >();
+  // In a cluster the arms' figures are also summed in Redis, written in batches (src/rollout/shared-arms.ts).
+  const link = deps.cluster?.link;
+  const sharedArms = deps.cluster ? createSharedArms(deps.cluster.link, { flushMs: deps.cluster.flushMs }) : null;
   const rollouts = new Map<string, Rollout>();
   const unshare: (() => Promise<void>)[] = [];
 
   for (const e of config.experiments) {
     const stats = new Map(e.variants.map((v) => [v.name, new ArmStats()]));
-    experiments.set(e.id, { config: e, stats });
+    const names = e.variants.map((v) => v.name);
+    const shared = link && sharedArms ? sharedArms.counter(`${link.prefix}:{experiment:${e.id}}:variants`, names) : null;
+    experiments.set(e.id, { config: e, stats, shared });
     const arms = e.variants.map((v) => ({
       name: v.name,
       model: modelOfVariant(e.id, v),
       weight: v.weight,
       ...(v.params ? { params: v.params } : {}),
-      observe: (o: Outcome) => record(stats.get(v.name), o),
+      observe: (o: Outcome) => {
+        record(stats.get(v.name), o);
+        shared?.record(v.name, o);
+      },
     }));
     byModel.set(e.model, { id: e.id, sticky: e.sticky, pick: (point) => pickVariant(arms, point), fallback: () => null });
   }
@@ -102,7 +117,9 @@ export function createSplits(
       fallback: (a) => (a === canary ? baseline : null),
     });
     rollout.start();
-    if (deps.cluster) unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs }));
+    if (deps.cluster) {
+      unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs, arms: sharedArms ?? undefined }));
+    }
   }
 
   const armOf = (split: Split, subject: Subject | undefined) => {
@@ -199,6 +216,8 @@ export function createSplits(
     actors: () => [...rollouts.values()].map((r) => r.actor),
     stop: async () => {
       await Promise.all(unshare.map((u) => u()));
+      // The last counts of this instance still reach the cluster's sums (bounded by the command timeout).
+      await sharedArms?.stop();
       for (const r of rollouts.values()) r.stop();
     },
   };
@@ -212,16 +231,17 @@ export function createSplits(
   function experimentView(id: string): ExperimentView {
     const e = experiments.get(id);
     if (!e) throw new SwitchyardError('experiment_not_found', `no experiment "${id}"`, { param: 'id' });
+    const cluster = e.shared?.figures() ?? null;
     return {
       id,
       model: e.config.model,
       sticky: e.config.sticky,
-      variants: e.config.variants.map((v) => ({
-        name: v.name,
-        model: modelOfVariant(id, v),
-        weight: v.weight,
-        ...(e.stats.get(v.name) ?? new ArmStats()).figures(),
-      })),
+      variants: e.config.variants.map((v) => {
+        const local = (e.stats.get(v.name) ?? new ArmStats()).figures();
+        const summed = cluster?.get(v.name);
+        return { name: v.name, model: modelOfVariant(id, v), weight: v.weight, ...(summed ? { ...summed, local } : local) };
+      }),
+      scope: cluster ? 'cluster' : 'instance',
     };
   }
 }
