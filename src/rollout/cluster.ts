@@ -103,7 +103,9 @@ export function shareRollout(link: ClusterLink, rollout: Rollout, options: { lea
   const subscription = rollout.actor.subscribe(() => {
     if (holding && rollout.role.driving) publish();
   });
-  void renew();
+  // The first claim once Redis answers (or is known not to), so that a joining instance does not drive alone
+  // for a renewal period: it reads the driver's state, and the step window it counts into, first.
+  void link.ready().then(renew);
   const timer = setInterval(() => void renew(), Math.max(50, Math.floor(options.leaseMs / 3)));
   timer.unref();
 

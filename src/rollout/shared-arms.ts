@@ -131,10 +131,20 @@ export function createSharedArms(link: ClusterLink, partial: Partial<SharedArmsO
     await Promise.all(sends);
   }
 
-  /** Writes what was counted and reads the merged figures; one at a time. */
+  let queued: Promise<void> | null = null;
+  /** Writes what was counted and reads the merged figures; one at a time (a call during a flush runs after it). */
   function flush(): Promise<void> {
-    if (!running) running = once().finally(() => (running = null));
-    return running;
+    if (!running) {
+      running = once().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = null;
+      return flush();
+    });
+    return queued;
   }
 
   const timer = setInterval(() => void flush(), o.flushMs);
