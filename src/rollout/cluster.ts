@@ -34,7 +34,11 @@ interface Shared {
 const commands: readonly RolloutCommand[] = ['pause', 'resume', 'promote', 'abort'];
 const phases: readonly SyncedPhase[] = ['pending', 'ramping', 'paused', 'promoted', 'rolledBack'];
 
-function parse(text: unknown): Shared | null {
+// An epoch becomes part of a key: only the characters of instance ids, never a `{` that could move its hash slot.
+const epochPattern = /^[A-Za-z0-9._-]{1,200}$/;
+
+/** The shared state in a message or key, or null when it is not one; an epoch that is not plainly one is left out. */
+export function parseShared(text: unknown): Shared | null {
   if (typeof text !== 'string') return null;
   try {
     const v = JSON.parse(text) as Partial<Shared>;
@@ -43,7 +47,7 @@ function parse(text: unknown): Shared | null {
       phase: v.phase as SyncedPhase,
       step: v.step,
       reason: typeof v.reason === 'string' ? v.reason : null,
-      ...(typeof v.epoch === 'string' && v.epoch.length <= 200 ? { epoch: v.epoch } : {}),
+      ...(typeof v.epoch === 'string' && epochPattern.test(v.epoch) ? { epoch: v.epoch } : {}),
     };
   } catch {
     return null;
@@ -70,7 +74,7 @@ export function shareRollout(link: ClusterLink, rollout: Rollout, options: { lea
     void link.script(publishScript, [`${key}:state`], [text, `${link.prefix}:${channel}`]).catch(() => {});
   };
   const follow = (text: unknown) => {
-    const remote = parse(text);
+    const remote = parseShared(text);
     if (!remote || rollout.role.driving) return;
     // The window first: the step the follower then enters counts into the driver's window.
     if (remote.epoch !== undefined) arms?.adopt(remote.epoch);

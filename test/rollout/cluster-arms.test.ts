@@ -188,7 +188,7 @@ describe('arm figures summed across a cluster', () => {
     expect(await a.metrics()).toMatch(/switchyard_variant_figures_shared\{experiment="tone"\} 1/);
   }, 30_000);
 
-  it('serves every request with Redis killed mid-run, and shows this instance’s own figures meanwhile', async () => {
+  it('serves every request with Redis killed mid-run, and shows and judges this instance’s own figures meanwhile', async () => {
     const redis = await redisServer();
     const upstreams = { baseline: await mock(), canary: await mock() };
     const a = await gateway('a', redis, upstreams, { rollouts: [rollout] });
@@ -209,8 +209,19 @@ describe('arm figures summed across a cluster', () => {
     );
     expect(view.arms.baseline.requests + view.arms.canary.requests).toBe(25);
     expect(view.local).toBeUndefined();
-    // The driver still drives, on its own figures.
+    // The driver still drives, and judges the guards on its own figures: a canary that starts failing now is
+    // rolled back, every request still answered (by the baseline).
     expect(view.driving).toBe(true);
     expect(view.state).toBe('ramping.step1.holding');
+    upstreams.canary.setFaults({ mode: 'error', status: 500, rate: 1 });
+    for (const t of tenants(true, 25)) {
+      const { route } = await a.runtime.chat(ask('hi'), { subject: { tenant: t } });
+      expect(route.variant).toBe('baseline');
+      if (a.runtime.rollout('v2').state === 'rolledBack') break;
+    }
+    const judged = a.runtime.rollout('v2');
+    expect(judged.state).toBe('rolledBack');
+    expect(judged.scope).toBe('instance');
+    expect(judged.reason).toMatch(/error rate/);
   }, 30_000);
 });
