@@ -135,9 +135,14 @@ export function createSharedArms(link: ClusterLink, partial: Partial<SharedArmsO
   /** Writes what was counted and reads the merged figures; one at a time (a call during a flush runs after it). */
   function flush(): Promise<void> {
     if (!running) {
-      running = once().finally(() => {
-        running = null;
-      });
+      // A listener that threw (the rollout's actor judging) is one more failed flush, never an unhandled rejection.
+      running = once()
+        .catch(() => {
+          failures++;
+        })
+        .finally(() => {
+          running = null;
+        });
       return running;
     }
     queued ??= running.then(() => {
