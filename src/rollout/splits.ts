@@ -12,7 +12,7 @@ import type { CallOptions, ChatCompletionRequest, ChatResult, ChatStreamEnd, Cha
 import { shareRollout } from './cluster.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { type ArmName, createRollout, type Outcome, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
-import { type ArmCounter, createSharedArms } from './shared-arms.ts';
+import { type ArmCounter, createSharedArms, type SharedArms } from './shared-arms.ts';
 import { type ArmFigures, ArmStats } from './stats.ts';
 import { modelOfVariant, pickVariant, variantRequest } from './variants.ts';
 
@@ -80,16 +80,19 @@ export function createSplits(
     string,
     { config: SwitchyardConfig['experiments'][number]; stats: Map<string, ArmStats>; shared: ArmCounter | null }
   >();
-  // In a cluster the arms' figures are also summed in Redis, written in batches (src/rollout/shared-arms.ts).
+  // In a cluster the arms' figures are also summed in Redis, written in batches (src/rollout/shared-arms.ts);
+  // made with the first split, so that a cluster without any runs no flush timer.
   const link = deps.cluster?.link;
-  const sharedArms = deps.cluster ? createSharedArms(deps.cluster.link, { flushMs: deps.cluster.flushMs }) : null;
+  let sharedArms: SharedArms | null = null;
+  const armsOf = (cluster: { link: ClusterLink; flushMs?: number | undefined }) =>
+    (sharedArms ??= createSharedArms(cluster.link, { flushMs: cluster.flushMs }));
   const rollouts = new Map<string, Rollout>();
   const unshare: (() => Promise<void>)[] = [];
 
   for (const e of config.experiments) {
     const stats = new Map(e.variants.map((v) => [v.name, new ArmStats()]));
     const names = e.variants.map((v) => v.name);
-    const shared = link && sharedArms ? sharedArms.counter(`${link.prefix}:{experiment:${e.id}}:variants`, names) : null;
+    const shared = link && deps.cluster ? armsOf(deps.cluster).counter(`${link.prefix}:{experiment:${e.id}}:variants`, names) : null;
     experiments.set(e.id, { config: e, stats, shared });
     const arms = e.variants.map((v) => ({
       name: v.name,
@@ -118,7 +121,7 @@ export function createSplits(
     });
     rollout.start();
     if (deps.cluster) {
-      unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs, arms: sharedArms ?? undefined }));
+      unshare.push(shareRollout(deps.cluster.link, rollout, { leaseMs: deps.cluster.leaseMs, arms: armsOf(deps.cluster) }));
     }
   }
 
