@@ -1,6 +1,9 @@
 // Per-variant series on /metrics, read from the runtime when scraped (nothing per request): requests by
 // outcome, tokens in and out, latency and TTFT p50/p95 of each experiment variant and rollout arm (labels
 // `experiment` — the experiment's or the rollout's id — and `variant`), and each rollout's state and percentage.
+// In a cluster these stay this instance's own figures even where the admin routes show the cluster's sums:
+// Prometheus scrapes every instance and sums the counters itself (a cluster-wide sum exported by each instance
+// would be counted once per instance); `switchyard_variant_figures_shared` says whether the sums are readable.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Runtime } from '../runtime.ts';
@@ -10,11 +13,12 @@ type Labelled = { experiment: string; variant: string; figures: ArmFigures };
 
 function armsOf(runtime: Runtime): Labelled[] {
   const out: Labelled[] = [];
-  for (const e of runtime.experiments()) for (const v of e.variants) out.push({ experiment: e.id, variant: v.name, figures: v });
+  for (const e of runtime.experiments()) for (const v of e.variants) out.push({ experiment: e.id, variant: v.name, figures: v.local ?? v });
   for (const r of runtime.rollouts()) {
+    const arms = r.local?.arms ?? r.arms;
     out.push(
-      { experiment: r.id, variant: 'baseline', figures: r.arms.baseline },
-      { experiment: r.id, variant: 'canary', figures: r.arms.canary },
+      { experiment: r.id, variant: 'baseline', figures: arms.baseline },
+      { experiment: r.id, variant: 'canary', figures: arms.canary },
     );
   }
   return out;
@@ -85,6 +89,19 @@ export function registerSplitMetrics(registry: Registry, runtime: Runtime) {
     (f) => f.ttftP50Ms,
     (f) => f.ttftP95Ms,
   );
+  // Only in a cluster: alone, the figures are always this instance's.
+  if (runtime.cluster() !== null) {
+    new Gauge({
+      name: 'switchyard_variant_figures_shared',
+      help: 'In a cluster: 1 while the admin routes show the figures summed over every instance, 0 while Redis cannot be read (this instance alone)',
+      labelNames: ['experiment'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of [...runtime.experiments(), ...runtime.rollouts()]) this.set({ experiment: s.id }, s.scope === 'cluster' ? 1 : 0);
+      },
+    });
+  }
   new Gauge({
     name: 'switchyard_rollout_percent',
     help: "The canary's share of subjects, in percent",

@@ -37,6 +37,20 @@ export interface RolloutView {
   window: Record<ArmName, ArmFigures>;
   /** The arms since start. */
   arms: Record<ArmName, ArmFigures & { model: string }>;
+  /** `cluster`: `window` and `arms` are summed over every instance (Redis); `instance`: this one's alone. */
+  scope: 'cluster' | 'instance';
+  /** With `scope: cluster`, this instance's own share of the figures. */
+  local?: { window: Record<ArmName, ArmFigures>; arms: Record<ArmName, ArmFigures> };
+}
+
+/** In a cluster: the arms counted across instances (src/rollout/cluster-arms.ts). */
+export interface SharedArmFigures {
+  /** Counts an outcome for the cluster: in memory, written in batches (never a round trip per request). */
+  observe(arm: ArmName, outcome: Outcome): void;
+  /** A step began here: a new window. */
+  stepEntered(): void;
+  /** The cluster's figures, or null while Redis cannot be read (this instance's own are then used, and judged). */
+  figures(): { window: Record<ArmName, ArmFigures>; arms: Record<ArmName, ArmFigures> } | null;
 }
 
 /** The systemId of a rollout's actor (how the inspector and the runtime find it). */
@@ -56,10 +70,17 @@ export function createRollout(
 ) {
   const totals = { baseline: new ArmStats(), canary: new ArmStats() };
   let window = { baseline: new ArmStats(), canary: new ArmStats() };
+  // In a cluster only the driving instance compares the arms; the others follow its state (cluster.ts).
+  const role: { driving: boolean; forward: ((command: RolloutCommand) => void) | null; shared: SharedArmFigures | null } = {
+    driving: true,
+    forward: null,
+    shared: null,
+  };
   const logic = createRolloutMachine(config.steps).provide({
     actions: {
       stepEntered: () => {
         window = { baseline: new ArmStats(), canary: new ArmStats() };
+        role.shared?.stepEntered();
       },
     },
   });
@@ -73,8 +94,6 @@ export function createRollout(
   actor.start();
   const context = (): RolloutContext => actor.getSnapshot().context;
   const state = () => statePath(actor.getSnapshot().value);
-  // In a cluster only the driving instance compares the arms; the others follow its state (cluster.ts).
-  const role: { driving: boolean; forward: ((command: RolloutCommand) => void) | null } = { driving: true, forward: null };
   // Stopped by a reload that removed or changed it: requests that picked an arm before still end here, and
   // the cluster link may still deliver its old messages; none of them reaches the stopped actor.
   let stopped = false;
@@ -94,8 +113,10 @@ export function createRollout(
         if (outcome.ok) stats.succeeded(outcome.latencyMs, outcome.ttftMs, outcome.usage, outcome.failedWith);
         else stats.failed(outcome.code, outcome.latencyMs);
       }
-      // Only while ramping does anyone compare the arms, and in a cluster only the driving instance.
-      if (role.driving && state().startsWith('ramping')) {
+      role.shared?.observe(arm, outcome);
+      // Only while ramping does anyone compare the arms, and in a cluster only the driving instance, on the
+      // cluster's figures as they are read (cluster-arms.ts) unless Redis cannot be read.
+      if (role.driving && state().startsWith('ramping') && !role.shared?.figures()) {
         actor.send({ type: 'arms.sampled', baseline: window.baseline.sample(), canary: window.canary.sample() });
       }
     },
@@ -119,6 +140,12 @@ export function createRollout(
     },
     view(): RolloutView {
       const c = context();
+      const local = {
+        window: { baseline: window.baseline.figures(), canary: window.canary.figures() },
+        arms: { baseline: totals.baseline.figures(), canary: totals.canary.figures() },
+      };
+      const cluster = role.shared?.figures() ?? null;
+      const shown = cluster ?? local;
       return {
         id: config.id,
         model: config.model,
@@ -133,11 +160,10 @@ export function createRollout(
         guard: config.guard,
         reason: c.reason,
         driving: role.driving,
-        window: { baseline: window.baseline.figures(), canary: window.canary.figures() },
-        arms: {
-          baseline: { model: config.from, ...totals.baseline.figures() },
-          canary: { model: config.to, ...totals.canary.figures() },
-        },
+        window: shown.window,
+        arms: { baseline: { model: config.from, ...shown.arms.baseline }, canary: { model: config.to, ...shown.arms.canary } },
+        scope: cluster ? 'cluster' : 'instance',
+        ...(cluster ? { local } : {}),
       };
     },
     /** Whether stop() was called (a reload removed or replaced it, or the runtime stopped). */

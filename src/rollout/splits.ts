@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import type { ClusterLink } from '../cluster/link.ts';
-import type { RolloutConfig, SwitchyardConfig } from '../config.ts';
+import type { ExperimentConfig, RolloutConfig, SwitchyardConfig } from '../config.ts';
 import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
 import type {
   CallOptions,
@@ -19,13 +19,14 @@ import type {
   EmbeddingsResult,
 } from '../routing/request.ts';
 import { shareRollout } from './cluster.ts';
-import { type Arm, buildExperiment, type ExperimentEntry, type Split } from './experiment.ts';
+import { type Arm, buildExperiment, type ExperimentEntry, type ExperimentView, type Split, viewOfExperiment } from './experiment.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { canonical, planSplits, type SplitsPlan } from './plan.ts';
 import { type ArmName, createRollout, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
-import { type ArmFigures, ArmStats } from './stats.ts';
-import { modelOfVariant, variantEmbeddingsRequest, variantRequest } from './variants.ts';
+import { createSharedArms, type SharedArms } from './shared-arms.ts';
+import { variantEmbeddingsRequest, variantRequest } from './variants.ts';
 
+export type { ExperimentView } from './experiment.ts';
 export type { Subject } from './hash.ts';
 export type { SplitPlan, SplitsPlan } from './plan.ts';
 export type { RolloutCommand, RolloutView } from './rollout.ts';
@@ -52,13 +53,6 @@ interface RolloutEntry {
 }
 
 /** An experiment as the admin routes show it: each variant with its figures since start. */
-export interface ExperimentView {
-  id: string;
-  model: string;
-  sticky: string;
-  variants: (ArmFigures & { name: string; model: string; weight: number })[];
-}
-
 // An arm that could not answer at all (down, failing, refused by its deployments): the other arm may. A caller's
 // abort, the deadline and what the request itself got wrong would fail on the baseline too.
 const availabilityFailure = (code: ErrorCode, retryable: boolean) =>
@@ -73,7 +67,7 @@ export function createSplits(
     inspect?: ((event: InspectionEvent) => void) | undefined;
     clock?: Parameters<typeof createRollout>[1]['clock'];
     /** In a cluster: one instance drives each rollout under a lease of `leaseMs`, the others follow. */
-    cluster?: { link: ClusterLink; leaseMs: number } | undefined;
+    cluster?: { link: ClusterLink; leaseMs: number; flushMs?: number | undefined } | undefined;
   },
 ) {
   const { target, now, random } = deps;
@@ -83,6 +77,17 @@ export function createSplits(
   let byModel: ReadonlyMap<string, Split> = new Map();
   // Leases being given back by rollouts a reload stopped: stop() waits for them.
   const releasing = new Set<Promise<void>>();
+
+  // In a cluster the arms' figures are also summed in Redis, written in batches (src/rollout/shared-arms.ts);
+  // made with the first split, so that a cluster without one runs no flush timer.
+  let sharedArms: SharedArms | null = null;
+  const armsOf = (cluster: { link: ClusterLink; flushMs?: number | undefined }) =>
+    (sharedArms ??= createSharedArms(cluster.link, { flushMs: cluster.flushMs }));
+  // An experiment's variants summed across the cluster: each version of its settings under keys of its own.
+  const sharedVariants = (e: ExperimentConfig, names: readonly string[]) =>
+    deps.cluster
+      ? armsOf(deps.cluster).counter(`${deps.cluster.link.prefix}:{experiment:${e.id}#${shortHash(canonical(e))}}:variants`, names)
+      : null;
 
   function startRollout(r: RolloutConfig): RolloutEntry {
     const rollout = createRollout(r, { inspect: deps.inspect, clock: deps.clock });
@@ -104,7 +109,7 @@ export function createSplits(
       ? shareRollout(
           deps.cluster.link,
           { ...rollout, config: { ...r, id: `${r.id}#${shortHash(text)}` } },
-          { leaseMs: deps.cluster.leaseMs },
+          { leaseMs: deps.cluster.leaseMs, arms: armsOf(deps.cluster) },
         )
       : null;
     return { rollout, split, text, unshare: shared };
@@ -138,7 +143,8 @@ export function createSplits(
     }
     for (const id of p.experiments.removed) experiments.delete(id);
     const changed = new Set([...p.experiments.added, ...p.experiments.changed]);
-    for (const e of next.experiments) if (changed.has(e.id)) experiments.set(e.id, buildExperiment(e, experiments.get(e.id)));
+    for (const e of next.experiments)
+      if (changed.has(e.id)) experiments.set(e.id, buildExperiment(e, experiments.get(e.id), sharedVariants));
     const fresh = new Set([...p.rollouts.added, ...p.rollouts.changed]);
     for (const r of next.rollouts) if (fresh.has(r.id)) rollouts.set(r.id, startRollout(r));
     const models = new Map<string, Split>();
@@ -281,6 +287,8 @@ export function createSplits(
       rollouts.clear();
       for (const entry of entries) stopRollout(entry);
       await Promise.all([...releasing]);
+      // The last counts of this instance still reach the cluster's sums (bounded by the command timeout).
+      await sharedArms?.stop();
     },
   };
 
@@ -291,19 +299,9 @@ export function createSplits(
   }
 
   function experimentView(id: string): ExperimentView {
-    const e = experiments.get(id);
-    if (!e) throw new SwitchyardError('experiment_not_found', `no experiment "${id}"`, { param: 'id' });
-    return {
-      id,
-      model: e.config.model,
-      sticky: e.config.sticky,
-      variants: e.config.variants.map((v) => ({
-        name: v.name,
-        model: modelOfVariant(id, v),
-        weight: v.weight,
-        ...(e.stats.get(v.name) ?? new ArmStats()).figures(),
-      })),
-    };
+    const entry = experiments.get(id);
+    if (!entry) throw new SwitchyardError('experiment_not_found', `no experiment "${id}"`, { param: 'id' });
+    return viewOfExperiment(entry);
   }
 }
 
