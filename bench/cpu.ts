@@ -96,7 +96,7 @@ async function measure(target: Target, mockPid: number, duration: number) {
 async function main() {
   const mock = await startServerProcess('mock');
   const proxy = await startServerProcess('proxy', [`${mock.url}/v1`]);
-  const profile = args.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.profile}` } : {};
+  const profile: Record<string, string> = args.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${args.profile}` } : {};
   const gateway = await startServerProcess('gateway', [mock.url], profile);
   const payload = (model: string) =>
     JSON.stringify({ model, messages: [{ role: 'user', content: 'Say something about gateways.' }], ...(plain ? {} : { stream: true }) });

@@ -9,11 +9,10 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNon
 import type { CompletionUsage } from 'openai/resources/completions';
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/resources/embeddings';
 import { SwitchyardError } from '../errors.ts';
-import { UpstreamError } from './classify.ts';
+import { chatStream } from './chat-stream.ts';
 import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
-import { SseParser } from './sse-reader.ts';
-import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
+import { malformed, readJson, serialize, upstreamError } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
@@ -45,6 +44,12 @@ export type StreamEvent = StreamDelta | StreamEnd;
  */
 export interface AnswerStream extends AsyncIterator<StreamDelta, StreamEnd, undefined> {
   [Symbol.asyncIterator](): AnswerStream;
+  /**
+   * The next delta when it is already at hand (read with an earlier socket read), without a promise; undefined
+   * when `next` must be called (more must be read, or the stream ends or fails there). Optional: a consumer
+   * that polls falls back to `next`.
+   */
+  poll?(): StreamDelta | undefined;
 }
 
 export interface AdapterOptions {
@@ -80,17 +85,6 @@ export interface OpenAIAdapter {
   embed?(request: EmbeddingRequest, options?: AttemptOptions): Promise<CreateEmbeddingResponse>;
   /** Releases the adapter's connections. */
   close?(): Promise<void>;
-}
-
-/**
- * Lets the rest of a body that is complete for us (its end marker read) arrive and be discarded, so that the
- * connection goes back to the pool, rather than destroying it — which also costs an AbortError per stream.
- * An upstream that keeps sending after its end marker is cut after `ms`.
- */
-function discardRest(body: ResponseData['body'], ms: number) {
-  const timer = setTimeout(() => body.destroy(), ms);
-  body.once('close', () => clearTimeout(timer));
-  body.resume();
 }
 
 /** Creates the adapter for one deployment. */
@@ -148,72 +142,17 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         'no data',
       ),
 
-    async *stream(request, attemptOptions = {}) {
+    stream: (request, attemptOptions = {}) => {
       const payload = serialize(options.id, { ...request, model: options.model, stream: true, stream_options: { include_usage: true } });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
-      let finishReason: string | null = null;
-      let usage: CompletionUsage | null = null;
-      let usageChunk: ChatCompletionChunk | undefined;
-      let body: ResponseData['body'] | undefined;
-      let ended = false;
-      try {
-        const res = await post(payload, true, attempt.signal);
-        if (res.statusCode >= 300) throw await upstreamError(res);
-        body = res.body;
-        body.setEncoding('utf8');
-        const parser = new SseParser(maxResponseBytes);
-        // Not destroyed when the loop ends at the end marker: see discardRest.
-        const reads = body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<string>;
-        reading: for await (const text of reads) {
-          const events = parser.feed(text);
-          // Re-armed once per read that completed events, and after each event the consumer held.
-          if (events.length > 0) attempt.arm(options.streamIdleTimeoutMs);
-          for (const event of events) {
-            if (event.data === '[DONE]') {
-              ended = true;
-              break reading;
-            }
-            if (event.event === 'error')
-              throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headerReader(res.headers));
-            const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: { message?: string; code?: string } };
-            if (chunk.error) {
-              const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
-              throw new UpstreamError(undefined, message, chunk.error.code, headerReader(res.headers));
-            }
-            if (chunk.usage) usage = chunk.usage;
-            const choice = chunk.choices?.[0];
-            if (choice?.finish_reason) finishReason = choice.finish_reason;
-            if (!choice) {
-              if (chunk.usage) usageChunk = chunk;
-              continue;
-            }
-            const toolCalls = choice.delta?.tool_calls;
-            attempt.pause();
-            yield toolCalls?.length
-              ? { type: 'delta', content: choice.delta?.content ?? '', toolCalls, chunk, raw: event.data }
-              : { type: 'delta', content: choice.delta?.content ?? '', chunk, raw: event.data };
-            attempt.arm(options.streamIdleTimeoutMs);
-          }
-        }
-        if (attempt.signal.aborted) throw attempt.signal.reason;
-        if (finishReason === null) {
-          throw new SwitchyardError('stream_interrupted', `${options.id}: the stream ended before its end marker`, {
-            provider: options.id,
-          });
-        }
-        return { type: 'end', finishReason, usage, ...(usageChunk ? { chunk: usageChunk } : {}) };
-      } catch (err) {
-        throw classify(err, attempt);
-      } finally {
-        attempt.dispose();
-        // A consumer that stopped early, or a failure: release the socket rather than read the rest.
-        if (body && !body.readableEnded) {
-          // Nothing reads the body any more: what its destruction emits is of no interest.
-          body.on('error', () => {});
-          if (ended && !body.destroyed) discardRest(body, options.streamIdleTimeoutMs);
-          else body.destroy();
-        }
-      }
+      return chatStream({
+        id: options.id,
+        streamIdleTimeoutMs: options.streamIdleTimeoutMs,
+        maxResponseBytes,
+        attempt,
+        send: () => post(payload, true, attempt.signal),
+        classify,
+      });
     },
   };
 }
