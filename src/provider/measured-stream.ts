@@ -5,7 +5,7 @@
 
 import { SwitchyardError } from '../errors.ts';
 import type { AnswerStream, StreamDelta, StreamEnd } from '../upstream/adapter.ts';
-import { over } from '../upstream/chat-stream.ts';
+import { over } from '../upstream/answer-stream.ts';
 
 export type Usage = { prompt_tokens: number; completion_tokens: number } | null | undefined;
 export type Outcome = { ok: true; ttftMs?: number | undefined; usage?: Usage } | { ok: false; error: unknown };

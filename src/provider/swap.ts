@@ -2,7 +2,7 @@
 // made finish on the adapter they started on, which is closed once the last of them has ended.
 
 import type { AnswerStream, OpenAIAdapter } from '../upstream/adapter.ts';
-import { over } from '../upstream/chat-stream.ts';
+import { over } from '../upstream/answer-stream.ts';
 
 export interface SwappableAdapter extends OpenAIAdapter {
   /** New calls go to `next` from now on; the previous adapter closes when its calls in flight have ended. */

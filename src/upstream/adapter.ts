@@ -5,10 +5,9 @@
 // signal, a per-attempt timer and, for streams, an idle timer between chunks. Every failure leaves here
 // classified (src/upstream/classify.ts).
 
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import type { CompletionUsage } from 'openai/resources/completions';
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse, EmbeddingCreateParams } from 'openai/resources/embeddings';
-import { SwitchyardError } from '../errors.ts';
+import type { AnswerStream } from './answer-stream.ts';
 import { chatStream } from './chat-stream.ts';
 import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
@@ -20,37 +19,7 @@ export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' |
 /** An embeddings request without the upstream model, which the deployment decides. */
 export type EmbeddingRequest = Omit<EmbeddingCreateParams, 'model'>;
 
-/** A piece of a streamed tool call: `index` says which call; id, type and name come with its first piece. */
-export type ToolCallDelta = ChatCompletionChunk.Choice.Delta.ToolCall;
-
-/**
- * One chunk of a stream: `chunk` parsed, and `raw`, its event data exactly as the upstream sent it, so that a
- * writer passing the chunk on unchanged can send those bytes instead of serializing `chunk` again.
- */
-export type StreamDelta = {
-  type: 'delta';
-  content: string;
-  toolCalls?: ToolCallDelta[] | undefined;
-  chunk: ChatCompletionChunk;
-  raw?: string | undefined;
-};
-/** The end of a stream; `chunk` is the upstream's usage chunk (no choices), kept whole for the client. */
-export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; chunk?: ChatCompletionChunk | undefined };
-export type StreamEvent = StreamDelta | StreamEnd;
-
-/**
- * A streamed answer: its deltas (`for await` reads them), and its end as the iterator's return value. Only a
- * stream that reached its end marker returns; any other ending throws — decided here, in the adapter, only.
- */
-export interface AnswerStream extends AsyncIterator<StreamDelta, StreamEnd, undefined> {
-  [Symbol.asyncIterator](): AnswerStream;
-  /**
-   * The next delta when it is already at hand (read with an earlier socket read), without a promise; undefined
-   * when `next` must be called (more must be read, or the stream ends or fails there). Optional: a consumer
-   * that polls falls back to `next`.
-   */
-  poll?(): StreamDelta | undefined;
-}
+export type { AnswerStream, StreamDelta, StreamEnd, StreamEvent, ToolCallDelta } from './answer-stream.ts';
 
 export interface AdapterOptions {
   /** Deployment id, used in error messages and codes. */

@@ -7,7 +7,7 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { SwitchyardError } from '../errors.ts';
-import type { AnswerStream, StreamDelta, StreamEnd } from './adapter.ts';
+import { type AnswerStream, over, type StreamDelta, type StreamEnd } from './answer-stream.ts';
 import { UpstreamError } from './classify.ts';
 import type { AttemptSignal } from './signals.ts';
 import { type SseEvent, SseParser } from './sse-reader.ts';
@@ -29,12 +29,6 @@ type Chunk = ChatCompletionChunk & { error?: { message?: string; code?: string }
 const noEvents: readonly SseEvent[] = [];
 
 /**
- * A finished iterator's answer: done, without a value. TypeScript types that value as the stream's end, so it is
- * cast once, here.
- */
-export const over = { done: true, value: undefined } as unknown as IteratorReturnResult<StreamEnd>;
-
-/**
  * Lets the rest of a body that is complete for us (its end marker read) arrive and be discarded, so that the
  * connection goes back to the pool, rather than destroying it — which also costs an AbortError per stream.
  * An upstream that keeps sending after its end marker is cut after `ms`.
@@ -45,6 +39,7 @@ function discardRest(body: Body, ms: number) {
   body.resume();
 }
 
+/** The upstream's event stream of one chat completion, read as the call's deltas and end. */
 export function chatStream(setup: ChatStreamSetup): AnswerStream {
   const { attempt } = setup;
   const parser = new SseParser(setup.maxResponseBytes);
