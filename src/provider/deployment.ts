@@ -7,20 +7,13 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { CreateEmbeddingResponse } from 'openai/resources/embeddings';
 import { isSwitchyardError, SwitchyardError } from '../errors.ts';
-import type {
-  AnswerStream,
-  AttemptOptions,
-  ChatRequest,
-  EmbeddingRequest,
-  OpenAIAdapter,
-  StreamDelta,
-  StreamEnd,
-} from '../upstream/adapter.ts';
+import type { AnswerStream, AttemptOptions, ChatRequest, EmbeddingRequest, OpenAIAdapter } from '../upstream/adapter.ts';
 import { adapterFor } from '../upstream/responses-adapter.ts';
 import { scrub } from '../upstream/scrub.ts';
 import { type Circuit, createCircuit } from './circuit.ts';
 import { admission, healthOf } from './health.ts';
 import type { ProviderRef } from './machine.ts';
+import { measuredStream, type Outcome, type Started, type Usage } from './measured-stream.ts';
 import { type ProviderHealthInput, type ProviderHealthOptions, resolveProviderHealthOptions } from './options.ts';
 import type { ProviderFault } from './types.ts';
 import { type ProviderView, viewOf } from './view.ts';
@@ -78,14 +71,6 @@ export interface Deployment extends Provider {
   attach(ref: ProviderRef): void;
   /** The synthetic health probe: one tiny call of the kind the deployment last served, reported as a probe call. */
   probe(): Promise<void>;
-}
-
-type Usage = { prompt_tokens: number; completion_tokens: number } | null | undefined;
-type Outcome = { ok: true; ttftMs?: number | undefined; usage?: Usage } | { ok: false; error: unknown };
-
-interface Started {
-  probe: boolean;
-  startedAt: number;
 }
 
 /** A failure of the request itself, before anything reached the upstream (see serialize in the adapter). */
@@ -210,88 +195,8 @@ export function createDeployment(
     return adapter.embed(request, attempt);
   }
 
-  /**
-   * What a finished async generator answers: done, without a value. TypeScript types that value as the
-   * generator's return type, so it is cast once, here.
-   */
-  const over = { done: true, value: undefined } as unknown as IteratorReturnResult<StreamEnd>;
-
-  /**
-   * The adapter's stream, measured: admitted (lazily, at the first `next`, as a generator would be) through the
-   * circuit, its first token timed, its outcome reported once. An iterator by hand rather than an async
-   * generator: a chunk passes with one promise hop instead of a generator's several.
-   */
-  function stream(request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream {
-    let source: AnswerStream | undefined;
-    let started: Started | undefined;
-    let ttftMs: number | undefined;
-    let settled = false;
-    let closed = false;
-    // The circuit measures the whole stream: its task settles when the stream ends.
-    let settle: { resolve: () => void; reject: (e: unknown) => void } = { resolve: () => {}, reject: () => {} };
-    let result: Promise<unknown> = Promise.resolve();
-    // Reports the outcome once: before the end is returned, or when the stream fails or is abandoned.
-    const finish = async (outcome: Outcome) => {
-      if (settled || !started) return;
-      settled = true;
-      if (outcome.ok) settle.resolve();
-      else settle.reject(outcome.error);
-      await result.catch(() => {});
-      report(started, outcome);
-    };
-    const open = (): AnswerStream => {
-      started = admit();
-      const done = new Promise<void>((resolve, reject) => {
-        settle = { resolve, reject };
-      });
-      const fired = circuit.fire(() => done);
-      result = fired.result;
-      result.catch(() => {});
-      if (!fired.admitted) refused(started);
-      return adapter.stream(request, attempt);
-    };
-    const failed = (error: unknown): Promise<never> => {
-      closed = true;
-      return finish({ ok: false, error }).then(() => {
-        throw error;
-      });
-    };
-    const passed = (
-      next: IteratorResult<StreamDelta, StreamEnd>,
-    ): IteratorResult<StreamDelta, StreamEnd> | Promise<IteratorResult<StreamDelta, StreamEnd>> => {
-      if (next.done) {
-        closed = true;
-        return finish({ ok: true, ttftMs, usage: next.value.usage }).then(() => next);
-      }
-      if (ttftMs === undefined && next.value.content !== '' && started) ttftMs = now() - started.startedAt;
-      return next;
-    };
-    const iterator: AnswerStream = {
-      next: () => {
-        if (closed) return Promise.resolve(over);
-        try {
-          source ??= open();
-        } catch (error) {
-          closed = true;
-          return Promise.reject(error);
-        }
-        return source.next().then(passed, failed);
-      },
-      // The consumer stopped early: let the adapter release its connection. Not settled, the stream says
-      // nothing about the deployment.
-      return: async (value?: StreamEnd | PromiseLike<StreamEnd>) => {
-        closed = true;
-        if (source && !settled) {
-          await source.return?.();
-          await finish({ ok: false, error: new SwitchyardError('aborted', `${id}: stream abandoned by the caller`, { provider: id }) });
-        }
-        const end = await value;
-        return end === undefined ? over : { done: true, value: end };
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
-  }
+  const stream = (request: ChatRequest, attempt: AttemptOptions = {}): AnswerStream =>
+    measuredStream({ id, now, admit, fire: (task) => circuit.fire(task), refused, report }, () => adapter.stream(request, attempt));
 
   return {
     id,

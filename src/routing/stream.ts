@@ -12,6 +12,7 @@ import {
   type Attempt,
   type CallOptions,
   type ChatCompletionRequest,
+  type ChatStreamDelta,
   type ChatStreamEnd,
   type ChatStreamEvent,
   chatRequest,
@@ -28,11 +29,47 @@ interface Opened {
   abort(): void;
 }
 
+/** Set only while the generator waits at the yield of a delta: then `poll` may go on where it stopped. */
+interface Live {
+  answer: FirstTokenFirst;
+  shape(event: StreamDelta): ChatStreamDelta | undefined;
+}
+
+type Poll = () => ChatStreamDelta | undefined;
+const polls = new WeakMap<object, Poll>();
+
+/**
+ * The `poll` of a routed stream (undefined for any other stream): it hands out the next delta when the winning
+ * deployment's stream already has it at hand, without a promise, and undefined when `next` must be called. A
+ * writer that polls walks every chunk of one upstream read synchronously.
+ */
+export const pollOf = (stream: object): Poll | undefined => polls.get(stream);
+
 /** A streamed completion: deltas, then one `end` event with usage and the route taken (also its return value). */
-export async function* streamWithFailover(
+export function streamWithFailover(
   deps: RequestDeps,
   request: ChatCompletionRequest,
   options?: CallOptions,
+): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
+  const at: { live: Live | undefined } = { live: undefined };
+  const stream = routed(deps, request, options, at);
+  polls.set(stream, () => {
+    const live = at.live;
+    if (!live) return undefined;
+    for (let next = live.answer.poll(); next; next = live.answer.poll()) {
+      const shaped = live.shape(next);
+      if (shaped) return shaped;
+    }
+    return undefined;
+  });
+  return stream;
+}
+
+async function* routed(
+  deps: RequestDeps,
+  request: ChatCompletionRequest,
+  options: CallOptions | undefined,
+  at: { live: Live | undefined },
 ): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
   const req = chatRequest(deps, request, options);
   let delivered = '';
@@ -82,6 +119,24 @@ export async function* streamWithFailover(
       const id = winner.route.deployment.id;
       req.served.push(id);
       if (continuing) req.continued = true;
+      // What the client gets of one of the winner's deltas; undefined: nothing (see below).
+      const shape = (event: StreamDelta): ChatStreamDelta | undefined => {
+        const text = remover ? remover.push(event.content) : event.content;
+        // A piece that passes unchanged keeps the upstream's chunk (logprobs and all); a changed one is rebuilt.
+        const chunk = text === event.content ? event.chunk : undefined;
+        const raw = chunk ? event.raw : undefined;
+        if (event.toolCalls) {
+          toolsDelivered = true;
+          delivered += text;
+          return { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk, raw };
+        }
+        // Empty chunks (the role chunk, the finish chunk, logprobs alone) pass on a first attempt; a
+        // continuation's own opening and ending are not the client's: the server writes its own end.
+        if (text === '' && continuing) return undefined;
+        delivered += text;
+        return { type: 'delta', content: text, deployment: id, chunk, raw };
+      };
+      const live: Live = { answer: winner.answer, shape };
       try {
         for (let next = await winner.answer.next(); ; next = await winner.answer.next()) {
           if (next.done) {
@@ -100,23 +155,14 @@ export async function* streamWithFailover(
             yield end;
             return end;
           }
-          const event = next.value;
-          const text = remover ? remover.push(event.content) : event.content;
-          // A piece that passes unchanged keeps the upstream's chunk (logprobs and all); a changed one is rebuilt.
-          const chunk = text === event.content ? event.chunk : undefined;
-          const raw = chunk ? event.raw : undefined;
-          if (event.toolCalls) {
-            toolsDelivered = true;
-            delivered += text;
-            yield { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk, raw };
-          } else if (text !== '' || !continuing) {
-            // Empty chunks (the role chunk, the finish chunk, logprobs alone) pass on a first attempt; a
-            // continuation's own opening and ending are not the client's: the server writes its own end.
-            delivered += text;
-            yield { type: 'delta', content: text, deployment: id, chunk, raw };
-          }
+          const shaped = shape(next.value);
+          if (!shaped) continue;
+          at.live = live;
+          yield shaped;
+          at.live = undefined;
         }
       } catch (err) {
+        at.live = undefined;
         current = undefined;
         const error = asSwitchyard(err);
         winner.attempt.report(error.code);
@@ -127,6 +173,7 @@ export async function* streamWithFailover(
   } catch (err) {
     throw req.fail(err);
   } finally {
+    at.live = undefined;
     // The caller stopped reading, or we failed: close the attempt still streaming.
     if (current) {
       current.abort();
@@ -148,6 +195,8 @@ function interrupted(req: Request, delivered: string, toolsDelivered: boolean, c
 
 interface FirstTokenFirst {
   next(): Promise<IteratorResult<StreamDelta, StreamEnd>>;
+  /** The next delta at hand without a promise (see AnswerStream.poll). */
+  poll(): StreamDelta | undefined;
   close(): Promise<void>;
   /** Resolves once the first token (or the end) has arrived; rejects when the stream failed before it. */
   ready: Promise<void>;
@@ -176,6 +225,10 @@ function firstTokenFirst(source: AnswerStream): FirstTokenFirst {
       if (delta) return Promise.resolve({ done: false, value: delta });
       if (end) return Promise.resolve({ done: true, value: end });
       return source.next();
+    },
+    poll: () => {
+      if (buffered.length > 0) return buffered.shift();
+      return end ? undefined : source.poll?.();
     },
     close: async () => {
       await source.return?.();

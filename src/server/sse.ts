@@ -10,6 +10,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { SwitchyardError } from '../errors.ts';
 import { limitDefaults } from '../limits.ts';
 import type { ChatStreamEvent } from '../routing/request.ts';
+import { pollOf } from '../routing/stream.ts';
 import { answerFor } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { createSink, type SinkLimits, withModel } from './sse-sink.ts';
@@ -126,7 +127,13 @@ export async function writeSse(
   let heldRaw: string | undefined;
   try {
     if (!opening?.choices[0]?.delta?.role && !(await send(chunk(id, created, model, { role: 'assistant', content: '' }, null)))) return;
-    for (let next = first; !next.done; next = await events.next()) {
+    // A routed stream hands out the deltas of one upstream read without a promise each (see pollOf).
+    const poll = pollOf(events);
+    const polled = (): IteratorResult<ChatStreamEvent> | undefined => {
+      const delta = poll?.();
+      return delta ? { done: false, value: delta } : undefined;
+    };
+    for (let next = first; !next.done; next = polled() ?? (await events.next())) {
       const event = next.value;
       if (event.type === 'delta') {
         // A finish chunk followed by more (its stream broke after it and was continued) was not the last one.

@@ -37,6 +37,8 @@ export class AttemptSignal {
   #timer: NodeJS.Timeout | undefined;
   #ms = 0;
   #paused = false;
+  /** The timer ran out while paused (and did nothing): resuming re-arms it. */
+  #lapsed = false;
 
   readonly provider: string;
   readonly caller: AbortSignal | undefined;
@@ -59,6 +61,7 @@ export class AttemptSignal {
   /** (Re)starts the timer: `ms` from now without an answer, or without an event, aborts the attempt. */
   arm(ms: number) {
     this.#paused = false;
+    this.#lapsed = false;
     if (this.#timer !== undefined && ms === this.#ms) {
       // Also re-activates a timer that fired while paused (and then did nothing).
       this.#timer.refresh();
@@ -70,7 +73,10 @@ export class AttemptSignal {
   }
 
   #expire() {
-    if (this.#paused) return;
+    if (this.#paused) {
+      this.#lapsed = true;
+      return;
+    }
     this.timedOut = true;
     const message = `${this.provider}: no answer within ${this.#ms} ms`;
     this.#link.controller.abort(new SwitchyardError('provider_timeout', message, { provider: this.provider }));
@@ -79,6 +85,17 @@ export class AttemptSignal {
   /** Stops the timer while the consumer holds an event: a slow reader is not a silent upstream. */
   pause() {
     this.#paused = true;
+  }
+
+  /**
+   * Restarts the timer stopped by pause() without touching it when it is still running: a consumer that takes
+   * the chunks of one read one after another costs no timer work per chunk. A timer that ran out while paused
+   * starts again from now.
+   */
+  resume() {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#lapsed) this.arm(this.#ms);
   }
 
   dispose() {

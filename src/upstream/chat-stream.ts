@@ -1,0 +1,164 @@
+// One streamed chat completion read from an upstream's event stream, as an iterator by hand. Each socket read is
+// parsed into its events at once; `next` hands them out one by one, and `poll` hands out the next delta a read
+// already brought without a promise, so a consumer that polls walks all the chunks of one read synchronously
+// (a stream's ~25 chunks usually arrive in one or two reads). Only a stream that reached its end marker returns;
+// any other ending throws.
+
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import type { CompletionUsage } from 'openai/resources/completions';
+import { SwitchyardError } from '../errors.ts';
+import { type AnswerStream, over, type StreamDelta, type StreamEnd } from './answer-stream.ts';
+import { UpstreamError } from './classify.ts';
+import type { AttemptSignal } from './signals.ts';
+import { type SseEvent, SseParser } from './sse-reader.ts';
+import { errorEventMessage, headerReader, type ResponseData, upstreamError } from './wire.ts';
+
+export interface ChatStreamSetup {
+  id: string;
+  streamIdleTimeoutMs: number;
+  maxResponseBytes: number;
+  attempt: AttemptSignal;
+  /** Sends the request; the answer's headers are in, its body not read yet. */
+  send(): Promise<ResponseData>;
+  classify(err: unknown, attempt: AttemptSignal): SwitchyardError;
+}
+
+type Body = ResponseData['body'];
+type Chunk = ChatCompletionChunk & { error?: { message?: string; code?: string } };
+
+const noEvents: readonly SseEvent[] = [];
+
+/**
+ * Lets the rest of a body that is complete for us (its end marker read) arrive and be discarded, so that the
+ * connection goes back to the pool, rather than destroying it — which also costs an AbortError per stream.
+ * An upstream that keeps sending after its end marker is cut after `ms`.
+ */
+function discardRest(body: Body, ms: number) {
+  const timer = setTimeout(() => body.destroy(), ms);
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
+}
+
+/** The upstream's event stream of one chat completion, read as the call's deltas and end. */
+export function chatStream(setup: ChatStreamSetup): AnswerStream {
+  const { attempt } = setup;
+  const parser = new SseParser(setup.maxResponseBytes);
+  let res: ResponseData | undefined;
+  let reads: AsyncIterator<string> | undefined;
+  let events: readonly SseEvent[] = noEvents;
+  let at = 0;
+  let finishReason: string | null = null;
+  let usage: CompletionUsage | null = null;
+  let usageChunk: ChatCompletionChunk | undefined;
+  /** The end marker was read. */
+  let ended = false;
+  let closed = false;
+  /** A failure met by `poll`, thrown by the next `next`. */
+  let failure: { error: unknown } | undefined;
+
+  const headers = () => headerReader(res?.headers ?? {});
+
+  /** The next delta among the events already read, or undefined once they are used up (or the end is reached). */
+  function take(): StreamDelta | undefined {
+    attempt.resume();
+    while (at < events.length) {
+      const event = events[at++] as SseEvent;
+      if (event.data === '[DONE]') {
+        ended = true;
+        events = noEvents;
+        return undefined;
+      }
+      if (event.event === 'error') throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headers());
+      const chunk = JSON.parse(event.data) as Chunk;
+      if (chunk.error) {
+        const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
+        throw new UpstreamError(undefined, message, chunk.error.code, headers());
+      }
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices?.[0];
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (!choice) {
+        if (chunk.usage) usageChunk = chunk;
+        continue;
+      }
+      const toolCalls = choice.delta?.tool_calls;
+      // The idle timer stops while the consumer holds the delta: a slow reader is not a silent upstream.
+      attempt.pause();
+      return toolCalls?.length
+        ? { type: 'delta', content: choice.delta?.content ?? '', toolCalls, chunk, raw: event.data }
+        : { type: 'delta', content: choice.delta?.content ?? '', chunk, raw: event.data };
+    }
+    return undefined;
+  }
+
+  /** Releases the attempt's timer and the body: kept for the pool after the end marker, destroyed otherwise. */
+  function close() {
+    if (closed) return;
+    closed = true;
+    events = noEvents;
+    attempt.dispose();
+    const body = res?.body;
+    if (body && !body.readableEnded) {
+      // Nothing reads the body any more: what its destruction emits is of no interest.
+      body.on('error', () => {});
+      if (ended && !body.destroyed) discardRest(body, setup.streamIdleTimeoutMs);
+      else body.destroy();
+    }
+  }
+
+  async function advance(): Promise<IteratorResult<StreamDelta, StreamEnd>> {
+    if (failure) throw failure.error;
+    if (!reads) {
+      res = await setup.send();
+      if (res.statusCode >= 300) throw await upstreamError(res);
+      res.body.setEncoding('utf8');
+      // Not destroyed when reading stops at the end marker: see discardRest.
+      reads = res.body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<string>;
+    }
+    for (;;) {
+      const delta = take();
+      if (delta) return { done: false, value: delta };
+      if (ended) {
+        await reads.return?.();
+        break;
+      }
+      const read = await reads.next();
+      if (read.done) break;
+      events = parser.feed(read.value);
+      at = 0;
+      // Re-armed once per read that completed events.
+      if (events.length > 0) attempt.arm(setup.streamIdleTimeoutMs);
+    }
+    if (attempt.signal.aborted) throw attempt.signal.reason;
+    if (finishReason === null)
+      throw new SwitchyardError('stream_interrupted', `${setup.id}: the stream ended before its end marker`, { provider: setup.id });
+    close();
+    return { done: true, value: { type: 'end', finishReason, usage, ...(usageChunk ? { chunk: usageChunk } : {}) } };
+  }
+
+  const stream: AnswerStream = {
+    next: () => {
+      if (closed) return Promise.resolve(over);
+      return advance().catch((err: unknown) => {
+        close();
+        throw setup.classify(err, attempt);
+      });
+    },
+    poll: () => {
+      if (closed || failure || at >= events.length) return undefined;
+      try {
+        return take();
+      } catch (error) {
+        failure = { error };
+        return undefined;
+      }
+    },
+    // The consumer stopped early: release the socket rather than read the rest.
+    return: async () => {
+      close();
+      return over;
+    },
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return stream;
+}
