@@ -10,6 +10,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { createActor, type InspectionEvent, toPromise } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
 import type { Timers } from '../timers.ts';
+import { trackConnections } from './connections.ts';
 import { drainMachine } from './drain.machine.ts';
 import { endOpenStreams } from './sse.ts';
 
@@ -95,18 +96,17 @@ function lastOnConnection(res: ServerResponse) {
 export function createDrain(app: FastifyInstance, options: DrainOptions) {
   const server = app.server;
   const view = viewOf(server);
-  // Responses in flight, so that those already under way when the drain starts are made the last ones too.
-  const inFlight = new Set<ServerResponse>();
+  // The response each open connection carries (connections.ts: kept per connection, not per response), so that
+  // those already under way when the drain starts are made the last ones too. While serving, a request costs
+  // this listener one comparison.
+  const connections = trackConnections(server);
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (view.phase !== 'serving') return lastOnConnection(res);
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    if (view.phase !== 'serving') lastOnConnection(res);
   });
   const machine = drainMachine.provide({
     actions: {
       reportNotReady: () => {
-        for (const res of inFlight) lastOnConnection(res);
-        inFlight.clear();
+        for (const res of connections.responses()) lastOnConnection(res);
         app.log.info({ drainDelayMs: actor.getSnapshot().context.delayMs }, 'drain: not ready; still serving for the drain delay');
       },
       stopAccepting: () => {

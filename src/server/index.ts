@@ -7,6 +7,7 @@ import { type LimitsConfig, limitDefaults } from '../limits.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Timers } from '../timers.ts';
 import { type ApiKeyConfig, authenticator, bearerAuth, decoratePrincipal, keyTable, redactUrl } from './auth.ts';
+import { trackConnections } from './connections.ts';
 import { createDrain, registerDrainMetrics } from './drain.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { type DemoTarget, inspectRoutes } from './inspect/routes.ts';
@@ -79,6 +80,9 @@ export async function switchyardPlugin(app: FastifyInstance, options: PluginOpti
   const limits = { ...limitDefaults, ...options.limits };
   strictJson(app, { maxDepth: limits.maxJsonDepth });
   configureSse(app.server, { bufferBytes: limits.sseBufferBytes, stallMs: limits.sseStallMs });
+  // Before the server listens: every connection is known to the drain and to the client-gone signal of
+  // non-streamed requests (connections.ts), which then add nothing per request.
+  trackConnections(app.server);
   app.setErrorHandler(errorHandler);
   // The plugin reads no environment: its keys are what the embedding app passes.
   const keys = keyTable({ apiKeys: options.apiKeys ?? [], adminKeys: options.adminKeys ?? [], keys: options.keys }, {});
@@ -196,7 +200,7 @@ export async function startServer(runtime: Runtime, options: StartOptions) {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  // Tracks responses from the start, so those in flight when a drain begins are made the last on their connection.
+  // Finds the responses in flight when a drain begins through the connections tracked since the plugin registered.
   const drain = createDrain(app, {
     delayMs: options.drainDelayMs ?? 0,
     timeoutMs: options.drainTimeoutMs ?? options.drainMs ?? 10_000,

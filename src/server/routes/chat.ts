@@ -10,6 +10,7 @@ import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
 import { scopeOf, tenantOf } from '../auth.ts';
+import { callerGone } from '../connections.ts';
 import type { Metrics } from '../metrics.ts';
 import { clientGone, writeSse } from '../sse.ts';
 import { subjectOf } from './rollouts.ts';
@@ -87,9 +88,13 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
       const body: ChatBody = request.body;
       const header = request.headers['x-conversation-id'];
       const conversationId = body.conversation_id ?? (typeof header === 'string' ? header : undefined);
-      const signal = clientGone(reply);
-      if (conversationId !== undefined) return conversationTurn(runtime, metrics, conversationId, body, { request, reply, signal });
+      if (conversationId !== undefined) {
+        return conversationTurn(runtime, metrics, conversationId, body, { request, reply, signal: clientGone(reply) });
+      }
       const { stream, stream_options, conversation_id: _unused, ...chat } = body;
+      // A stream's writer may cut it through clientGone's controller; a plain answer needs only to hear that its
+      // client went away, which its connection's own listener tells without a listener per request.
+      const signal = stream ? clientGone(reply) : callerGone(request.server.server, reply.raw, () => clientGone(reply));
       const stop = metrics?.startTimer(body.model);
       const subject = subjectOf(request);
       try {
