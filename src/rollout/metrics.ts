@@ -2,7 +2,7 @@
 // outcome, tokens in and out, latency and TTFT p50/p95 of each experiment variant and rollout arm (labels
 // `experiment` — the experiment's or the rollout's id — and `variant`), and each rollout's state and percentage.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom.ts';
 import type { Runtime } from '../runtime.ts';
 import type { ArmFigures } from './stats.ts';
 

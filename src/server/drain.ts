@@ -6,7 +6,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom.ts';
 import { createActor, type InspectionEvent, toPromise } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
 import type { Timers } from '../timers.ts';

@@ -2,7 +2,7 @@
 // prom-client's own labelled inc hashes and validates the labels every time) and one histogram observation.
 // Tallies reach their prom-client counters, and provider states are read, only when /metrics is scraped.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from '../prom.ts';
 import { isSwitchyardError } from '../errors.ts';
 import { registerSplitMetrics } from '../rollout/metrics.ts';
 import type { RouteInfo } from '../routing/request.ts';
