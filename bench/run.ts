@@ -1,18 +1,22 @@
-// `npm run bench [-- --quick]`: figures, not pass/fail. Everything runs on 127.0.0.1, each server in its own
-// process; comparisons are made side by side in one run so that a noisy machine affects all sides alike.
-// Writes latest.json and latest.md to .tmp/bench/, or with `--record` to bench/results/ (the committed figures).
+// `npm run bench [-- --quick] [-- --only overhead,idle] [-- --portkey <dir>]`: figures, not pass/fail. Everything
+// runs on 127.0.0.1, each server in its own process; comparisons are made side by side in one run so that a noisy
+// machine affects all sides alike. Writes latest.json and latest.md to .tmp/bench/, or with `--record` to
+// bench/results/ (the committed figures; a full run only). Portkey joins the overhead and idle sections when
+// installed in the folder `--portkey` or SWITCHYARD_BENCH_PORTKEY names (bench/peers.ts).
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { request } from 'undici';
 import { countChatTokens, countMessageTokens } from '../src/models/tokens.ts';
 import { createRuntime } from '../src/runtime.ts';
 import { cluster, clusterMarkdown } from './cluster.ts';
 import { conversationsCluster, conversationsClusterMarkdown } from './conversations-cluster.ts';
-import { outage, outageLine } from './outage.ts';
-import { addedMs, type Noise, noiseNote, percentile, resultsDir, round } from './output.ts';
+import { type IdleRow, idle, idleMarkdown } from './idle.ts';
+import { type OutageResult, outage, outageLine } from './outage.ts';
+import { type Noise, noiseNote, percentile, resultsDir, round } from './output.ts';
+import { headline, overhead, overheadMarkdown } from './overhead.ts';
+import { portkeyFolder, startPortkey } from './peers.ts';
 import { seedConversations } from './seed.ts';
 import { children, startServerProcess } from './spawn.ts';
 
@@ -20,158 +24,11 @@ const quick = process.argv.includes('--quick');
 const output = resultsDir(process.argv);
 // Negative "added" differences, shown as 0 and explained in a footnote.
 const noise: Noise[] = [];
-const seconds = quick ? 3 : 5;
-const body = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
 const gatewayBody = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say something about gateways.' }] });
+// Optional peer gateway (bench/peers.ts): `--portkey <dir>` or SWITCHYARD_BENCH_PORTKEY.
+const portkey = portkeyFolder(process.argv);
 // Every server runs in its own process (bench/spawn.ts); all are stopped at the end.
 const server = startServerProcess;
-
-interface Load {
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  errors: number;
-}
-
-async function load(url: string, payload: string, connections: number, duration = seconds): Promise<Load> {
-  const result = await autocannon({
-    url: `${url}/v1/chat/completions`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: payload,
-    connections,
-    duration,
-  });
-  return {
-    rps: Math.round(result.requests.average),
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-  };
-}
-
-/** Concurrent streaming requests for `ms`: time to the first content chunk, and errors. */
-async function streamLoad(url: string, payload: string, concurrency: number, ms: number) {
-  const ttft: number[] = [];
-  let errors = 0;
-  const until = performance.now() + ms;
-  const streamBody = JSON.stringify({ ...JSON.parse(payload), stream: true });
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < until) {
-        const started = performance.now();
-        try {
-          const res = await request(`${url}/v1/chat/completions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: streamBody,
-          });
-          let first = true;
-          for await (const chunk of res.body) {
-            if (first && /"content":"\S/.test(chunk.toString())) {
-              ttft.push(performance.now() - started);
-              first = false;
-            }
-          }
-          if (res.statusCode !== 200) errors++;
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return { requests: ttft.length, ttftP50: round(percentile(ttft, 0.5)), ttftP99: round(percentile(ttft, 0.99)), errors };
-}
-
-/** The median of each figure over several rounds (rounds alternate between the targets, so drift hits all). */
-function medianLoad(runs: Load[]): Load {
-  const mid = (pick: (l: Load) => number) => percentile(runs.map(pick), 0.5);
-  return {
-    rps: mid((l) => l.rps),
-    p50: mid((l) => l.p50),
-    p90: mid((l) => l.p90),
-    p99: mid((l) => l.p99),
-    errors: runs.reduce((n, l) => n + l.errors, 0),
-  };
-}
-
-/** One connection, one request after another, timed in microseconds (autocannon's percentiles are whole ms). */
-async function sequential(url: string, payload: string, count: number) {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    const res = await request(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: payload,
-    });
-    await res.body.dump();
-    if (res.statusCode === 200) samples.push(performance.now() - started);
-  }
-  return { requests: samples.length, p50: round(percentile(samples, 0.5), 3), p99: round(percentile(samples, 0.99), 3) };
-}
-
-async function overhead() {
-  const mock = await server('mock');
-  const proxy = await server('proxy', [`${mock.url}/v1`]);
-  const gateway = await server('gateway', [mock.url]);
-  const targets = [
-    { url: mock.url, payload: body },
-    { url: proxy.url, payload: body },
-    { url: gateway.url, payload: gatewayBody },
-  ];
-  // Warm-up, not measured: JIT, connection pools and the mock's own caches reach their steady state.
-  for (const t of targets) await load(t.url, t.payload, 64, quick ? 1 : 3);
-  const rounds = quick ? 1 : 3;
-  const rows = [];
-  for (const connections of quick ? [1, 64] : [1, 64, 256]) {
-    const runs: Load[][] = [[], [], []];
-    for (let r = 0; r < rounds; r++) for (const [i, t] of targets.entries()) runs[i]?.push(await load(t.url, t.payload, connections));
-    const [direct, bare, through] = runs.map(medianLoad) as [Load, Load, Load];
-    rows.push({
-      connections,
-      direct,
-      bare,
-      through,
-      addedP50: addedMs(`added p50 at ${connections} connections`, through.p50, direct.p50, noise),
-      addedP99: addedMs(`added p99 at ${connections} connections`, through.p99, direct.p99, noise),
-      bareAddedP50: addedMs(`bare proxy added p50 at ${connections} connections`, bare.p50, direct.p50, noise),
-      bareAddedP99: addedMs(`bare proxy added p99 at ${connections} connections`, bare.p99, direct.p99, noise),
-    });
-  }
-  const count = quick ? 500 : 2000;
-  const [seqDirect, seqBare, seqThrough] = [
-    await sequential(mock.url, body, count),
-    await sequential(proxy.url, body, count),
-    await sequential(gateway.url, gatewayBody, count),
-  ];
-  const latency = {
-    requests: count,
-    direct: seqDirect,
-    bare: seqBare,
-    through: seqThrough,
-    addedP50: addedMs('added p50 one request at a time', seqThrough.p50, seqDirect.p50, noise, 3),
-    addedP99: addedMs('added p99 one request at a time', seqThrough.p99, seqDirect.p99, noise, 3),
-  };
-  const streams = [];
-  for (const concurrency of quick ? [1, 16, 64] : [1, 64]) {
-    const direct = await streamLoad(mock.url, body, concurrency, seconds * 1000);
-    // The bare proxy passes the event stream through untouched: the floor for streams, as for plain requests.
-    const bare = await streamLoad(proxy.url, body, concurrency, seconds * 1000);
-    const through = await streamLoad(gateway.url, gatewayBody, concurrency, seconds * 1000);
-    streams.push({
-      concurrency,
-      direct,
-      bare,
-      through,
-      addedTtftP50: addedMs(`added TTFT p50 at concurrency ${concurrency}`, through.ttftP50, direct.ttftP50, noise),
-    });
-  }
-  for (const s of [mock, proxy, gateway]) s.proc.kill('SIGTERM');
-  return { rounds, rows, latency, streams };
-}
 
 async function failover() {
   const a = await server('mock');
@@ -269,59 +126,84 @@ function tokens() {
   return rows;
 }
 
-function markdown(results: Record<string, unknown> & { machine: Record<string, unknown> }) {
-  const o = results.overhead as Awaited<ReturnType<typeof overhead>>;
-  const f = results.failover as Awaited<ReturnType<typeof failover>>;
-  const c = results.conversations as Awaited<ReturnType<typeof conversations>>[];
-  const t = results.tokens as ReturnType<typeof tokens>;
+type Sections = {
+  overhead: Awaited<ReturnType<typeof overhead>>;
+  idle: IdleRow[];
+  failover: Awaited<ReturnType<typeof failover>>;
+  outage: OutageResult;
+  conversations: Awaited<ReturnType<typeof conversations>>[];
+  tokens: ReturnType<typeof tokens>;
+  cluster: Awaited<ReturnType<typeof cluster>>;
+  conversationsCluster: Awaited<ReturnType<typeof conversationsCluster>>;
+};
+type Section = keyof Sections;
+
+// Each section in the order it runs; `--only a,b` runs those alone (the report then holds only them).
+const runners: { [K in Section]: () => Promise<Sections[K]> } = {
+  overhead: () => overhead(quick, noise, async () => (portkey ? [await startPortkey(portkey)] : [])),
+  idle: () => idle(quick, portkey),
+  failover: () => failover(),
+  outage: () => outage(server, quick ? 3 : 10),
+  conversations: async () => [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
+  tokens: async () => tokens(),
+  cluster: () => cluster(quick),
+  conversationsCluster: () => conversationsCluster(quick),
+};
+
+function selected(): Section[] {
+  const all = Object.keys(runners) as Section[];
+  const flag = process.argv.indexOf('--only');
+  if (flag < 0) return all;
+  const wanted = (process.argv[flag + 1] ?? '').split(',').filter(Boolean);
+  const unknown = wanted.filter((w) => !all.includes(w as Section));
+  if (wanted.length === 0 || unknown.length > 0) throw new Error(`--only: expected some of ${all.join(',')}, got "${wanted.join(',')}"`);
+  return all.filter((s) => wanted.includes(s));
+}
+
+function markdown(results: Partial<Sections> & { date: string; machine: Record<string, unknown> }) {
+  const { overhead: o, idle: i, failover: f, outage: out, conversations: c, tokens: t } = results;
   const lines = [
     `Measured ${results.date} on ${results.machine.cpus} × ${results.machine.cpu}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}${quick ? ' (--quick)' : ''}.`,
     '',
-    `Non-streaming, autocannon for ${seconds} s per run, median of ${o.rounds} alternating run(s) after a warm-up; latencies in whole ms.`,
-    '',
-    '| connections | direct req/s | bare proxy req/s | Switchyard req/s | vs bare proxy | direct p50/p99 ms | Switchyard p50/p99 ms | added p50/p99 ms | bare proxy added p50/p99 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...o.rows.map(
-      (r) =>
-        `| ${r.connections} | ${r.direct.rps} | ${r.bare.rps} | ${r.through.rps} | ${Math.round((100 * r.through.rps) / Math.max(1, r.bare.rps))}% | ${r.direct.p50}/${r.direct.p99} | ${r.through.p50}/${r.through.p99} | ${r.addedP50}/${r.addedP99} | ${r.bareAddedP50}/${r.bareAddedP99} |`,
-    ),
-    '',
-    `One connection, ${o.latency.requests} requests one after another, timed in µs: direct p50/p99 ${o.latency.direct.p50}/${o.latency.direct.p99} ms, bare proxy ${o.latency.bare.p50}/${o.latency.bare.p99} ms, Switchyard ${o.latency.through.p50}/${o.latency.through.p99} ms: **added p50 ${o.latency.addedP50} ms, p99 ${o.latency.addedP99} ms**.`,
-    '',
-    `Streaming: each client opens a stream, reads it to the end and opens the next, for ${seconds} s; streams/s is streams completed per second.`,
-    '',
-    '| streaming, concurrency | bare proxy streams/s | Switchyard streams/s | vs bare proxy | direct TTFT p50/p99 ms | Switchyard TTFT p50/p99 ms | added TTFT p50 ms | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...o.streams.map(
-      (s) =>
-        `| ${s.concurrency} | ${round(s.bare.requests / seconds)} | ${round(s.through.requests / seconds)} | ${Math.round((100 * s.through.requests) / Math.max(1, s.bare.requests))}% | ${s.direct.ttftP50}/${s.direct.ttftP99} | ${s.through.ttftP50}/${s.through.ttftP99} | ${s.addedTtftP50} | ${s.through.errors} |`,
-    ),
-    '',
-    `Failover (one of two deployments starts answering 503 under 16 concurrent clients): ${f.requests} requests, ${f.failedClientRequests} failed client requests, all succeeding again ${f.msUntilAllSucceed} ms after the fault, ${f.requestsToDownDeployment} requests reached the down deployment (the first failures and the probes).`,
-    '',
-    outageLine(results.outage as Awaited<ReturnType<typeof outage>>),
-    '',
-    '| conversations | heap per active actor | heap per passivated | restore from SQLite p50 |',
-    '| --- | --- | --- | --- |',
-    ...c.map(
-      (r) =>
-        // A passivated conversation lives in SQLite: what is left on the heap is below the measurement's noise.
-        `| ${r.conversations} | ${(r.bytesPerActive / 1024).toFixed(1)} KB | ${r.bytesPerPassivated <= 64 ? '≈ 0 (below noise)' : `${(r.bytesPerPassivated / 1024).toFixed(2)} KB`} | ${r.restoreMsP50} ms |`,
-    ),
-    '',
-    '| history (turns) | count the new message | re-count the whole history |',
-    '| --- | --- | --- |',
-    ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
-    '',
-    ...clusterMarkdown(results.cluster as Awaited<ReturnType<typeof cluster>>),
-    '',
-    ...conversationsClusterMarkdown(results.conversationsCluster as Awaited<ReturnType<typeof conversationsCluster>>),
+    ...(o ? [headline(o), '', ...overheadMarkdown(o), ''] : []),
+    ...(i ? [...idleMarkdown(i), ''] : []),
+    ...(f
+      ? [
+          `Failover (one of two deployments starts answering 503 under 16 concurrent clients): ${f.requests} requests, ${f.failedClientRequests} failed client requests, all succeeding again ${f.msUntilAllSucceed} ms after the fault, ${f.requestsToDownDeployment} requests reached the down deployment (the first failures and the probes).`,
+          '',
+        ]
+      : []),
+    ...(out ? [outageLine(out), ''] : []),
+    ...(c
+      ? [
+          '| conversations | heap per active actor | heap per passivated | restore from SQLite p50 |',
+          '| --- | --- | --- | --- |',
+          ...c.map(
+            (r) =>
+              // A passivated conversation lives in SQLite: what is left on the heap is below the measurement's noise.
+              `| ${r.conversations} | ${(r.bytesPerActive / 1024).toFixed(1)} KB | ${r.bytesPerPassivated <= 64 ? '≈ 0 (below noise)' : `${(r.bytesPerPassivated / 1024).toFixed(2)} KB`} | ${r.restoreMsP50} ms |`,
+          ),
+          '',
+        ]
+      : []),
+    ...(t
+      ? [
+          '| history (turns) | count the new message | re-count the whole history |',
+          '| --- | --- | --- |',
+          ...t.map((r) => `| ${r.turns} | ${r.incrementalMs} ms | ${r.recountMs} ms |`),
+          '',
+        ]
+      : []),
+    ...(results.cluster ? [...clusterMarkdown(results.cluster), ''] : []),
+    ...(results.conversationsCluster ? conversationsClusterMarkdown(results.conversationsCluster) : []),
     ...(noise.length > 0 ? ['', noiseNote(noise)] : []),
   ];
   return `${lines.join('\n')}\n`;
 }
 
 async function main() {
+  const sections: Partial<Sections> = {};
+  for (const name of selected()) Object.assign(sections, { [name]: await runners[name]() });
   const results = {
     date: new Date().toISOString(),
     quick,
@@ -331,24 +213,20 @@ async function main() {
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
     },
-    overhead: await overhead(),
-    failover: await failover(),
-    outage: await outage(server, quick ? 3 : 10),
-    conversations: [await conversations(quick ? 1000 : 10_000), ...(quick ? [] : [await conversations(100_000)])],
-    tokens: tokens(),
-    cluster: await cluster(quick),
-    conversationsCluster: await conversationsCluster(quick),
+    ...sections,
     noise,
   };
-  mkdirSync(output.dir, { recursive: true });
-  writeFileSync(join(output.dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  // A partial run (--only) never replaces the committed figures.
+  const dir = output.recorded && process.argv.includes('--only') ? resultsDir([]).dir : output.dir;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   const md = markdown(results);
-  writeFileSync(join(output.dir, 'latest.md'), md);
+  writeFileSync(join(dir, 'latest.md'), md);
   console.log(md);
   console.log(
-    output.recorded
-      ? `Recorded in ${output.dir} (the committed figures).`
-      : `Written to ${output.dir} (scratch); add -- --record to replace bench/results/.`,
+    dir === output.dir && output.recorded
+      ? `Recorded in ${dir} (the committed figures).`
+      : `Written to ${dir} (scratch); add -- --record to replace bench/results/ (a full run only).`,
   );
 }
 

@@ -2,41 +2,19 @@
 // test do not share an event loop: `node bench/servers.ts mock|proxy|gateway|gateway-defaults [upstream URLs…]`. Prints
 // `ready <url>` when it listens, and stops on SIGTERM.
 
-import Fastify from 'fastify';
-import { Pool } from 'undici';
-import { startMockUpstream } from '../src/mock/server.ts';
-import { createRuntime } from '../src/runtime.ts';
-import { startServer } from '../src/server/index.ts';
+import { startBareProxy } from './bare-proxy.js';
 
 const [kind, ...upstreams] = process.argv.slice(2);
 
-async function bareProxy(upstream: string) {
-  // The floor: fastify in front of an undici pool, passing the body through and the answer back, nothing else.
-  const target = new URL(upstream);
-  const pool = new Pool(target.origin, { connections: 512, pipelining: 1 });
-  const app = Fastify();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.post('/v1/chat/completions', async (request, reply) => {
-    const res = await pool.request({
-      method: 'POST',
-      path: `${target.pathname}/chat/completions`,
-      headers: { 'content-type': 'application/json' },
-      body: request.body as Buffer,
-    });
-    reply.code(res.statusCode).header('content-type', String(res.headers['content-type'] ?? 'application/json'));
-    return reply.send(res.body);
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, close: () => app.close() };
-}
-
 async function main() {
+  if (kind === 'proxy') return startBareProxy(upstreams[0] ?? '');
+  // Loaded only by the kinds that use them: the bare proxy's process holds nothing of Switchyard.
   if (kind === 'mock') {
+    const { startMockUpstream } = await import('../src/mock/server.ts');
     const mock = await startMockUpstream({ port: 0, chunkDelayMs: Number(process.env.CHUNK_DELAY_MS ?? 0) });
     return { url: mock.url.replace(/\/v1$/, ''), close: () => mock.close() };
   }
-  if (kind === 'proxy') return bareProxy(upstreams[0] ?? '');
+  const [{ createRuntime }, { startServer }] = await Promise.all([import('../src/runtime.ts'), import('../src/server/index.ts')]);
   if (kind === 'gateway') {
     // The cluster benchmark (bench/cluster.ts) sets BENCH_REDIS (join a cluster), BENCH_INSTANCE and BENCH_RPM
     // (a budget on the first upstream).

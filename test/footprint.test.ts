@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 describe('idle footprint', () => {
-  it('a plain gateway loads neither tiktoken nor elkjs until a conversation or /inspect needs them', async () => {
+  it('a plain gateway loads no tokenizer, SQLite, Redis, Postgres, metrics extras or inspector assets until used', async () => {
     // The mock counts tokens itself: it runs here, not in the child.
     mock = await startMockUpstream({ port: 0 });
     const file = join(mkdtempSync(join(tmpdir(), 'switchyard-footprint-')), 'loaded.txt');
@@ -61,8 +61,28 @@ describe('idle footprint', () => {
     expect(young).toBeLessThanOrEqual(4);
     const plain = loaded();
     expect(plain).toEqual(expect.arrayContaining(['fastify', 'undici', 'xstate']));
-    expect(plain).not.toContain('tiktoken');
-    expect(plain).not.toContain('elkjs');
+    // What only some gateways use: the tokenizer, SQLite, a cluster's Redis, a Postgres store, the Stately
+    // bridge, the inspector's page and layout; and prom-client's default process metrics (they pull in
+    // @opentelemetry/api), which Switchyard never collects.
+    for (const lazy of [
+      'tiktoken',
+      'elkjs',
+      'node:sqlite',
+      'ioredis',
+      'pg',
+      '@statelyai/inspect',
+      '@opentelemetry/api',
+      'src/server/inspect/page.ts',
+      'src/inspection/layout.ts',
+    ]) {
+      expect(plain, `${lazy} loaded by an idle gateway`).not.toContain(lazy);
+    }
+
+    // The page's text loads with the first visit to /inspect.
+    const page = await fetch(`${url}/inspect`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+    expect(loaded()).toContain('src/server/inspect/page.ts');
 
     // The first visit to the inspector lays its charts out: elkjs now, and still no tokenizer.
     const machines = await fetch(`${url}/inspect/machines`);

@@ -5,7 +5,7 @@
 // Prometheus scrapes every instance and sums the counters itself (a cluster-wide sum exported by each instance
 // would be counted once per instance); `switchyard_variant_figures_shared` says whether the sums are readable.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../prom.ts';
 import type { Runtime } from '../runtime.ts';
 import type { ArmFigures } from './stats.ts';
 

@@ -6,9 +6,9 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, type Registry } from 'prom-client';
 import { createActor, type InspectionEvent, toPromise } from 'xstate';
 import { SwitchyardError } from '../errors.ts';
+import { Counter, Gauge, type Registry } from '../prom.ts';
 import type { Timers } from '../timers.ts';
 import { trackConnections } from './connections.ts';
 import { drainMachine } from './drain.machine.ts';

@@ -2,8 +2,8 @@
 // prom-client's own labelled inc hashes and validates the labels every time) and one histogram observation.
 // Tallies reach their prom-client counters, and provider states are read, only when /metrics is scraped.
 
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isSwitchyardError } from '../errors.ts';
+import { Counter, Gauge, Histogram, Registry } from '../prom.ts';
 import { registerSplitMetrics } from '../rollout/metrics.ts';
 import type { RouteInfo } from '../routing/request.ts';
 import type { Runtime } from '../runtime.ts';

@@ -7,12 +7,19 @@
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import { SwitchyardError } from '../../errors.ts';
-import { allCharts, type MachineName } from '../../inspection/charts.ts';
-import { type Diagram, layoutChart } from '../../inspection/layout.ts';
+import type { MachineName } from '../../inspection/charts.ts';
+import type { Diagram } from '../../inspection/layout.ts';
 import { limitDefaults } from '../../limits.ts';
 import type { Runtime } from '../../runtime.ts';
 import { createInspectorFeed, type InspectorLimits, stateOf } from './events.ts';
-import { inspectorPage } from './page.ts';
+
+// The page's text and the diagram layout (elkjs) load on the first visit of /inspect, not with the server: a
+// gateway nobody inspects never holds them.
+let pageModule: Promise<typeof import('./page.ts')> | undefined;
+async function inspectorPage(): Promise<string> {
+  pageModule ??= import('./page.ts');
+  return (await pageModule).inspectorPage();
+}
 
 const inspectorDefaults: InspectorLimits = { clients: limitDefaults.inspectorClients, bufferBytes: limitDefaults.inspectorBufferBytes };
 
@@ -68,6 +75,10 @@ let diagrams: Promise<Record<MachineName, Diagram>> | undefined;
 /** The machines never change while the process runs: lay them out once, on first use. */
 function allDiagrams(): Promise<Record<MachineName, Diagram>> {
   diagrams ??= (async () => {
+    const [{ allCharts }, { layoutChart }] = await Promise.all([
+      import('../../inspection/charts.ts'),
+      import('../../inspection/layout.ts'),
+    ]);
     const charts = allCharts();
     const [provider, supervisor, conversation, rollout] = await Promise.all(
       [charts.provider, charts.supervisor, charts.conversation, charts.rollout].map(layoutChart),
@@ -83,7 +94,7 @@ export function inspectRoutes(runtime: Runtime, demo: DemoTarget[] = [], limits:
     const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
     const feed = createInspectorFeed(runtime, limits);
     app.addHook('preClose', async () => feed.close());
-    app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inspectorPage()));
+    app.get('/inspect', async (_request, reply) => reply.type('text/html; charset=utf-8').send(await inspectorPage()));
     app.get('/inspect/machines', async () => allDiagrams());
     app.get('/inspect/state', async () => stateOf(runtime));
     app.get('/inspect/conversations', { schema: { querystring: conversationsQuery } }, async (request) =>
