@@ -1,31 +1,23 @@
-// Experiments and rollouts on the request path. A request for a split model is assigned an arm (a sticky hash
-// of its subject, else a random draw), sent to that arm's logical model through the supervisor (failover
-// inside the arm as usual), and its outcome counted for that arm. A rollout's canary that cannot serve (every
-// deployment down or failing) hands the request to the baseline: counted as a canary failure, invisible to
-// the client. A model that is not split never reaches this module (the runtime checks one Map first).
+// Experiments and rollouts on the request path: which splits exist (built at start, applied by diff on a
+// reload) and which arm a request of a split model gets (a sticky hash of its subject, else a random draw).
+// Serving it on that arm, counting it and the canary's fallback to the baseline: arm-calls.ts. A model that is
+// not split never reaches this module (the runtime checks one Map first).
 
 import { createHash } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import type { ClusterLink } from '../cluster/link.ts';
 import type { ExperimentConfig, RolloutConfig, SwitchyardConfig } from '../config.ts';
-import { asSwitchyard, type ErrorCode, type RouteInfo, SwitchyardError } from '../errors.ts';
-import type {
-  CallOptions,
-  ChatCompletionRequest,
-  ChatResult,
-  ChatStreamEnd,
-  ChatStreamEvent,
-  EmbeddingsRequest,
-  EmbeddingsResult,
-} from '../routing/request.ts';
+import { SwitchyardError } from '../errors.ts';
+import type { CallOptions, ChatCompletionRequest, EmbeddingsRequest } from '../routing/request.ts';
+import { createArmCalls, type SplitTarget } from './arm-calls.ts';
 import { shareRollout } from './cluster.ts';
 import { type Arm, buildExperiment, type ExperimentEntry, type ExperimentView, type Split, viewOfExperiment } from './experiment.ts';
 import { type Subject, subjectKey, subjectPoint } from './hash.ts';
 import { canonical, planSplits, type SplitsPlan } from './plan.ts';
 import { type ArmName, createRollout, type Rollout, type RolloutCommand, type RolloutView } from './rollout.ts';
 import { createSharedArms, type SharedArms } from './shared-arms.ts';
-import { variantEmbeddingsRequest, variantRequest } from './variants.ts';
 
+export type { SplitTarget } from './arm-calls.ts';
 export type { ExperimentView } from './experiment.ts';
 export type { Subject } from './hash.ts';
 export type { SplitPlan, SplitsPlan } from './plan.ts';
@@ -34,16 +26,6 @@ export type { RolloutCommand, RolloutView } from './rollout.ts';
 /** What a split request passes besides its body: the caller's signal and tenant, and who it is (for sticky arms). */
 export type SplitCallOptions = CallOptions;
 
-/** The supervisor as a split uses it. */
-export interface SplitTarget {
-  chat(request: ChatCompletionRequest, options?: CallOptions): Promise<ChatResult>;
-  stream(request: ChatCompletionRequest, options?: CallOptions): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined>;
-  embeddings(request: EmbeddingsRequest, options?: CallOptions): Promise<EmbeddingsResult>;
-}
-
-// The first upstream failure a request met inside its arm; a hedge the winner made redundant is no failure.
-const failedWith = (route: RouteInfo) => route.attempts.find((a) => a.outcome !== 'ok' && a.outcome !== 'aborted')?.outcome ?? null;
-
 interface RolloutEntry {
   rollout: Rollout;
   text: string;
@@ -51,12 +33,6 @@ interface RolloutEntry {
   /** Stops sharing it through the cluster (null alone). */
   unshare: (() => Promise<void>) | null;
 }
-
-/** An experiment as the admin routes show it: each variant with its figures since start. */
-// An arm that could not answer at all (down, failing, refused by its deployments): the other arm may. A caller's
-// abort, the deadline and what the request itself got wrong would fail on the baseline too.
-const availabilityFailure = (code: ErrorCode, retryable: boolean) =>
-  retryable || code === 'no_provider_available' || code === 'provider_auth' || code === 'upstream_response_too_large';
 
 export function createSplits(
   config: Pick<SwitchyardConfig, 'experiments' | 'rollouts'>,
@@ -167,81 +143,7 @@ export function createSplits(
     return split.pick(key === null ? random() : subjectPoint(split.id, key));
   };
 
-  async function chatOn(split: Split, arm: Arm, request: ChatCompletionRequest, options: SplitCallOptions): Promise<ChatResult> {
-    const started = now();
-    try {
-      const result = await target.chat(variantRequest(request, arm.model, arm.params), { signal: options.signal, tenant: options.tenant });
-      const usage = result.completion.usage ?? null;
-      arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage, failedWith: failedWith(result.route) });
-      return { completion: result.completion, route: { ...result.route, model: request.model, variant: arm.name } };
-    } catch (err) {
-      const error = asSwitchyard(err);
-      if (error.code !== 'aborted') arm.observe({ ok: false, code: error.code, latencyMs: now() - started });
-      const other = split.fallback(arm);
-      if (other && availabilityFailure(error.code, error.retryable)) return chatOn(split, other, request, options);
-      throw error.route ? error.withRoute({ ...error.route, model: request.model, variant: arm.name }) : error;
-    }
-  }
-
-  // Like chatOn, for POST /v1/embeddings: no time to first token, tokens in only; a variant's chat parameters
-  // do not apply (variantEmbeddingsRequest).
-  async function embeddingsOn(split: Split, arm: Arm, request: EmbeddingsRequest, options: SplitCallOptions): Promise<EmbeddingsResult> {
-    const started = now();
-    try {
-      const result = await target.embeddings(variantEmbeddingsRequest(request, arm.model), {
-        signal: options.signal,
-        tenant: options.tenant,
-      });
-      const usage = result.embeddings.usage ? { prompt_tokens: result.embeddings.usage.prompt_tokens, completion_tokens: 0 } : null;
-      arm.observe({ ok: true, latencyMs: now() - started, ttftMs: null, usage, failedWith: failedWith(result.route) });
-      return { embeddings: result.embeddings, route: { ...result.route, model: request.model, variant: arm.name } };
-    } catch (err) {
-      const error = asSwitchyard(err);
-      if (error.code !== 'aborted') arm.observe({ ok: false, code: error.code, latencyMs: now() - started });
-      const other = split.fallback(arm);
-      if (other && availabilityFailure(error.code, error.retryable)) return embeddingsOn(split, other, request, options);
-      throw error.route ? error.withRoute({ ...error.route, model: request.model, variant: arm.name }) : error;
-    }
-  }
-
-  async function* streamOn(
-    split: Split,
-    arm: Arm,
-    request: ChatCompletionRequest,
-    options: SplitCallOptions,
-  ): AsyncGenerator<ChatStreamEvent, ChatStreamEnd, undefined> {
-    const started = now();
-    let ttftMs: number | null = null;
-    let end: ChatStreamEnd | undefined;
-    const source = target.stream(variantRequest(request, arm.model, arm.params), { signal: options.signal, tenant: options.tenant });
-    try {
-      for (let next = await source.next(); ; next = await source.next()) {
-        if (next.done) return end ?? next.value;
-        const event = next.value;
-        if (event.type === 'delta') {
-          // The first event names the arm, so the server can say it in a header before the body.
-          if (ttftMs === null) {
-            ttftMs = now() - started;
-            yield { ...event, variant: arm.name };
-          } else yield event;
-          continue;
-        }
-        end = { ...event, route: { ...event.route, model: request.model, variant: arm.name } };
-        arm.observe({ ok: true, latencyMs: now() - started, ttftMs, usage: event.usage, failedWith: failedWith(event.route) });
-        yield end;
-      }
-    } catch (err) {
-      const error = asSwitchyard(err);
-      if (error.code !== 'aborted') arm.observe({ ok: false, code: error.code, latencyMs: now() - started });
-      const other = split.fallback(arm);
-      // Before the first token nothing reached the client: the baseline can still answer the whole request.
-      if (other && ttftMs === null && availabilityFailure(error.code, error.retryable))
-        return yield* streamOn(split, other, request, options);
-      throw error;
-    } finally {
-      if (!end) await source.return(undefined as never).catch(() => {});
-    }
-  }
+  const onArm = createArmCalls(target, now);
 
   const splitOf = (model: string) => byModel.get(model) as Split;
 
@@ -252,16 +154,16 @@ export function createSplits(
     models: () => [...byModel.keys()],
     chat: (request: ChatCompletionRequest, options: SplitCallOptions = {}) => {
       const split = splitOf(request.model);
-      return chatOn(split, armOf(split, options.subject), request, options);
+      return onArm.chat(split, armOf(split, options.subject), request, options);
     },
     stream: (request: ChatCompletionRequest, options: SplitCallOptions = {}) => {
       const split = splitOf(request.model);
-      return streamOn(split, armOf(split, options.subject), request, options);
+      return onArm.stream(split, armOf(split, options.subject), request, options);
     },
     /** Embeddings on the subject's arm: the same arms, metrics and canary fallback as chat. */
     embeddings: (request: EmbeddingsRequest, options: SplitCallOptions = {}) => {
       const split = splitOf(request.model);
-      return embeddingsOn(split, armOf(split, options.subject), request, options);
+      return onArm.embeddings(split, armOf(split, options.subject), request, options);
     },
     /** The arm a subject gets now (the same arm the next request of that subject is sent to). */
     assign: (model: string, subject: Subject | undefined) => {
