@@ -89,14 +89,7 @@ export async function writeSse(
   const opening = !first.done && first.value.type === 'delta' ? first.value.chunk : undefined;
   const id = opening?.id ?? `chatcmpl-${randomUUID()}`;
   const created = opening?.created ?? Math.floor(Date.now() / 1000);
-  reply.hijack();
-  const raw = reply.raw;
-  const streams = streamsOf(reply.server.server);
-  const abort = (err: SwitchyardError) => controllers.get(raw)?.abort(err);
-  const cut = (why: string) => {
-    abort(new SwitchyardError('aborted', `the client was cut: it ${why}`));
-    raw.destroy();
-  };
+  const { raw, streams, abort, cut } = takeOver(reply);
   const end = (err: SwitchyardError) => {
     sink.end(`data: ${JSON.stringify(answerFor(err).body)}\n\n`);
     abort(err);
@@ -186,14 +179,7 @@ export async function writeSse(
  * call), and the server's shutdown ends it with `lastWords(err)`. Call once the first event is in hand.
  */
 export function openEventStream(reply: FastifyReply, headers: Record<string, string>, lastWords: (err: SwitchyardError) => string) {
-  reply.hijack();
-  const raw = reply.raw;
-  const streams = streamsOf(reply.server.server);
-  const abort = (err: SwitchyardError) => controllers.get(raw)?.abort(err);
-  const cut = (why: string) => {
-    abort(new SwitchyardError('aborted', `the client was cut: it ${why}`));
-    raw.destroy();
-  };
+  const { raw, streams, abort, cut } = takeOver(reply);
   const sink = createSink(raw, streams.limits, cut);
   // The last words go after whatever is still queued for the client, never ahead of it.
   const end = (err: SwitchyardError) => {
@@ -214,4 +200,20 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
     /** Unregisters the stream from shutdown: call when done, whatever happened. */
     close: () => streams.open.delete(end),
   };
+}
+
+/**
+ * Takes the response from fastify to write a stream by hand: its socket, the server's stream bounds, the abort of
+ * the request's upstream call, and the cut of a client that does not read (aborting that call).
+ */
+function takeOver(reply: FastifyReply) {
+  reply.hijack();
+  const raw = reply.raw;
+  const streams = streamsOf(reply.server.server);
+  const abort = (err: SwitchyardError) => controllers.get(raw)?.abort(err);
+  const cut = (why: string) => {
+    abort(new SwitchyardError('aborted', `the client was cut: it ${why}`));
+    raw.destroy();
+  };
+  return { raw, streams, abort, cut };
 }
