@@ -11,6 +11,7 @@ import type { AnswerStream } from './answer-stream.ts';
 import { chatStream } from './chat-stream.ts';
 import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
+import { StreamBody } from './stream-body.ts';
 import { malformed, readJson, serialize, upstreamError } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
@@ -64,8 +65,8 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
 
-  const post = (body: string, stream: boolean, signal: AbortSignal, to = path) =>
-    pool.request({ method: 'POST', path: to, headers: stream ? streamHeaders : jsonHeaders, body, signal });
+  const post = (body: string, signal: AbortSignal, to: string) =>
+    pool.request({ method: 'POST', path: to, headers: jsonHeaders, body, signal });
 
   /** One non-streamed call: the answer read whole (bounded) and checked for the field every answer has. */
   async function call<T extends object>(
@@ -78,7 +79,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     const body = serialize(options.id, request);
     const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
     try {
-      const res = await post(body, false, attempt.signal, to);
+      const res = await post(body, attempt.signal, to);
       if (res.statusCode >= 300) throw await upstreamError(res);
       const answer = (await readJson(options.id, res, maxResponseBytes)) as T | null;
       if (answer === null || typeof answer !== 'object' || !valid(answer)) throw malformed(missing);
@@ -119,7 +120,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
         streamIdleTimeoutMs: options.streamIdleTimeoutMs,
         maxResponseBytes,
         attempt,
-        send: () => post(payload, true, attempt.signal),
+        send: () => new StreamBody(pool, { method: 'POST', path, headers: streamHeaders, body: payload }, attempt.signal),
         classify,
       });
     },

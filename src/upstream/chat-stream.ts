@@ -11,40 +11,28 @@ import { type AnswerStream, over, type StreamDelta, type StreamEnd } from './ans
 import { UpstreamError } from './classify.ts';
 import type { AttemptSignal } from './signals.ts';
 import { type SseEvent, SseParser } from './sse-reader.ts';
-import { errorEventMessage, headerReader, type ResponseData, upstreamError } from './wire.ts';
+import type { StreamBody } from './stream-body.ts';
+import { errorEventMessage, headerReader, streamedError } from './wire.ts';
 
 export interface ChatStreamSetup {
   id: string;
   streamIdleTimeoutMs: number;
   maxResponseBytes: number;
   attempt: AttemptSignal;
-  /** Sends the request; the answer's headers are in, its body not read yet. */
-  send(): Promise<ResponseData>;
+  /** Sends the request; its answer is read as it arrives. */
+  send(): StreamBody;
   classify(err: unknown, attempt: AttemptSignal): SwitchyardError;
 }
 
-type Body = ResponseData['body'];
 type Chunk = ChatCompletionChunk & { error?: { message?: string; code?: string } };
 
 const noEvents: readonly SseEvent[] = [];
-
-/**
- * Lets the rest of a body that is complete for us (its end marker read) arrive and be discarded, so that the
- * connection goes back to the pool, rather than destroying it — which also costs an AbortError per stream.
- * An upstream that keeps sending after its end marker is cut after `ms`.
- */
-function discardRest(body: Body, ms: number) {
-  const timer = setTimeout(() => body.destroy(), ms);
-  body.once('close', () => clearTimeout(timer));
-  body.resume();
-}
 
 /** The upstream's event stream of one chat completion, read as the call's deltas and end. */
 export function chatStream(setup: ChatStreamSetup): AnswerStream {
   const { attempt } = setup;
   const parser = new SseParser(setup.maxResponseBytes);
-  let res: ResponseData | undefined;
-  let reads: AsyncIterator<string> | undefined;
+  let body: StreamBody | undefined;
   let events: readonly SseEvent[] = noEvents;
   let at = 0;
   let finishReason: string | null = null;
@@ -56,7 +44,7 @@ export function chatStream(setup: ChatStreamSetup): AnswerStream {
   /** A failure met by `poll`, thrown by the next `next`. */
   let failure: { error: unknown } | undefined;
 
-  const headers = () => headerReader(res?.headers ?? {});
+  const headers = () => headerReader(body?.headers ?? {});
 
   /** The next delta among the events already read, or undefined once they are used up (or the end is reached). */
   function take(): StreamDelta | undefined {
@@ -91,40 +79,33 @@ export function chatStream(setup: ChatStreamSetup): AnswerStream {
     return undefined;
   }
 
-  /** Releases the attempt's timer and the body: kept for the pool after the end marker, destroyed otherwise. */
+  /**
+   * Releases the attempt's timer and the body. After the end marker the rest of the body is let arrive and
+   * dropped, so that the connection goes back to the pool (an upstream that keeps sending is cut after the idle
+   * timeout); otherwise the call is stopped.
+   */
   function close() {
     if (closed) return;
     closed = true;
     events = noEvents;
     attempt.dispose();
-    const body = res?.body;
-    if (body && !body.readableEnded) {
-      // Nothing reads the body any more: what its destruction emits is of no interest.
-      body.on('error', () => {});
-      if (ended && !body.destroyed) discardRest(body, setup.streamIdleTimeoutMs);
-      else body.destroy();
-    }
+    if (ended) body?.discard(setup.streamIdleTimeoutMs);
+    else body?.destroy();
   }
 
   async function advance(): Promise<IteratorResult<StreamDelta, StreamEnd>> {
     if (failure) throw failure.error;
-    if (!reads) {
-      res = await setup.send();
-      if (res.statusCode >= 300) throw await upstreamError(res);
-      res.body.setEncoding('utf8');
-      // Not destroyed when reading stops at the end marker: see discardRest.
-      reads = res.body.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<string>;
+    if (!body) {
+      body = setup.send();
+      await body.head;
+      if (body.statusCode >= 300) throw await streamedError(body);
     }
     for (;;) {
       const delta = take();
       if (delta) return { done: false, value: delta };
-      if (ended) {
-        await reads.return?.();
-        break;
-      }
-      const read = await reads.next();
-      if (read.done) break;
-      events = parser.feed(read.value);
+      if (ended || body.done) break;
+      await body.wait();
+      events = parser.feed(body.read());
       at = 0;
       // Re-armed once per read that completed events.
       if (events.length > 0) attempt.arm(setup.streamIdleTimeoutMs);

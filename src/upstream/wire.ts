@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { SwitchyardError } from '../errors.ts';
 import { UpstreamError } from './classify.ts';
 import { hostOnly } from './scrub.ts';
+import type { StreamBody } from './stream-body.ts';
 
 export type ResponseData = Dispatcher.ResponseData;
 
@@ -31,7 +32,27 @@ export async function upstreamError(res: ResponseData): Promise<UpstreamError> {
   } catch {
     // A body cut short: what arrived is the message.
   }
-  text = text.slice(0, maxErrorBodyChars);
+  return errorOfAnswer(res.statusCode, res.headers, text);
+}
+
+/** Reads a streamed call's error answer (at most maxErrorBodyChars of it) into an UpstreamError. */
+export async function streamedError(body: StreamBody): Promise<UpstreamError> {
+  let text = '';
+  try {
+    while (!body.done && text.length < maxErrorBodyChars) {
+      await body.wait();
+      text += body.read();
+    }
+  } catch {
+    // A body cut short: what arrived is the message.
+  }
+  body.destroy();
+  return errorOfAnswer(body.statusCode, body.headers, text);
+}
+
+/** The UpstreamError of an error answer: the upstream's message and code where it sent JSON, else its text. */
+function errorOfAnswer(statusCode: number, headers: ResponseData['headers'], body: string): UpstreamError {
+  const text = body.slice(0, maxErrorBodyChars);
   let message = text.trim().slice(0, 500) || 'no body';
   let code: string | undefined;
   try {
@@ -46,10 +67,10 @@ export async function upstreamError(res: ResponseData): Promise<UpstreamError> {
   }
   // Redirects are not followed (a POST must not silently change where it goes). The location is named by its
   // host only: its path and query may carry tokens, and clients see this message.
-  const location = headerReader(res.headers).get('location');
-  if (res.statusCode >= 300 && res.statusCode < 400)
+  const location = headerReader(headers).get('location');
+  if (statusCode >= 300 && statusCode < 400)
     message = `redirected to ${hostOnly(location)} (not followed): point baseURL at where the API is served`;
-  return new UpstreamError(res.statusCode, message, code, headerReader(res.headers));
+  return new UpstreamError(statusCode, message, code, headerReader(headers));
 }
 
 /** The message of an `event: error` in a stream: its JSON error's message, or the text itself. */
