@@ -90,11 +90,26 @@ export function keyTable(
 const digest = (key: string) => createHash('sha256').update(key).digest();
 const bearer = /^bearer /i;
 
-/** The hook that authenticates a request and checks its route's role; throws 401 or 403 as typed errors. */
+/**
+ * The hook that authenticates a request and checks its route's role; fails it with 401 or 403 as typed errors.
+ * A callback hook, not an async one: it decides synchronously, and fastify then needs no promise per request.
+ */
 export function authenticator(keys: readonly ApiKeyConfig[], prefix = '') {
+  const check = keyCheck(keys, prefix);
+  return (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    try {
+      check(request, reply);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  };
+}
+
+function keyCheck(keys: readonly ApiKeyConfig[], prefix: string) {
   // Hashing makes every comparison the same length, so timingSafeEqual applies and leaks nothing of the keys.
   const entries = keys.map((k) => ({ digest: digest(k.key), principal: { tenant: k.tenant, role: k.role } }));
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  return (request: FastifyRequest, reply: FastifyReply) => {
     const route = routeOf(request, prefix);
     const access = accessOf(request, route);
     if (access === 'open') return;
