@@ -12,7 +12,8 @@ import { chatStream } from './chat-stream.ts';
 import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
 import { StreamBody } from './stream-body.ts';
-import { malformed, readJson, serialize, upstreamError } from './wire.ts';
+import { wholeAnswer } from './whole-body.ts';
+import { errorOfAnswer, malformed, maxErrorBodyChars, serialize } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
@@ -64,9 +65,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
   const embeddingsPath = pathOf('embeddings');
   const streamHeaders: Record<string, string> = { ...headers, accept: 'text/event-stream' };
   const jsonHeaders: Record<string, string> = { ...headers, accept: 'application/json' };
-
-  const post = (body: string, signal: AbortSignal, to: string) =>
-    pool.request({ method: 'POST', path: to, headers: jsonHeaders, body, signal });
+  const limits = { provider: options.id, maxBytes: maxResponseBytes, maxErrorBytes: maxErrorBodyChars };
 
   /** One non-streamed call: the answer read whole (bounded) and checked for the field every answer has. */
   async function call<T extends object>(
@@ -79,9 +78,9 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     const body = serialize(options.id, request);
     const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
     try {
-      const res = await post(body, attempt.signal, to);
-      if (res.statusCode >= 300) throw await upstreamError(res);
-      const answer = (await readJson(options.id, res, maxResponseBytes)) as T | null;
+      const res = await wholeAnswer(pool, { method: 'POST', path: to, headers: jsonHeaders, body }, limits, attempt.signal);
+      if (res.statusCode >= 300) throw errorOfAnswer(res.statusCode, res.headers, res.text);
+      const answer = JSON.parse(res.text) as T | null;
       if (answer === null || typeof answer !== 'object' || !valid(answer)) throw malformed(missing);
       return answer;
     } catch (err) {

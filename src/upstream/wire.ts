@@ -18,7 +18,7 @@ export const headerReader = (headers: ResponseData['headers']) => ({
 });
 
 /** The longest error body read from an upstream; the rest is dropped. */
-const maxErrorBodyChars = 64 * 1024;
+export const maxErrorBodyChars = 64 * 1024;
 
 /** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
 export async function upstreamError(res: ResponseData): Promise<UpstreamError> {
@@ -51,7 +51,7 @@ export async function streamedError(body: StreamBody): Promise<UpstreamError> {
 }
 
 /** The UpstreamError of an error answer: the upstream's message and code where it sent JSON, else its text. */
-function errorOfAnswer(statusCode: number, headers: ResponseData['headers'], body: string): UpstreamError {
+export function errorOfAnswer(statusCode: number, headers: ResponseData['headers'], body: string): UpstreamError {
   const text = body.slice(0, maxErrorBodyChars);
   let message = text.trim().slice(0, 500) || 'no body';
   let code: string | undefined;
