@@ -89,6 +89,17 @@ export function medianLoad(runs: Load[]): Load {
   };
 }
 
+/** The median of each stream figure over several rounds; errors are summed. */
+export function medianStreams(runs: StreamLoad[]): StreamLoad {
+  const mid = (pick: (l: StreamLoad) => number) => percentile(runs.map(pick), 0.5);
+  return {
+    requests: mid((l) => l.requests),
+    ttftP50: mid((l) => l.ttftP50),
+    ttftP99: mid((l) => l.ttftP99),
+    errors: runs.reduce((n, l) => n + l.errors, 0),
+  };
+}
+
 /** One connection, one request after another, timed in microseconds (autocannon's percentiles are whole ms). */
 export async function sequential(t: Target, count: number) {
   const samples: number[] = [];

@@ -2,7 +2,7 @@
 // undici pass-through proxy (the floor), Switchyard, and the optional peers (bench/peers.ts) against the same
 // mock. Plain requests under autocannon, one request at a time in µs, and concurrent streams.
 
-import { type Load, load, medianLoad, type StreamLoad, sequential, streamLoad, type Target } from './load.ts';
+import { type Load, load, medianLoad, medianStreams, type StreamLoad, sequential, streamLoad, type Target } from './load.ts';
 import { addedMs, type Noise, round } from './output.ts';
 import type { Peer } from './peers.ts';
 import { startServerProcess as server } from './spawn.ts';
@@ -58,9 +58,11 @@ export async function overhead(quick: boolean, noise: Noise[], startPeers: () =>
   const streams = [];
   for (const concurrency of quick ? [1, 16, 64] : [1, 64]) {
     // The bare proxy passes the event stream through untouched: the floor for streams, as for plain requests.
-    const measured: StreamLoad[] = [];
-    for (const t of targets) measured.push(await streamLoad(t, concurrency, seconds * 1000));
-    const [sd, sb, ss, ...sp] = measured as [StreamLoad, StreamLoad, StreamLoad, ...StreamLoad[]];
+    // Rounds alternate between the targets, as for plain requests; each figure is the median of the rounds.
+    const runs: StreamLoad[][] = targets.map(() => []);
+    for (let r = 0; r < rounds; r++)
+      for (const [i, t] of targets.entries()) runs[i]?.push(await streamLoad(t, concurrency, seconds * 1000));
+    const [sd, sb, ss, ...sp] = runs.map(medianStreams) as [StreamLoad, StreamLoad, StreamLoad, ...StreamLoad[]];
     streams.push({
       concurrency,
       direct: sd,
@@ -68,6 +70,7 @@ export async function overhead(quick: boolean, noise: Noise[], startPeers: () =>
       through: ss,
       peers: sp,
       addedTtftP50: addedMs(`added TTFT p50 at concurrency ${concurrency}`, ss.ttftP50, sd.ttftP50, noise),
+      bareAddedTtftP50: addedMs(`bare proxy added TTFT p50 at concurrency ${concurrency}`, sb.ttftP50, sd.ttftP50, noise),
     });
   }
   for (const s of [mock, proxy, gateway, ...peers]) s.proc.kill('SIGTERM');
@@ -86,7 +89,7 @@ export function headline(o: Overhead): string {
     (p, i) =>
       `, ${p.name} ${pct(s.peers[i]?.requests ?? 0, s.bare.requests)}${(s.peers[i]?.errors ?? 0) > 0 ? ` (${s.peers[i]?.errors} errors)` : ''}`,
   );
-  return `**Streamed, 64 concurrent: Switchyard ${pct(s.through.requests, s.bare.requests)} of the bare proxy's streams/s${peers.join('')}; added TTFT p50 ${s.addedTtftP50} ms.**`;
+  return `**Streamed, 64 concurrent: Switchyard ${pct(s.through.requests, s.bare.requests)} of the bare proxy's streams/s${peers.join('')}; added TTFT p50 ${s.addedTtftP50} ms (bare proxy ${s.bareAddedTtftP50} ms).**`;
 }
 
 export function overheadMarkdown(o: Overhead): string[] {
@@ -109,13 +112,13 @@ export function overheadMarkdown(o: Overhead): string[] {
     '',
     `One connection, ${o.latency.requests} requests one after another, timed in µs: direct p50/p99 ${o.latency.direct.p50}/${o.latency.direct.p99} ms, bare proxy ${o.latency.bare.p50}/${o.latency.bare.p99} ms, Switchyard ${o.latency.through.p50}/${o.latency.through.p99} ms: **added p50 ${o.latency.addedP50} ms, p99 ${o.latency.addedP99} ms**.`,
     '',
-    `Streaming: each client opens a stream, reads it to the end and opens the next, for ${o.seconds} s; streams/s is streams completed with content per second.`,
+    `Streaming: each client opens a stream, reads it to the end and opens the next, for ${o.seconds} s per run, median of ${o.rounds} alternating run(s); streams/s is streams completed with content per second.`,
     '',
-    `| streaming, concurrency | bare proxy streams/s | Switchyard streams/s | vs bare proxy |${streamHead} direct TTFT p50/p99 ms | Switchyard TTFT p50/p99 ms | added TTFT p50 ms | errors |`,
-    `|${sep(8 + 3 * names.length)}`,
+    `| streaming, concurrency | bare proxy streams/s | Switchyard streams/s | vs bare proxy |${streamHead} direct TTFT p50/p99 ms | bare proxy TTFT p50/p99 ms | Switchyard TTFT p50/p99 ms | added TTFT p50 ms | bare proxy added TTFT p50 ms | errors |`,
+    `|${sep(10 + 3 * names.length)}`,
     ...o.streams.map(
       (s) =>
-        `| ${s.concurrency} | ${round(s.bare.requests / o.seconds)} | ${round(s.through.requests / o.seconds)} | ${pct(s.through.requests, s.bare.requests)} |${s.peers.map((p) => ` ${round(p.requests / o.seconds)} | ${pct(p.requests, s.bare.requests)} | ${p.errors} |`).join('')} ${s.direct.ttftP50}/${s.direct.ttftP99} | ${s.through.ttftP50}/${s.through.ttftP99} | ${s.addedTtftP50} | ${s.through.errors} |`,
+        `| ${s.concurrency} | ${round(s.bare.requests / o.seconds)} | ${round(s.through.requests / o.seconds)} | ${pct(s.through.requests, s.bare.requests)} |${s.peers.map((p) => ` ${round(p.requests / o.seconds)} | ${pct(p.requests, s.bare.requests)} | ${p.errors} |`).join('')} ${s.direct.ttftP50}/${s.direct.ttftP99} | ${s.bare.ttftP50}/${s.bare.ttftP99} | ${s.through.ttftP50}/${s.through.ttftP99} | ${s.addedTtftP50} | ${s.bareAddedTtftP50} | ${s.through.errors} |`,
     ),
   ];
 }
