@@ -1,4 +1,4 @@
-// The four prom-client classes Switchyard uses, loaded from their own files: prom-client's index also loads its
+// The three prom-client classes Switchyard uses, loaded from their own files: prom-client's index also loads its
 // default process metrics and, with them, @opentelemetry/api (about 100 modules, some 2 MB of an idle
 // gateway's RSS) although Switchyard never collects them. Same files as the index's, so the same classes.
 
@@ -9,9 +9,7 @@ const load = createRequire(import.meta.url);
 
 export const Counter = load('prom-client/lib/counter') as typeof Prom.Counter;
 export const Gauge = load('prom-client/lib/gauge') as typeof Prom.Gauge;
-export const Histogram = load('prom-client/lib/histogram') as typeof Prom.Histogram;
 export const Registry = load('prom-client/lib/registry') as typeof Prom.Registry;
 export type Counter<T extends string = string> = Prom.Counter<T>;
 export type Gauge<T extends string = string> = Prom.Gauge<T>;
-export type Histogram<T extends string = string> = Prom.Histogram<T>;
 export type Registry = Prom.Registry;

@@ -3,10 +3,11 @@
 // Tallies reach their prom-client counters, and provider states are read, only when /metrics is scraped.
 
 import { isSwitchyardError } from '../errors.ts';
-import { Counter, Gauge, Histogram, Registry } from '../prom.ts';
+import { Counter, Gauge, Registry } from '../prom.ts';
 import { registerSplitMetrics } from '../rollout/metrics.ts';
 import type { RouteInfo } from '../routing/request.ts';
 import type { Runtime } from '../runtime.ts';
+import { labelledHistogram } from './histogram.ts';
 
 const healthStates = ['healthy', 'degraded', 'coolingDown', 'probing', 'disabled', 'draining'] as const;
 
@@ -46,19 +47,17 @@ export function createMetrics(runtime: Runtime) {
     'deployment',
     'outcome',
   ]);
-  const latency = new Histogram({
+  const latency = labelledHistogram(registry, {
     name: 'switchyard_request_duration_seconds',
     help: 'Time to the whole answer (non-streaming) or to the end of the stream',
-    labelNames: ['model'],
+    labelName: 'model',
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-    registers: [registry],
   });
-  const firstToken = new Histogram({
+  const firstToken = labelledHistogram(registry, {
     name: 'switchyard_time_to_first_token_seconds',
     help: 'Time from the request to the first token of a stream',
-    labelNames: ['model'],
+    labelName: 'model',
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
-    registers: [registry],
   });
   const transitions = tally(registry, 'switchyard_provider_transitions_total', 'Changes of a deployment health state', [
     'deployment',
@@ -171,12 +170,12 @@ export function createMetrics(runtime: Runtime) {
     registry,
     /** Starts timing a request; the returned stop takes the model when it was not known at the start (a conversation's). */
     startTimer: (model?: string) => {
-      const end = latency.startTimer();
+      const started = performance.now();
       return (known: string | undefined = model) => {
-        end({ model: modelLabel(known ?? '') });
+        latency(modelLabel(known ?? ''), (performance.now() - started) / 1000);
       };
     },
-    observeFirstToken: (model: string, seconds: number) => firstToken.observe({ model: modelLabel(model) }, seconds),
+    observeFirstToken: (model: string, seconds: number) => firstToken(modelLabel(model), seconds),
     observeRoute(client: string, route: RouteInfo, outcome: string, usage: { prompt_tokens: number; completion_tokens: number } | null) {
       // The client's string: labelled like every other series, so made-up names cannot grow them without bound.
       const model = modelLabel(client);
