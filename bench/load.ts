@@ -3,7 +3,7 @@
 // may need headers that route to the mock).
 
 import autocannon from 'autocannon';
-import { request } from 'undici';
+import { Pool, request } from 'undici';
 import { percentile, round } from './output.ts';
 
 export interface Target {
@@ -98,6 +98,52 @@ export function medianStreams(runs: StreamLoad[]): StreamLoad {
     ttftP99: mid((l) => l.ttftP99),
     errors: runs.reduce((n, l) => n + l.errors, 0),
   };
+}
+
+export interface TimedLoad {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/**
+ * `connections` clients each sending one plain request after another for `ms`, every request timed in µs (autocannon
+ * reports whole milliseconds, too coarse for an added p50 measured against half a millisecond).
+ */
+export async function timedLoad(t: Target, connections: number, ms: number): Promise<TimedLoad> {
+  const samples: number[] = [];
+  let errors = 0;
+  const pool = new Pool(t.url, { connections });
+  const until = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const started = performance.now();
+        try {
+          const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: headersOf(t), body: t.payload });
+          await res.body.dump();
+          if (res.statusCode === 200) samples.push(performance.now() - started);
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  await pool.close();
+  return {
+    rps: Math.round(samples.length / (ms / 1000)),
+    p50: round(percentile(samples, 0.5), 3),
+    p99: round(percentile(samples, 0.99), 3),
+    errors,
+  };
+}
+
+/** The median of each timed figure over several rounds; errors are summed. */
+export function medianTimed(runs: TimedLoad[]): TimedLoad {
+  const mid = (pick: (l: TimedLoad) => number) => percentile(runs.map(pick), 0.5);
+  return { rps: mid((l) => l.rps), p50: mid((l) => l.p50), p99: mid((l) => l.p99), errors: runs.reduce((n, l) => n + l.errors, 0) };
 }
 
 /** One connection, one request after another, timed in microseconds (autocannon's percentiles are whole ms). */

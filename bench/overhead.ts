@@ -2,7 +2,19 @@
 // undici pass-through proxy (the floor), Switchyard, and the optional peers (bench/peers.ts) against the same
 // mock. Plain requests under autocannon, one request at a time in µs, and concurrent streams.
 
-import { type Load, load, medianLoad, medianStreams, type StreamLoad, sequential, streamLoad, type Target } from './load.ts';
+import {
+  type Load,
+  load,
+  medianLoad,
+  medianStreams,
+  medianTimed,
+  type StreamLoad,
+  sequential,
+  streamLoad,
+  type Target,
+  type TimedLoad,
+  timedLoad,
+} from './load.ts';
 import { addedMs, type Noise, round } from './output.ts';
 import type { Peer } from './peers.ts';
 import { startServerProcess as server } from './spawn.ts';
@@ -41,6 +53,17 @@ export async function overhead(quick: boolean, noise: Noise[], startPeers: () =>
       bareAddedP99: addedMs(`bare proxy added p99 at ${connections} connections`, b.p99, d.p99, noise),
     });
   }
+  // 64 connections again, every request timed in µs: the added p50 against the bare proxy's, to the tenth of a ms.
+  const timedRuns: TimedLoad[][] = targets.map(() => []);
+  for (let r = 0; r < rounds; r++) for (const [i, t] of targets.entries()) timedRuns[i]?.push(await timedLoad(t, 64, seconds * 1000));
+  const [td, tb, ts] = timedRuns.map(medianTimed) as [TimedLoad, TimedLoad, TimedLoad];
+  const timed = {
+    direct: td,
+    bare: tb,
+    through: ts,
+    addedP50: addedMs('added p50 at 64 connections, timed', ts.p50, td.p50, noise, 3),
+    bareAddedP50: addedMs('bare proxy added p50 at 64 connections, timed', tb.p50, td.p50, noise, 3),
+  };
   const count = quick ? 500 : 2000;
   const [seqDirect, seqBare, seqThrough] = [
     await sequential(direct, count),
@@ -74,7 +97,7 @@ export async function overhead(quick: boolean, noise: Noise[], startPeers: () =>
     });
   }
   for (const s of [mock, proxy, gateway, ...peers]) s.proc.kill('SIGTERM');
-  return { seconds, rounds, rows, latency, streams, peers: peers.map((p) => ({ name: p.name, version: p.version })) };
+  return { seconds, rounds, rows, timed, latency, streams, peers: peers.map((p) => ({ name: p.name, version: p.version })) };
 }
 
 type Overhead = Awaited<ReturnType<typeof overhead>>;
@@ -109,6 +132,8 @@ export function overheadMarkdown(o: Overhead): string[] {
       (r) =>
         `| ${r.connections} | ${r.direct.rps} | ${r.bare.rps} | ${r.through.rps} | ${pct(r.through.rps, r.bare.rps)} |${r.peers.map((p) => ` ${p.rps} | ${pct(p.rps, r.bare.rps)} |`).join('')} ${r.direct.p50}/${r.direct.p99} | ${r.through.p50}/${r.through.p99} | ${r.addedP50}/${r.addedP99} | ${r.bareAddedP50}/${r.bareAddedP99} |`,
     ),
+    '',
+    `64 connections, each request timed in µs by undici clients (${o.seconds} s per run, median of ${o.rounds}): direct p50/p99 ${o.timed.direct.p50}/${o.timed.direct.p99} ms, bare proxy ${o.timed.bare.p50}/${o.timed.bare.p99} ms, Switchyard ${o.timed.through.p50}/${o.timed.through.p99} ms (${o.timed.through.rps} req/s, bare proxy ${o.timed.bare.rps}): **added p50 ${o.timed.addedP50} ms, bare proxy ${o.timed.bareAddedP50} ms**.`,
     '',
     `One connection, ${o.latency.requests} requests one after another, timed in µs: direct p50/p99 ${o.latency.direct.p50}/${o.latency.direct.p99} ms, bare proxy ${o.latency.bare.p50}/${o.latency.bare.p99} ms, Switchyard ${o.latency.through.p50}/${o.latency.through.p99} ms: **added p50 ${o.latency.addedP50} ms, p99 ${o.latency.addedP99} ms**.`,
     '',
