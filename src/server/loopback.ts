@@ -30,8 +30,11 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-const isJson = (request: FastifyRequest) =>
-  (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+const isJson = (request: FastifyRequest) => {
+  const type = request.headers['content-type'];
+  // The spelling every client sends, compared as it is; any other is normalized first.
+  return type === 'application/json' || (type ?? '').split(';')[0]?.trim().toLowerCase() === 'application/json';
+};
 
 /**
  * Installs the keyless guard on every route of `app`: 421 for a foreign Host, 415 for a non-JSON POST. A callback
