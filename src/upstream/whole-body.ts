@@ -104,7 +104,9 @@ class WholeBody implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Controller, error: Error) {
     if (this.#settled) return;
     this.#settle();
-    this.#reject(error);
+    // An error answer cut short still has its status and headers (a 429's Retry-After): what arrived is its message.
+    if (this.#statusCode >= 300) this.#resolve(this.#answer());
+    else this.#reject(error);
   }
 }
 

@@ -1,0 +1,167 @@
+// Error answers and endings of the upstream transport (src/upstream/stream-body.ts, whole-body.ts, wire.ts) from a
+// hostile upstream on raw sockets, through the real adapter: error answers cut short or never ending (their
+// status and Retry-After must survive), a stream that goes on after [DONE], an upstream that answers before
+// reading the request, and aborts before the connection and in numbers on one long-lived signal.
+
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import { eventsOf } from '../helpers/answer.ts';
+import { failure } from '../helpers/failure.ts';
+import { chunked, completionJson, httpHead, type RawExchange, type RawUpstream, rawUpstream, sseAnswer } from '../helpers/raw-upstream.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
+
+async function upstream(
+  answer: (exchange: RawExchange) => void,
+  options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {},
+): Promise<{ up: RawUpstream; adapter: OpenAIAdapter }> {
+  const up = await rawUpstream(answer, options);
+  cleanup.push(() => up.close());
+  const adapter = createOpenAIAdapter({
+    id: 'raw',
+    baseURL: up.url,
+    model: 'upstream-model',
+    timeoutMs: options.timeoutMs ?? 3000,
+    streamIdleTimeoutMs: options.idleMs ?? 3000,
+  });
+  cleanup.push(async () => adapter.close?.());
+  return { up, adapter };
+}
+
+async function streamText(adapter: OpenAIAdapter, signal?: AbortSignal): Promise<string> {
+  let text = '';
+  for await (const event of eventsOf(adapter.stream(ask, { signal }))) if (event.type === 'delta') text += event.content;
+  return text;
+}
+
+const rateLimited = JSON.stringify({ error: { message: 'slow down', code: 'rate_limit_exceeded' } });
+
+describe('error answers', () => {
+  it('keeps a 429’s status and Retry-After when its body is cut short by the connection closing, streamed and whole', async () => {
+    const { adapter } = await upstream(({ socket }) => {
+      // Declares more than it sends, then closes: undici fails the body, but the status and headers are in.
+      socket.end(
+        httpHead('429 Too Many Requests', [
+          ['retry-after', '7'],
+          ['content-length', String(rateLimited.length + 100)],
+        ]) + rateLimited,
+      );
+    });
+    const whole = await failure(adapter.complete(ask));
+    expect({ code: whole.code, retryAfterMs: whole.retryAfterMs }).toEqual({ code: 'provider_rate_limited', retryAfterMs: 7000 });
+    expect(whole.message).toContain('slow down');
+    const streamed = await failure(streamText(adapter));
+    expect({ code: streamed.code, retryAfterMs: streamed.retryAfterMs }).toEqual({ code: 'provider_rate_limited', retryAfterMs: 7000 });
+  });
+
+  it('keeps a 429’s Retry-After when its body never ends, streamed and whole, and cuts that connection', async () => {
+    const { adapter, up } = await upstream(({ socket }) => {
+      socket.write(
+        httpHead('429 Too Many Requests', [
+          ['retry-after', '2'],
+          ['transfer-encoding', 'chunked'],
+        ]),
+      );
+      socket.write(chunked(rateLimited));
+      const block = chunked(' '.repeat(16 * 1024));
+      const pump = () => {
+        for (let i = 0; i < 1000 && !socket.destroyed; i++) if (!socket.write(block)) return void socket.once('drain', pump);
+      };
+      pump();
+    });
+    const whole = await failure(adapter.complete(ask));
+    expect({ code: whole.code, retryAfterMs: whole.retryAfterMs }).toEqual({ code: 'provider_rate_limited', retryAfterMs: 2000 });
+    const streamed = await failure(streamText(adapter));
+    expect({ code: streamed.code, retryAfterMs: streamed.retryAfterMs }).toEqual({ code: 'provider_rate_limited', retryAfterMs: 2000 });
+    await waitUntil(() => up.closedSockets() === up.connections(), 3000);
+  });
+
+  it('keeps the status of an answer sent before the request was read, then the connection closed', async () => {
+    const refusal = JSON.stringify({ error: { message: 'request too large', code: 'too_large' } });
+    const { adapter } = await upstream(
+      ({ socket }) =>
+        socket.end(
+          httpHead('413 Payload Too Large', [
+            ['connection', 'close'],
+            ['content-length', String(refusal.length)],
+          ]) + refusal,
+        ),
+      { early: true },
+    );
+    const big = { messages: [{ role: 'user' as const, content: 'x'.repeat(4 * 1024 * 1024) }] };
+    const whole = await failure(adapter.complete(big));
+    expect(whole.code).toBe('provider_bad_request');
+    expect(whole.status).toBe(413);
+  });
+});
+
+describe('a stream that goes on after [DONE]', () => {
+  it('ends the stream at [DONE], cuts the connection after streamIdleTimeoutMs, and serves the next call', async () => {
+    const { adapter, up } = await upstream(
+      ({ socket }) => {
+        socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]));
+        socket.write(chunked(sseAnswer('done')));
+        // Never ends the body: the connection cannot go back to the pool.
+      },
+      { idleMs: 100 },
+    );
+    for (let i = 0; i < 5; i++) expect(await streamText(adapter)).toBe('done');
+    await waitUntil(() => up.closedSockets() === 5, 3000);
+    expect(up.connections()).toBe(5);
+  });
+});
+
+describe('aborts', () => {
+  it('never sends a call whose signal fires between dispatch and connect, streamed and whole', async () => {
+    const { adapter, up } = await upstream(({ socket, head }) =>
+      socket.write(
+        head.includes('text/event-stream')
+          ? httpHead('200 OK', [['content-length', String(sseAnswer('ok').length)]]) + sseAnswer('ok')
+          : `${httpHead('200 OK', [['content-length', String(completionJson('ok').length)]])}${completionJson('ok')}`,
+      ),
+    );
+    const whole = new AbortController();
+    const call = adapter.complete(ask, { signal: whole.signal });
+    whole.abort(new Error('gone'));
+    expect((await failure(call)).code).toBe('aborted');
+    const streamed = new AbortController();
+    const stream = adapter.stream(ask, { signal: streamed.signal });
+    const first = stream.next();
+    streamed.abort(new Error('gone'));
+    expect((await failure(first)).code).toBe('aborted');
+    expect(await streamText(adapter)).toBe('ok');
+    expect(up.requests()).toBe(1);
+  });
+
+  it('leaves no listener on a long-lived signal after many aborted and finished calls', async () => {
+    const { adapter } = await upstream(({ socket, head }) => {
+      if (head.includes('x-hold')) return void socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]));
+      const body = head.includes('text/event-stream') ? sseAnswer('ok') : completionJson('ok');
+      socket.write(httpHead('200 OK', [['content-length', String(body.length)]]) + body);
+    });
+    const longLived = new AbortController();
+    for (let round = 0; round < 3; round++) {
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const mine = new AbortController();
+        longLived.signal.addEventListener('abort', () => mine.abort(longLived.signal.reason), { once: true });
+        calls.push(adapter.complete(ask, { controller: mine, signal: mine.signal }).catch(() => {}));
+        calls.push(streamText(adapter, longLived.signal).catch(() => {}));
+        calls.push(adapter.complete(ask, { signal: longLived.signal }));
+        const early = new AbortController();
+        calls.push(adapter.complete(ask, { signal: early.signal }).catch(() => {}));
+        early.abort(new Error('early'));
+      }
+      await Promise.all(calls);
+    }
+    // Only the 120 links made by this test remain (removed when they fire); the adapter kept none.
+    expect(getEventListeners(longLived.signal, 'abort').length).toBe(120);
+  });
+});
