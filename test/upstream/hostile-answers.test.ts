@@ -5,10 +5,19 @@
 
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import { type AttemptOptions, createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
 import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
-import { chunked, completionJson, httpHead, type RawExchange, type RawUpstream, rawUpstream, sseAnswer } from '../helpers/raw-upstream.ts';
+import {
+  chunked,
+  completionJson,
+  httpHead,
+  type RawExchange,
+  type RawUpstream,
+  rawUpstream,
+  sseAnswer,
+  sseChunk,
+} from '../helpers/raw-upstream.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -35,12 +44,13 @@ async function upstream(
   return { up, adapter };
 }
 
-async function streamText(adapter: OpenAIAdapter, signal?: AbortSignal): Promise<string> {
+async function streamText(adapter: OpenAIAdapter, request = ask, options: AttemptOptions = {}): Promise<string> {
   let text = '';
-  for await (const event of eventsOf(adapter.stream(ask, { signal }))) if (event.type === 'delta') text += event.content;
+  for await (const event of eventsOf(adapter.stream(request, options))) if (event.type === 'delta') text += event.content;
   return text;
 }
 
+const json = (status: string, body: string) => httpHead(status, [['content-length', String(Buffer.byteLength(body))]]) + body;
 const rateLimited = JSON.stringify({ error: { message: 'slow down', code: 'rate_limit_exceeded' } });
 
 describe('error answers', () => {
@@ -140,28 +150,33 @@ describe('aborts', () => {
     expect(up.requests()).toBe(1);
   });
 
-  it('leaves no listener on a long-lived signal after many aborted and finished calls', async () => {
-    const { adapter } = await upstream(({ socket, head }) => {
-      if (head.includes('x-hold')) return void socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]));
-      const body = head.includes('text/event-stream') ? sseAnswer('ok') : completionJson('ok');
-      socket.write(httpHead('200 OK', [['content-length', String(body.length)]]) + body);
+  it('leaves no listener on a long-lived signal after many finished, stopped, refused and aborted calls', async () => {
+    const { adapter } = await upstream(({ socket, head, body }) => {
+      if (body.includes('"hold"'))
+        return void socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]) + chunked(sseChunk('held')));
+      if (body.includes('"refuse"')) return void socket.write(json('429 Too Many Requests', rateLimited));
+      socket.write(json('200 OK', head.includes('text/event-stream') ? sseAnswer('ok') : completionJson('ok')));
     });
-    const longLived = new AbortController();
-    for (let round = 0; round < 3; round++) {
-      const calls: Promise<unknown>[] = [];
-      for (let i = 0; i < 40; i++) {
-        const mine = new AbortController();
-        longLived.signal.addEventListener('abort', () => mine.abort(longLived.signal.reason), { once: true });
-        calls.push(adapter.complete(ask, { controller: mine, signal: mine.signal }).catch(() => {}));
-        calls.push(streamText(adapter, longLived.signal).catch(() => {}));
-        calls.push(adapter.complete(ask, { signal: longLived.signal }));
-        const early = new AbortController();
-        calls.push(adapter.complete(ask, { signal: early.signal }).catch(() => {}));
-        early.abort(new Error('early'));
+    const say = (content: string) => ({ messages: [{ role: 'user' as const, content }] });
+    const shared = new AbortController();
+    // The caller's signal linked under each attempt, and the caller's controller used as the attempt's own.
+    const ways = [{ signal: shared.signal }, { controller: shared, signal: shared.signal }];
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      for (const options of ways) {
+        calls.push(adapter.complete(say('ok'), options));
+        calls.push(adapter.complete(say('refuse'), options).catch(() => {}));
+        calls.push(streamText(adapter, say('ok'), options));
+        calls.push(streamText(adapter, say('refuse'), options).catch(() => {}));
+        // The consumer stops after the first delta of a stream that goes on.
+        const held = adapter.stream(say('hold'), options);
+        calls.push(held.next().then(() => held.return?.()));
       }
-      await Promise.all(calls);
+      const early = new AbortController();
+      calls.push(adapter.complete(ask, { signal: early.signal }).catch(() => {}));
+      early.abort(new Error('early'));
     }
-    // Only the 120 links made by this test remain (removed when they fire); the adapter kept none.
-    expect(getEventListeners(longLived.signal, 'abort').length).toBe(120);
+    await Promise.all(calls);
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });
