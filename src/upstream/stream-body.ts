@@ -65,10 +65,13 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     return this.#ended && this.#text === '';
   }
 
-  /** Resolves when there is text to read or the answer ended; rejects with the failure that ended it. */
+  /**
+   * Resolves when there is text to read or the answer ended; rejects with the failure that ended it, once the text
+   * that arrived before an upstream's failure was read (it may hold the rest of the answer and its end marker).
+   */
   wait(): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure.error);
     if (this.#text !== '' || this.#ended) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure.error);
     return new Promise<void>((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
@@ -94,6 +97,8 @@ export class StreamBody implements Dispatcher.DispatchHandler {
 
   #abort(reason: unknown) {
     if (this.#failure || this.#ended) return;
+    // Stopped by us (the reader, a timer, the caller): what is unread is no longer wanted.
+    this.#text = '';
     this.#fail(reason);
     this.#controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
   }

@@ -180,3 +180,53 @@ describe('aborts', () => {
     expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('an answer whose connection fails after all of it arrived', () => {
+  it('delivers what arrived before the failure to a reader that is behind, whatever its pace', async () => {
+    let release: () => void = () => {};
+    const { adapter, up } = await upstream(({ socket }) => {
+      socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]) + chunked(sseChunk('first ')));
+      release = () => {
+        // The rest and [DONE], then the connection closes without the chunked body's last chunk.
+        socket.end(chunked(`${sseChunk('second')}${sseChunk(null, 'stop')}data: [DONE]\n\n`));
+      };
+    });
+    const stream = adapter.stream(ask);
+    const first = await stream.next();
+    expect(first.done ? '' : first.value.content).toBe('first ');
+    // The reader holds its delta until the answer's end and the connection's failure are both in.
+    release();
+    // Its socket closed on both sides: undici has seen the failure.
+    await waitUntil(() => up.closedSockets() === 1, 3000);
+    let rest = '';
+    for (let i = 0; i < 10; i++) {
+      const next = await stream.next();
+      if (next.done) {
+        expect(next.value.finishReason).toBe('stop');
+        break;
+      }
+      rest += next.value.content;
+    }
+    expect(rest).toBe('second');
+  });
+});
+
+describe('an answer the caller stopped', () => {
+  it('hands out nothing that arrived unread once the caller aborted', async () => {
+    let more: (sent: () => void) => void = () => {};
+    const { adapter } = await upstream(({ socket }) => {
+      socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]) + chunked(sseChunk('first ')));
+      more = (sent) => socket.write(chunked(sseChunk('unwanted')), () => sent());
+    });
+    const caller = new AbortController();
+    const stream = adapter.stream(ask, { signal: caller.signal });
+    const first = await stream.next();
+    expect(first.done ? '' : first.value.content).toBe('first ');
+    // The next delta goes out while the reader holds the first; a loopback read later it waits unread (were it
+    // late, the test could only pass, never fail wrongly).
+    await new Promise<void>((resolve) => more(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    caller.abort(new Error('caller left'));
+    expect((await failure(stream.next())).code).toBe('aborted');
+  });
+});
