@@ -93,7 +93,7 @@ describe('error answers', () => {
     await waitUntil(() => up.closedSockets() === up.connections(), 3000);
   });
 
-  it('keeps the status of an answer sent before the request was read, then the connection closed', async () => {
+  it('keeps the status of an answer sent before the request was read, then the connection closed, streamed and whole', async () => {
     const refusal = JSON.stringify({ error: { message: 'request too large', code: 'too_large' } });
     const { adapter } = await upstream(
       ({ socket }) =>
@@ -109,6 +109,8 @@ describe('error answers', () => {
     const whole = await failure(adapter.complete(big));
     expect(whole.code).toBe('provider_bad_request');
     expect(whole.status).toBe(413);
+    const streamed = await failure(streamText(adapter, big));
+    expect({ code: streamed.code, status: streamed.status }).toEqual({ code: 'provider_bad_request', status: 413 });
   });
 });
 

@@ -193,3 +193,73 @@ describe('resets mid-body', () => {
     expect((await failure(stream.next())).code).toBe('provider_unavailable');
   });
 });
+
+describe('heads that never end or overflow', () => {
+  it('times out an upstream that sends informational answers forever, streamed and whole', async () => {
+    const { adapter, up } = await upstream(
+      ({ socket }) => {
+        const hint = httpHead('103 Early Hints', [['link', '</x>; rel=preload']]);
+        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(hint)), 5);
+        socket.on('close', () => clearInterval(timer));
+      },
+      { timeoutMs: 150 },
+    );
+    expect((await failure(adapter.complete(ask))).code).toBe('provider_timeout');
+    expect((await failure(streamText(adapter))).code).toBe('provider_timeout');
+    await waitUntil(() => up.closedSockets() === 2, 3000);
+  });
+
+  it('times out an error answer’s head followed by silence on the streamed path instead of waiting for its body', async () => {
+    const { adapter } = await upstream(
+      ({ socket }) =>
+        socket.write(
+          httpHead('429 Too Many Requests', [
+            ['retry-after', '1'],
+            ['content-length', '100'],
+          ]),
+        ),
+      {
+        timeoutMs: 150,
+      },
+    );
+    expect((await failure(streamText(adapter))).code).toBe('provider_timeout');
+    expect((await failure(adapter.complete(ask))).code).toBe('provider_timeout');
+  });
+
+  it('fails headers larger than undici allows as a retryable unavailable upstream, and serves the next call', async () => {
+    let calls = 0;
+    const { adapter } = await upstream(({ socket, head }) => {
+      calls++;
+      const body = head.includes('text/event-stream') ? sseAnswer('ok') : completionJson('ok');
+      const huge: [string, string][] = calls <= 2 ? [['x-huge', 'h'.repeat(64 * 1024)]] : [];
+      socket.write(httpHead('200 OK', [...huge, ['content-length', String(body.length)]]) + body);
+    });
+    expect((await failure(adapter.complete(ask))).code).toBe('provider_unavailable');
+    expect((await failure(streamText(adapter))).code).toBe('provider_unavailable');
+    expect(await streamText(adapter)).toBe('ok');
+  });
+
+  it('reads duplicate headers as one list: a doubled Retry-After still a rate limit, a doubled Content-Length a failure', async () => {
+    const limited = JSON.stringify({ error: { message: 'slow down' } });
+    const { adapter } = await upstream(({ socket, head }) => {
+      if (head.includes('text/event-stream'))
+        return void socket.write(
+          httpHead('429 Too Many Requests', [
+            ['retry-after', '3'],
+            ['retry-after', '5'],
+            ['content-length', String(limited.length)],
+          ]) + limited,
+        );
+      const body = completionJson('ok');
+      socket.write(
+        httpHead('200 OK', [
+          ['content-length', String(body.length)],
+          ['content-length', String(body.length + 1)],
+        ]) + body,
+      );
+    });
+    // Both values reach the classifier joined ("3, 5"): the answer is still a rate limit.
+    expect((await failure(streamText(adapter))).code).toBe('provider_rate_limited');
+    expect((await failure(adapter.complete(ask))).code).toBe('provider_unavailable');
+  });
+});
