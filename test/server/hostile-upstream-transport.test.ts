@@ -129,6 +129,33 @@ describe('clients that leave or do not read', () => {
     await waitUntil(() => g.runtime.providers()[0]?.metrics.inFlight === 0, 5000);
   });
 
+  it('aborts the upstream call when the client leaves before the first token, streamed and not', async () => {
+    const g = await gatewayOver(({ socket, head }) => {
+      // A head, then silence: the gateway waits for a first token or a body that never comes.
+      const type = head.includes('text/event-stream') ? 'text/event-stream' : 'application/json';
+      socket.write(
+        httpHead('200 OK', [
+          ['content-type', type],
+          ['transfer-encoding', 'chunked'],
+        ]),
+      );
+    });
+    for (const stream of [true, false]) {
+      const before = g.up.closedSockets();
+      const client = connect(g.port, '127.0.0.1');
+      client.on('error', () => {});
+      cleanup.push(async () => client.destroy());
+      const body = JSON.stringify({ ...ask, stream });
+      client.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      await waitUntil(() => g.up.requests() === (stream ? 1 : 2), 5000);
+      client.destroy();
+      await waitUntil(() => g.up.closedSockets() === before + 1, 5000);
+    }
+    expect(g.runtime.providers()[0]?.metrics.failures).toBe(0);
+  });
+
   it('pauses an upstream that sends fast while the client does not read, and aborts it when the client leaves', async () => {
     const piece = chunked(sseChunk('x'.repeat(16 * 1024)));
     const pieces = 20_000; // 320 MB: without backpressure it would all be sent long before the client leaves

@@ -110,6 +110,24 @@ describe('silence and trickles', () => {
     await waitUntil(() => up.closedSockets() === 2, 3000);
   });
 
+  it('times out a stream that trickles bytes forever without completing an event', async () => {
+    const { adapter, up } = await upstream(
+      ({ socket }) => {
+        socket.write(
+          httpHead('200 OK', [
+            ['content-type', 'text/event-stream'],
+            ['transfer-encoding', 'chunked'],
+          ]) + chunked('data: {"x":"'),
+        );
+        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(chunked('x'))), 5);
+        socket.on('close', () => clearInterval(timer));
+      },
+      { timeoutMs: 150, idleMs: 150 },
+    );
+    expect((await failure(streamText(adapter))).code).toBe('provider_timeout');
+    await waitUntil(() => up.closedSockets() === 1, 3000);
+  });
+
   it('reads answers that arrive one byte per write, multi-byte characters split, streamed and whole', async () => {
     const { adapter } = await upstream(({ socket, head }) => {
       const bytes = head.includes('text/event-stream') ? sse(sseAnswer('€ ', '🙂')) : Buffer.from(json('200 OK', completionJson('€ 🙂')));
