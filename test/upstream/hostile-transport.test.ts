@@ -166,7 +166,7 @@ describe('bodies that lie about their length or framing', () => {
   it('fails a chunked body with a chunk size that is not hex as a retryable unavailable upstream', async () => {
     const { adapter } = await upstream(({ socket, head }) => {
       const body = head.includes('text/event-stream') ? sseAnswer('x') : completionJson('x');
-      socket.write(httpHead('200 OK', [['transfer-encoding', 'chunked']]) + `zz\r\n${body}\r\n0\r\n\r\n`);
+      socket.write(`${httpHead('200 OK', [['transfer-encoding', 'chunked']])}zz\r\n${body}\r\n0\r\n\r\n`);
     });
     expect((await failure(adapter.complete(ask))).code).toBe('provider_unavailable');
     expect((await failure(streamText(adapter))).code).toBe('provider_unavailable');
