@@ -152,6 +152,26 @@ describe('aborts', () => {
     expect(up.requests()).toBe(1);
   });
 
+  it('opens no connection for calls aborted while they wait for one', async () => {
+    const { adapter, up } = await upstream(({ socket, head }) =>
+      socket.write(json('200 OK', head.includes('text/event-stream') ? sseAnswer('ok') : completionJson('ok'))),
+    );
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const whole = new AbortController();
+      calls.push(adapter.complete(ask, { signal: whole.signal }).catch(() => {}));
+      whole.abort(new Error('gone'));
+      const streamed = new AbortController();
+      calls.push(streamText(adapter, ask, { signal: streamed.signal }).catch(() => {}));
+      // The stream is sent on its first read: abort it right after that.
+      queueMicrotask(() => streamed.abort(new Error('gone')));
+    }
+    await Promise.all(calls);
+    // Served after every aborted call was dispatched: their connections, had they been opened, came first.
+    expect(await streamText(adapter)).toBe('ok');
+    expect({ connections: up.connections(), requests: up.requests() }).toEqual({ connections: 1, requests: 1 });
+  });
+
   it('leaves no listener on a long-lived signal after many finished, stopped, refused and aborted calls', async () => {
     const { adapter } = await upstream(({ socket, head, body }) => {
       if (body.includes('"hold"'))
