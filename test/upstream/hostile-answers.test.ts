@@ -172,6 +172,35 @@ describe('aborts', () => {
     expect({ connections: up.connections(), requests: up.requests() }).toEqual({ connections: 1, requests: 1 });
   });
 
+  it('keeps the pool’s warm connections when calls queued behind a full pool are aborted', async () => {
+    const held: (() => void)[] = [];
+    const { adapter, up } = await upstream(({ socket, body }) => {
+      const answer = json('200 OK', completionJson('ok'));
+      if (body.includes('"hold"')) held.push(() => socket.write(answer));
+      else socket.write(answer);
+    });
+    const hold = { messages: [{ role: 'user' as const, content: 'hold' }] };
+    // The adapter's pool has 256 connections: all taken, the next calls wait in its queue.
+    const busy = Array.from({ length: 256 }, () => adapter.complete(hold));
+    await waitUntil(() => held.length === 256, 10_000);
+    const queued = Array.from({ length: 40 }, () => {
+      const caller = new AbortController();
+      const call = adapter.complete(ask, { signal: caller.signal }).catch((e: unknown) => e);
+      caller.abort(new Error('gone'));
+      return call;
+    });
+    await Promise.all(queued);
+    for (const answer of held) answer();
+    await Promise.all(busy);
+    // Every connection came back to the pool: a second round is served on the same 256.
+    await Promise.all(Array.from({ length: 256 }, () => adapter.complete(ask)));
+    expect({ connections: up.connections(), closed: up.closedSockets(), requests: up.requests() }).toEqual({
+      connections: 256,
+      closed: 0,
+      requests: 512,
+    });
+  }, 30_000);
+
   it('leaves no listener on a long-lived signal after many finished, stopped, refused and aborted calls', async () => {
     const { adapter } = await upstream(({ socket, head, body }) => {
       if (body.includes('"hold"'))
