@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
+import { withQueuedAbort } from './queued-abort.ts';
 
 /** Unread text above this many characters pauses the upstream (its socket is not read) until the reader catches up. */
 const holdChars = 64 * 1024;
@@ -32,6 +33,8 @@ export class StreamBody implements Dispatcher.DispatchHandler {
   #timer: NodeJS.Timeout | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => this.#abort(this.#signal?.reason);
+  /** Takes the request out of the pool's queue while it waits for a connection. */
+  #cancelQueued: ((reason: Error) => void) | undefined;
 
   /** Sends the request on `dispatcher`; `signal` aborts it (its reason becomes the error). */
   constructor(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal?: AbortSignal) {
@@ -49,7 +52,13 @@ export class StreamBody implements Dispatcher.DispatchHandler {
       return;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
-    dispatcher.dispatch(options, this);
+    dispatcher.dispatch(
+      withQueuedAbort(options, (cancel) => {
+        if (this.#failure) cancel(asError(this.#failure.error));
+        else this.#cancelQueued = cancel;
+      }),
+      this,
+    );
   }
 
   /** The text that arrived since the last call ('' when none); the upstream is read again if it was paused. */
@@ -65,10 +74,13 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     return this.#ended && this.#text === '';
   }
 
-  /** Resolves when there is text to read or the answer ended; rejects with the failure that ended it. */
+  /**
+   * Resolves when there is text to read or the answer ended; rejects with the failure that ended it, once the text
+   * that arrived before an upstream's failure was read (it may hold the rest of the answer and its end marker).
+   */
   wait(): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure.error);
     if (this.#text !== '' || this.#ended) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure.error);
     return new Promise<void>((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
@@ -94,8 +106,11 @@ export class StreamBody implements Dispatcher.DispatchHandler {
 
   #abort(reason: unknown) {
     if (this.#failure || this.#ended) return;
+    // Stopped by us (the reader, a timer, the caller): what is unread is no longer wanted.
+    this.#text = '';
     this.#fail(reason);
-    this.#controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+    if (this.#controller) this.#controller.abort(asError(reason));
+    else this.#cancelQueued?.(asError(reason));
   }
 
   #fail(error: unknown) {
@@ -121,6 +136,7 @@ export class StreamBody implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Controller) {
     this.#controller = controller;
+    this.#cancelQueued = undefined;
     // Aborted between dispatch and the connection: undici calls this only once a connection is there.
     if (this.#failure) controller.abort(this.#failure.error instanceof Error ? this.#failure.error : new Error('aborted'));
   }
@@ -153,3 +169,5 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     this.#fail(error);
   }
 }
+
+const asError = (reason: unknown) => (reason instanceof Error ? reason : new Error(String(reason)));

@@ -6,6 +6,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { withQueuedAbort } from './queued-abort.ts';
 import { tooLarge } from './wire.ts';
 
 export interface WholeAnswer {
@@ -36,6 +37,12 @@ class WholeBody implements Dispatcher.DispatchHandler {
   readonly #resolve: (answer: WholeAnswer) => void;
   readonly #reject: (error: unknown) => void;
   readonly #onAbort = () => this.#stop(this.#signal?.reason);
+  /** Takes the request out of the pool's queue while it waits for a connection. */
+  #cancelQueued: ((reason: Error) => void) | undefined;
+  readonly onQueued = (cancel: (reason: Error) => void) => {
+    if (this.#settled) cancel(new Error('aborted before it was sent'));
+    else this.#cancelQueued = cancel;
+  };
 
   constructor(limits: WholeLimits, signal: AbortSignal | undefined, resolve: (a: WholeAnswer) => void, reject: (e: unknown) => void) {
     this.#limits = limits;
@@ -50,7 +57,9 @@ class WholeBody implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settle();
     this.#reject(error);
-    this.#controller?.abort(error instanceof Error ? error : new Error(String(error)));
+    const reason = error instanceof Error ? error : new Error(String(error));
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#cancelQueued?.(reason);
   }
 
   #settle() {
@@ -65,6 +74,7 @@ class WholeBody implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Controller) {
     this.#controller = controller;
+    this.#cancelQueued = undefined;
     // Aborted between dispatch and the connection: the request is not sent.
     if (this.#settled) controller.abort(new Error('aborted before it was sent'));
   }
@@ -104,7 +114,9 @@ class WholeBody implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Controller, error: Error) {
     if (this.#settled) return;
     this.#settle();
-    this.#reject(error);
+    // An error answer cut short still has its status and headers (a 429's Retry-After): what arrived is its message.
+    if (this.#statusCode >= 300) this.#resolve(this.#answer());
+    else this.#reject(error);
   }
 }
 
@@ -117,6 +129,7 @@ export function wholeAnswer(
 ): Promise<WholeAnswer> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<WholeAnswer>((resolve, reject) => {
-    dispatcher.dispatch(options, new WholeBody(limits, signal, resolve, reject));
+    const handler = new WholeBody(limits, signal, resolve, reject);
+    dispatcher.dispatch(withQueuedAbort(options, handler.onQueued), handler);
   });
 }
