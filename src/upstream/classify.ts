@@ -52,6 +52,8 @@ const connectionCodes = new Set([
   'UND_ERR_BODY_TIMEOUT',
 ]);
 
+const seconds = /^\s*\d+(\.\d+)?\s*$/;
+
 /**
  * Parses `retry-after-ms`, or `retry-after` as seconds or an HTTP date, into milliseconds from `now`.
  * Returns undefined when absent or unparsable; never negative.
@@ -62,7 +64,10 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
   if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
   const value = headers.get('retry-after');
   if (value === null || value.trim() === '') return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.max(0, Number(value) * 1000);
+  // A header sent twice arrives joined ("3, 5"): the first value counts. An HTTP date has a comma of its own,
+  // so only a first part that is a number of seconds is taken alone.
+  const first = value.split(',')[0] ?? value;
+  if (seconds.test(first)) return Math.max(0, Number(first) * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

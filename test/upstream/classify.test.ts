@@ -73,6 +73,9 @@ describe('parseRetryAfter', () => {
   it('ignores absent or unparsable values and never goes negative', () => {
     expect(parseRetryAfter(h({}), now)).toBeUndefined();
     expect(parseRetryAfter(h({ 'retry-after': 'soon' }), now)).toBeUndefined();
+    // Sent twice, joined by the HTTP parser: the first value, not a date in the past (0 ms).
+    expect(parseRetryAfter(h({ 'retry-after': '3, 5' }), now)).toBe(3000);
+    expect(parseRetryAfter(h({ 'retry-after': '7,7' }), now)).toBe(7000);
     expect(parseRetryAfter(h({ 'retry-after': new Date(now - 5000).toUTCString() }), now)).toBe(0);
   });
 
