@@ -13,7 +13,7 @@ import type { ChatStreamEvent } from '../routing/request.ts';
 import { pollOf } from '../routing/stream.ts';
 import { answerFor } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { createSink, type SinkLimits, withModel } from './sse-sink.ts';
+import { chunkText, createSink, type SinkLimits } from './sse-sink.ts';
 
 export type SseLimits = SinkLimits;
 
@@ -107,29 +107,12 @@ export async function writeSse(
     ...options.headers,
   });
   const send = (data: unknown) => sink.write(`data: ${JSON.stringify(data)}\n\n`);
-  const modelJson = JSON.stringify(model);
-  // The upstream's chunk as the client's: only the stream's identity and the logical model are set on it. When
-  // the identity is already the stream's, the upstream's own text goes out with the model replaced in place.
+  // The upstream's chunk as the client's: only the stream's identity and the logical model are set on it
+  // (chunkText passes the upstream's own text when it can).
   const own = (upstream: ChatCompletionChunk) => ({ ...upstream, id, created, model });
-  // The upstream head (see StreamDelta.head) last met, and `data: ` + that head with the model replaced, or
-  // undefined when it has no top-level string `model`: then each chunk is scanned whole, as without a head.
-  let upstreamHead: string | undefined;
-  let ownHead: string | undefined;
-  const sendOwn = (upstream: ChatCompletionChunk, text: string | undefined, head: string | undefined) => {
-    if (text === undefined || upstream.id !== id || upstream.created !== created) return send(own(upstream));
-    if (head !== undefined) {
-      if (head !== upstreamHead) {
-        upstreamHead = head;
-        const replaced = withModel(head, modelJson);
-        ownHead = replaced === undefined ? undefined : `data: ${replaced}`;
-      }
-      // withModel(text) would find the same first top-level `model` in the head, unless the rest breaks the line.
-      const rest = text.slice(head.length);
-      if (ownHead !== undefined && rest.indexOf('\n') === -1 && rest.indexOf('\r') === -1) return sink.write(`${ownHead}${rest}\n\n`);
-    }
-    const passed = withModel(text, modelJson);
-    return passed === undefined ? send(own(upstream)) : sink.write(`data: ${passed}\n\n`);
-  };
+  const clientText = chunkText(id, created, model);
+  const sendOwn = (upstream: ChatCompletionChunk, text: string | undefined, head: string | undefined) =>
+    sink.write(clientText(upstream, text, head));
   let held: ChatCompletionChunk | undefined;
   let heldRaw: string | undefined;
   let heldHead: string | undefined;
