@@ -97,7 +97,9 @@ export function chunkText(id: string, created: number, model: string) {
   let ownHead: string | undefined;
   return (upstream: ChatCompletionChunk, text: string | undefined, head: string | undefined): string => {
     if (text !== undefined && upstream.id === id && upstream.created === created) {
-      if (head !== undefined) {
+      // The head is checked against the text (a memcmp, not a scan): the writer does not rely on the layers
+      // between it and the parser for what goes out under the stream's identity.
+      if (head !== undefined && text.slice(0, head.length) === head) {
         if (head !== upstreamHead) {
           upstreamHead = head;
           const replaced = withModel(head, modelJson);

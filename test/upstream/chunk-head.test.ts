@@ -169,6 +169,12 @@ describe('chunk heads', () => {
     expect(JSON.parse(sent.slice(6))).toMatchObject({ id: 'mine', created: 9, model: 'chat', choices: [{ delta: { content: 'x' } }] });
   });
 
+  it('does not take a head the text does not start with on trust', () => {
+    const text = '{"id":"c","created":1,"model":"up","choices":[]}';
+    const sent = chunkText('c', 1, 'chat')(JSON.parse(text) as ChatCompletionChunk, text, '{"id":"c","created":1,"model":"upstream",');
+    expect(sent).toBe('data: {"id":"c","created":1,"model":"chat","choices":[]}\n\n');
+  });
+
   it('fails a chunk whose head matches but whose rest is not valid JSON with the error JSON.parse gives', () => {
     const head = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m",';
     const reader = chunkReader();
