@@ -53,6 +53,8 @@ export type ChatStreamDelta = {
   variant?: string | undefined;
   /** With `chunk`: its JSON text as the upstream sent it, which a writer may pass on instead of serializing `chunk`. */
   raw?: string | undefined;
+  /** With `raw`: its head, as on the adapter's StreamDelta (src/upstream/answer-stream.ts). */
+  head?: string | undefined;
 };
 /** The end of a stream; `chunk` is the upstream's usage chunk, when it sent one. */
 export type ChatStreamEnd = {

@@ -125,16 +125,17 @@ async function* routed(
         // A piece that passes unchanged keeps the upstream's chunk (logprobs and all); a changed one is rebuilt.
         const chunk = text === event.content ? event.chunk : undefined;
         const raw = chunk ? event.raw : undefined;
+        const head = chunk ? event.head : undefined;
         if (event.toolCalls) {
           toolsDelivered = true;
           delivered += text;
-          return { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk, raw };
+          return { type: 'delta', content: text, toolCalls: event.toolCalls, deployment: id, chunk, raw, head };
         }
         // Empty chunks (the role chunk, the finish chunk, logprobs alone) pass on a first attempt; a
         // continuation's own opening and ending are not the client's: the server writes its own end.
         if (text === '' && continuing) return undefined;
         delivered += text;
-        return { type: 'delta', content: text, deployment: id, chunk, raw };
+        return { type: 'delta', content: text, deployment: id, chunk, raw, head };
       };
       const live: Live = { answer: winner.answer, shape };
       try {

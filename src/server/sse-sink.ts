@@ -3,6 +3,7 @@
 // that passes unchanged goes out as the upstream's own text with only its `model` replaced.
 
 import type { ServerResponse } from 'node:http';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 
 export interface SinkLimits {
   /** Bytes a client may leave unread before it is cut. */
@@ -78,6 +79,40 @@ export function createSink(raw: ServerResponse, limits: SinkLimits, cut: (why: s
       queued = '';
       raw.end(rest === '' ? text : rest + text);
     },
+  };
+}
+
+/**
+ * One stream's upstream chunks as the client's events (`data: …\n\n`): the chunk with the stream's `id`,
+ * `created` and the logical `model`. A chunk that already carries the stream's id and created goes out as the
+ * upstream's own text with its model replaced in place (withModel); when its text starts with `head` (see
+ * StreamDelta.head), the head is rewritten once per stream and each chunk is that plus its rest, unscanned.
+ * Any other chunk is serialized again with those three set.
+ */
+export function chunkText(id: string, created: number, model: string) {
+  const modelJson = JSON.stringify(model);
+  // The upstream head last met, and `data: ` + that head with the model replaced, or undefined when the head has
+  // no top-level string `model`: then each chunk is scanned whole, as without a head.
+  let upstreamHead: string | undefined;
+  let ownHead: string | undefined;
+  return (upstream: ChatCompletionChunk, text: string | undefined, head: string | undefined): string => {
+    if (text !== undefined && upstream.id === id && upstream.created === created) {
+      // The head is checked against the text (a memcmp, not a scan): the writer does not rely on the layers
+      // between it and the parser for what goes out under the stream's identity.
+      if (head !== undefined && text.slice(0, head.length) === head) {
+        if (head !== upstreamHead) {
+          upstreamHead = head;
+          const replaced = withModel(head, modelJson);
+          ownHead = replaced === undefined ? undefined : `data: ${replaced}`;
+        }
+        // withModel(text) finds the same first top-level `model`, in the head, unless the rest breaks the line.
+        const rest = text.slice(head.length);
+        if (ownHead !== undefined && rest.indexOf('\n') === -1 && rest.indexOf('\r') === -1) return `${ownHead}${rest}\n\n`;
+      }
+      const passed = withModel(text, modelJson);
+      if (passed !== undefined) return `data: ${passed}\n\n`;
+    }
+    return `data: ${JSON.stringify({ ...upstream, id, created, model })}\n\n`;
   };
 }
 

@@ -13,7 +13,7 @@ import type { ChatStreamEvent } from '../routing/request.ts';
 import { pollOf } from '../routing/stream.ts';
 import { answerFor } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-import { createSink, type SinkLimits, withModel } from './sse-sink.ts';
+import { chunkText, createSink, type SinkLimits } from './sse-sink.ts';
 
 export type SseLimits = SinkLimits;
 
@@ -107,40 +107,44 @@ export async function writeSse(
     ...options.headers,
   });
   const send = (data: unknown) => sink.write(`data: ${JSON.stringify(data)}\n\n`);
-  const modelJson = JSON.stringify(model);
-  // The upstream's chunk as the client's: only the stream's identity and the logical model are set on it. When
-  // the identity is already the stream's, the upstream's own text goes out with the model replaced in place.
+  // The upstream's chunk as the client's: only the stream's identity and the logical model are set on it
+  // (chunkText passes the upstream's own text when it can).
   const own = (upstream: ChatCompletionChunk) => ({ ...upstream, id, created, model });
-  const sendOwn = (upstream: ChatCompletionChunk, text: string | undefined) => {
-    const same = text !== undefined && upstream.id === id && upstream.created === created;
-    const passed = same ? withModel(text, modelJson) : undefined;
-    return passed === undefined ? send(own(upstream)) : sink.write(`data: ${passed}\n\n`);
-  };
+  const clientText = chunkText(id, created, model);
+  const sendOwn = (upstream: ChatCompletionChunk, text: string | undefined, head: string | undefined) =>
+    sink.write(clientText(upstream, text, head));
   let held: ChatCompletionChunk | undefined;
   let heldRaw: string | undefined;
+  let heldHead: string | undefined;
   try {
     if (!opening?.choices[0]?.delta?.role && !(await send(chunk(id, created, model, { role: 'assistant', content: '' }, null)))) return;
     // A routed stream hands out the deltas of one upstream read without a promise each (see pollOf).
     const poll = pollOf(events);
+    // One result object for every polled delta: the loop reads its value before it polls again.
+    let result: IteratorYieldResult<ChatStreamEvent> | undefined;
     const polled = (): IteratorResult<ChatStreamEvent> | undefined => {
       const delta = poll?.();
-      return delta ? { done: false, value: delta } : undefined;
+      if (!delta) return undefined;
+      if (result) result.value = delta;
+      else result = { done: false, value: delta };
+      return result;
     };
     for (let next = first; !next.done; next = polled() ?? (await events.next())) {
       const event = next.value;
       if (event.type === 'delta') {
         // A finish chunk followed by more (its stream broke after it and was continued) was not the last one.
         // Not awaited when the sink took the text at once: one microtask less per chunk.
-        const sent = held ? sendOwn(held, heldRaw) : true;
+        const sent = held ? sendOwn(held, heldRaw, heldHead) : true;
         if (sent !== true && !(await sent)) return;
         held = undefined;
         if (event.chunk?.choices[0]?.finish_reason) {
           held = event.chunk;
           heldRaw = event.raw;
+          heldHead = event.head;
           continue;
         }
         if (event.chunk) {
-          const passed = sendOwn(event.chunk, event.raw);
+          const passed = sendOwn(event.chunk, event.raw, event.head);
           if (passed !== true && !(await passed)) return;
           continue;
         }

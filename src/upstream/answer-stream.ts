@@ -17,6 +17,12 @@ export type StreamDelta = {
   toolCalls?: ToolCallDelta[] | undefined;
   chunk: ChatCompletionChunk;
   raw?: string | undefined;
+  /**
+   * With `raw`: the start of `raw` up to and including the top-level comma before `choices`, when the stream's
+   * chunks share it (the same string for all of them, chunk-head.ts). A writer may rewrite that part once per
+   * stream rather than scan each chunk.
+   */
+  head?: string | undefined;
 };
 /** The end of a stream; `chunk` is the upstream's usage chunk (no choices), kept whole for the client. */
 export type StreamEnd = { type: 'end'; finishReason: string; usage: CompletionUsage | null; chunk?: ChatCompletionChunk | undefined };

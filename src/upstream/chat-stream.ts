@@ -8,6 +8,7 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { CompletionUsage } from 'openai/resources/completions';
 import { SwitchyardError } from '../errors.ts';
 import { type AnswerStream, over, type StreamDelta, type StreamEnd } from './answer-stream.ts';
+import { chunkReader } from './chunk-head.ts';
 import { UpstreamError } from './classify.ts';
 import type { AttemptSignal } from './signals.ts';
 import { type SseEvent, SseParser } from './sse-reader.ts';
@@ -32,6 +33,8 @@ const noEvents: readonly SseEvent[] = [];
 export function chatStream(setup: ChatStreamSetup): AnswerStream {
   const { attempt } = setup;
   const parser = new SseParser(setup.maxResponseBytes);
+  // Parses each chunk's members before `choices` once per stream (chunk-head.ts).
+  const chunks = chunkReader();
   let body: StreamBody | undefined;
   let events: readonly SseEvent[] = noEvents;
   let at = 0;
@@ -57,7 +60,7 @@ export function chatStream(setup: ChatStreamSetup): AnswerStream {
         return undefined;
       }
       if (event.event === 'error') throw new UpstreamError(undefined, errorEventMessage(event.data), undefined, headers());
-      const chunk = JSON.parse(event.data) as Chunk;
+      const chunk = chunks.parse(event.data) as Chunk;
       if (chunk.error) {
         const message = typeof chunk.error.message === 'string' ? chunk.error.message : 'error event';
         throw new UpstreamError(undefined, message, chunk.error.code, headers());
@@ -72,9 +75,10 @@ export function chatStream(setup: ChatStreamSetup): AnswerStream {
       const toolCalls = choice.delta?.tool_calls;
       // The idle timer stops while the consumer holds the delta: a slow reader is not a silent upstream.
       attempt.pause();
+      const head = chunks.head;
       return toolCalls?.length
-        ? { type: 'delta', content: choice.delta?.content ?? '', toolCalls, chunk, raw: event.data }
-        : { type: 'delta', content: choice.delta?.content ?? '', chunk, raw: event.data };
+        ? { type: 'delta', content: choice.delta?.content ?? '', toolCalls, chunk, raw: event.data, head }
+        : { type: 'delta', content: choice.delta?.content ?? '', chunk, raw: event.data, head };
     }
     return undefined;
   }

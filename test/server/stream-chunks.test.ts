@@ -147,4 +147,28 @@ describe('chunks polled through the gateway', () => {
     expect(failed.content).toBe('Hello');
     expect(failed.chunks.at(-1)?.error?.code).toBe('stream_interrupted');
   });
+  it('gives a stream continued by another deployment, whose chunks share another head, the first id throughout', async () => {
+    const otherHead = '"id":"up-2","object":"chat.completion.chunk","created":99,"model":"other-model","system_fingerprint":"fp2"';
+    const other = (delta: string, finish = 'null') =>
+      `data: {${otherHead},"choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}]}\n\n`;
+    const cut = await upstream(() => role + text('"Hello"') + text('" there"'));
+    const rest = await upstream(() => other('{"content":" and"}') + other('{"content":" more."}') + other('{}', '"stop"') + done);
+    const g = await gateway([{ url: cut.url }, { url: rest.url, prefill: true }]);
+    const answer = await g.stream();
+    expect(answer.content).toBe('Hello there and more.');
+    expect(answer.chunks.length).toBeGreaterThan(4);
+    for (const chunk of answer.chunks) expect([chunk.id, chunk.created, chunk.model]).toEqual(['up-1', 7, 'chat']);
+    expect(answer.frames.join('')).not.toContain('up-2');
+  });
+
+  it('treats a chunk that repeats the head but whose rest is not JSON as malformed, as it did without heads', async () => {
+    const bad = [`data: {${head},}\n\n`, `data: {${head},"choices":[}\n\n`, `data: {${head},"choices":[]}}\n\n`];
+    for (const broken of bad) {
+      const up = await upstream(() => role + text('"Hello"') + broken + text('" lost"') + event('{}', '"stop"') + done);
+      const g = await gateway([{ url: up.url }]);
+      const answer = await g.stream();
+      expect(answer.content).toBe('Hello');
+      expect(answer.chunks.at(-1)?.error?.code).toBe('stream_interrupted');
+    }
+  });
 });
