@@ -83,8 +83,20 @@ export const tooLarge = (provider: string, what: string) =>
   new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
 
 /**
+ * The JSON text each answer object that readJson returned was parsed from. An answer that passes through the
+ * call path unchanged can go to its client as this text instead of being serialized again; nothing on that
+ * path changes an answer in place (a change makes a new object, which has no entry here and is serialized).
+ */
+const answerTexts = new WeakMap<object, string>();
+
+/** The upstream's own JSON text of `answer`, if it is the very object readJson parsed from it. */
+export const answerTextOf = (answer: object): string | undefined => answerTexts.get(answer);
+
+/**
  * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
  * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
+ * Read with listeners rather than an async iterator: one answer usually arrives in one chunk, and the iterator's
+ * promises and stream bookkeeping cost more than the read itself.
  */
 export async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
   const declared = Number(headerReader(res.headers).get('content-length'));
@@ -93,15 +105,44 @@ export async function readJson(provider: string, res: ResponseData, max: number)
     res.body.destroy();
     throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      res.body.destroy();
-      throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
-    }
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  const text = await new Promise<string>((resolve, reject) => {
+    const body = res.body;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Listeners stay attached (an error after the end must still find one); only the first outcome counts.
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      return true;
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > max) {
+        settled = true;
+        body.destroy();
+        reject(tooLarge(provider, `the answer is larger than the ${max} bytes allowed`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (settle()) resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onError = (err: Error) => {
+      if (settle()) reject(err);
+    };
+    // Destroyed without an error (and without its end): what an async iterator reports as a premature close.
+    const onClose = () => {
+      if (settle()) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    // Destroyed before this read began (an abort in between): its events are past, so they are not awaited.
+    if (body.errored) onError(body.errored);
+    else if (body.destroyed) onClose();
+    else body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+  const answer: unknown = JSON.parse(text);
+  if (answer !== null && typeof answer === 'object') answerTexts.set(answer, text);
+  return answer;
 }
