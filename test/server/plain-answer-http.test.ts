@@ -79,7 +79,9 @@ describe('non-streamed answers as the upstream sent them', () => {
     ],
     [
       'logprobs',
-      completion('"logprobs_extra":{"content":[{"token":"caf","logprob":-1.0e-3,"bytes":[99,97,102],"top_logprobs":[{"token":"c","logprob":-2.5,"bytes":null}]}]},'),
+      completion(
+        '"logprobs_extra":{"content":[{"token":"caf","logprob":-1.0e-3,"bytes":[99,97,102],"top_logprobs":[{"token":"c","logprob":-2.5,"bytes":null}]}]},',
+      ),
     ],
     ['extra upstream fields', completion('"system_fingerprint":"fp_x","service_tier":"default","future":{"kept":[true,null,1.5e300]},')],
     ['pretty printed', JSON.stringify(JSON.parse(completion('')), null, 2)],
@@ -104,7 +106,8 @@ describe('non-streamed answers as the upstream sent them', () => {
   });
 
   it('serializes an answer without a model, the model added last before the route', async () => {
-    const body = '{"id":"c","object":"chat.completion","created":1,"choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9"},"finish_reason":"stop"}]}';
+    const body =
+      '{"id":"c","object":"chat.completion","created":1,"choices":[{"index":0,"message":{"role":"assistant","content":"caf\\u00e9"},"finish_reason":"stop"}]}';
     const { got, expected } = await viaSdk(body);
     expect(got).toStrictEqual(expected);
     answer = body;

@@ -27,8 +27,14 @@ describe('plainAnswer', () => {
   const same = [
     ['a plain completion', completion('')],
     ['unicode and escapes', completion('"note":"caf\\u00e9 ☕ \\ud83d\\ude00 \\"q\\" \\\\ \\/ \\n\\t \\ud800",')],
-    ['"model" inside content and tool arguments', completion('"x":{"model":"inner","s":"\\"model\\":\\"no\\""},"t":["model",{"model":1}],')],
-    ['logprobs and numbers written oddly', completion('"logprobs":{"content":[{"token":"a","logprob":-1.0e-3,"bytes":[97],"top_logprobs":[]}]},"big":12345678901234567890,')],
+    [
+      '"model" inside content and tool arguments',
+      completion('"x":{"model":"inner","s":"\\"model\\":\\"no\\""},"t":["model",{"model":1}],'),
+    ],
+    [
+      'logprobs and numbers written oddly',
+      completion('"logprobs":{"content":[{"token":"a","logprob":-1.0e-3,"bytes":[97],"top_logprobs":[]}]},"big":12345678901234567890,'),
+    ],
     ['extra fields and a null', completion('"system_fingerprint":null,"service_tier":"default","future":{"kept":[true,false,null]},')],
     ['pretty printed with blanks', '{\n  "model" :  "up" ,\n  "choices": [ ],\r\n\t"id": "x"\n}\n'],
     ['model last', '{"choices":[],"model":"up"}'],
