@@ -95,8 +95,6 @@ export const answerTextOf = (answer: object): string | undefined => answerTexts.
 /**
  * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
  * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
- * Read with listeners rather than an async iterator: one answer usually arrives in one chunk, and the iterator's
- * promises and stream bookkeeping cost more than the read itself.
  */
 export async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
   const declared = Number(headerReader(res.headers).get('content-length'));
@@ -105,43 +103,17 @@ export async function readJson(provider: string, res: ResponseData, max: number)
     res.body.destroy();
     throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
   }
-  const text = await new Promise<string>((resolve, reject) => {
-    const body = res.body;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Listeners stay attached (an error after the end must still find one); only the first outcome counts.
-    let settled = false;
-    const settle = () => {
-      if (settled) return false;
-      settled = true;
-      return true;
-    };
-    const onData = (chunk: Buffer) => {
-      if (settled) return;
-      size += chunk.length;
-      if (size > max) {
-        settled = true;
-        body.destroy();
-        reject(tooLarge(provider, `the answer is larger than the ${max} bytes allowed`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      if (settle()) resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
-    };
-    const onError = (err: Error) => {
-      if (settle()) reject(err);
-    };
-    // Destroyed without an error (and without its end): what an async iterator reports as a premature close.
-    const onClose = () => {
-      if (settle()) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    };
-    // Destroyed before this read began (an abort in between): its events are past, so they are not awaited.
-    if (body.errored) onError(body.errored);
-    else if (body.destroyed) onClose();
-    else body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
-  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      res.body.destroy();
+      throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks, size).toString('utf8');
   const answer: unknown = JSON.parse(text);
   if (answer !== null && typeof answer === 'object') answerTexts.set(answer, text);
   return answer;
