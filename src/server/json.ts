@@ -12,28 +12,39 @@ const hasBom = (b: Buffer) => b.length >= 3 && b[0] === 0xef && b[1] === 0xbb &&
 
 const quote = 0x22;
 const backslash = 0x5c;
-const openers = new Set([0x5b, 0x7b]); // [ {
-const closers = new Set([0x5d, 0x7d]); // ] }
 
 /**
  * Whether `body` nests arrays and objects deeper than `max`. One pass over the bytes with a counter, no recursion:
  * a 20,000-deep body must be refused before JSON.parse, schema validation, serialization or token counting (all
  * of which recurse) ever see it. Brackets inside strings do not count; a malformed body is left to JSON.parse.
+ * A string is skipped with indexOf (memchr) to its closing quote: the messages' text, most of a chat body, is
+ * never looked at byte by byte.
  */
 export function deeperThan(body: Buffer, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < body.length; i++) {
     const byte = body[i] as number;
-    if (inString) {
-      if (byte === backslash) i++;
-      else if (byte === quote) inString = false;
-    } else if (byte === quote) inString = true;
-    else if (openers.has(byte)) {
+    if (byte === quote) {
+      i = stringEnd(body, i);
+      // An unterminated string: the rest of the body is inside it.
+      if (i === -1) return false;
+    }
+    // [ and { open, ] and } close: compared directly, as a Set lookup per byte costs more than the rest of the loop.
+    else if (byte === 0x5b || byte === 0x7b) {
       if (++depth > max) return true;
-    } else if (closers.has(byte)) depth--;
+    } else if (byte === 0x5d || byte === 0x7d) depth--;
   }
   return false;
+}
+
+/** The index of the quote closing the string opened at `open`, or -1: the first one after an even run of backslashes. */
+function stringEnd(body: Buffer, open: number): number {
+  for (let q = body.indexOf(quote, open + 1); q !== -1; q = body.indexOf(quote, q + 1)) {
+    let b = q - 1;
+    while (b > open && body[b] === backslash) b--;
+    if ((q - 1 - b) % 2 === 0) return q;
+  }
+  return -1;
 }
 
 const invalid = (message: string) => new SwitchyardError('invalid_request', message, { param: 'body' });

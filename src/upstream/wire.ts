@@ -104,6 +104,16 @@ export const tooLarge = (provider: string, what: string) =>
   new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
 
 /**
+ * The JSON text each answer object that readJson returned was parsed from. An answer that passes through the
+ * call path unchanged can go to its client as this text instead of being serialized again; nothing on that
+ * path changes an answer in place (a change makes a new object, which has no entry here and is serialized).
+ */
+const answerTexts = new WeakMap<object, string>();
+
+/** The upstream's own JSON text of `answer`, if it is the very object readJson parsed from it. */
+export const answerTextOf = (answer: object): string | undefined => answerTexts.get(answer);
+
+/**
  * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
  * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
  */
@@ -124,5 +134,8 @@ export async function readJson(provider: string, res: ResponseData, max: number)
     }
     chunks.push(chunk);
   }
-  return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  const answer: unknown = JSON.parse(text);
+  if (answer !== null && typeof answer === 'object') answerTexts.set(answer, text);
+  return answer;
 }

@@ -9,9 +9,11 @@ import type { TurnResult } from '../../conversation/types.ts';
 import { SwitchyardError } from '../../errors.ts';
 import type { ChatCompletionRequest } from '../../routing/request.ts';
 import type { Runtime } from '../../runtime.ts';
+import { answerTextOf } from '../../upstream/wire.ts';
 import { scopeOf, tenantOf } from '../auth.ts';
 import { callerGone } from '../connections.ts';
 import type { Metrics } from '../metrics.ts';
+import { plainAnswer } from '../plain-answer.ts';
 import { clientGone, writeSse } from '../sse.ts';
 import { subjectOf } from './rollouts.ts';
 
@@ -108,13 +110,15 @@ export function chatRoutes(runtime: Runtime, metrics: Metrics | undefined) {
         const { completion, route } = await runtime.chat(chat, { signal, subject, tenant: tenantOf(request) });
         metrics?.observeRoute(body.model, route, 'ok', completion.usage ?? null);
         if (route.variant !== undefined) void reply.header('x-switchyard-variant', route.variant);
-        return (
-          reply
-            .header('x-switchyard-deployment', route.deployments.join(','))
-            .header('x-switchyard-attempts', String(route.attempts.length))
-            // The logical model the client asked for, as on streamed chunks; everything else as the upstream sent it.
-            .send({ ...completion, model: body.model, switchyard: route })
-        );
+        void reply
+          .header('x-switchyard-deployment', route.deployments.join(','))
+          .header('x-switchyard-attempts', String(route.attempts.length));
+        // The logical model the client asked for, as on streamed chunks; everything else as the upstream sent it:
+        // its own text when the completion is the object parsed from it, else serialized.
+        const upstreamText = answerTextOf(completion);
+        const text = upstreamText && plainAnswer(upstreamText, JSON.stringify(body.model), JSON.stringify(route));
+        if (text) return reply.type('application/json; charset=utf-8').send(text);
+        return reply.send({ ...completion, model: body.model, switchyard: route });
       } catch (err) {
         metrics?.observeError(body.model, err);
         throw err;
