@@ -13,7 +13,7 @@ import { upstreamConnection } from './connection.ts';
 import { AttemptSignal } from './signals.ts';
 import { StreamBody } from './stream-body.ts';
 import { wholeAnswer } from './whole-body.ts';
-import { errorOfAnswer, malformed, maxErrorBodyChars, serialize } from './wire.ts';
+import { errorOfAnswer, malformed, maxErrorBodyChars, parseAnswer, serialize } from './wire.ts';
 
 /** A chat request without the fields the deployment decides: the upstream model and streaming. */
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream' | 'stream_options'>;
@@ -80,7 +80,7 @@ export function createOpenAIAdapter(options: AdapterOptions): OpenAIAdapter {
     try {
       const res = await wholeAnswer(pool, { method: 'POST', path: to, headers: jsonHeaders, body }, limits, attempt.signal);
       if (res.statusCode >= 300) throw errorOfAnswer(res.statusCode, res.headers, res.text);
-      const answer = JSON.parse(res.text) as T | null;
+      const answer = parseAnswer(res.text) as T | null;
       if (answer === null || typeof answer !== 'object' || !valid(answer)) throw malformed(missing);
       return answer;
     } catch (err) {

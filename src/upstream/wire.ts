@@ -110,7 +110,7 @@ export const tooLarge = (provider: string, what: string) =>
  */
 const answerTexts = new WeakMap<object, string>();
 
-/** The upstream's own JSON text of `answer`, if it is the very object readJson parsed from it. */
+/** The upstream's own JSON text of `answer`, if it is the very object parseAnswer (or readJson) parsed from it. */
 export const answerTextOf = (answer: object): string | undefined => answerTexts.get(answer);
 
 /**
@@ -134,7 +134,11 @@ export async function readJson(provider: string, res: ResponseData, max: number)
     }
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks, size).toString('utf8');
+  return parseAnswer(Buffer.concat(chunks, size).toString('utf8'));
+}
+
+/** A JSON answer's text parsed, the text remembered for the object it gave (answerTextOf). */
+export function parseAnswer(text: string): unknown {
   const answer: unknown = JSON.parse(text);
   if (answer !== null && typeof answer === 'object') answerTexts.set(answer, text);
   return answer;
