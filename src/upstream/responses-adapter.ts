@@ -4,6 +4,7 @@
 // chat completions and chunks for the router, with the upstream's own Response and events kept beside them for
 // the server. Timing, classification and bounds are the chat adapter's (adapter.ts).
 
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import type { Response as OpenAIResponse } from 'openai/resources/responses/responses';
 import { SwitchyardError } from '../errors.ts';
@@ -21,13 +22,14 @@ import {
   type WithResponsesSource,
 } from './responses-wire.ts';
 import { AttemptSignal } from './signals.ts';
-import { readSse } from './sse-reader.ts';
-import { errorEventMessage, headerReader, malformed, type ResponseData, readJson, serialize, upstreamError } from './wire.ts';
+import { StreamBody, sseEvents } from './stream-body.ts';
+import { wholeAnswer } from './whole-body.ts';
+import { errorEventMessage, errorOfAnswer, headerReader, malformed, maxErrorBodyChars, serialize, streamedError } from './wire.ts';
 
 type Fields = Record<string, unknown>;
 
 /** The error a `response.failed` event or a failed Response carries, as the upstream's failure. */
-function failure(response: Fields | undefined, headers: ResponseData['headers']): UpstreamError {
+function failure(response: Fields | undefined, headers: IncomingHttpHeaders): UpstreamError {
   const error = (response?.error ?? {}) as { message?: unknown; code?: unknown };
   const message = typeof error.message === 'string' ? error.message : 'the response failed';
   return new UpstreamError(undefined, message, typeof error.code === 'string' ? error.code : undefined, headerReader(headers));
@@ -37,14 +39,9 @@ function failure(response: Fields | undefined, headers: ResponseData['headers'])
 export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
   const { pathOf, pool, headers, maxResponseBytes, classify } = upstreamConnection(options);
   const path = pathOf('responses');
-  const post = (body: string, stream: boolean, signal: AbortSignal) =>
-    pool.request({
-      method: 'POST',
-      path,
-      headers: { ...headers, accept: stream ? 'text/event-stream' : 'application/json' },
-      body,
-      signal,
-    });
+  const jsonHeaders = { ...headers, accept: 'application/json' };
+  const streamHeaders = { ...headers, accept: 'text/event-stream' };
+  const limits = { provider: options.id, maxBytes: maxResponseBytes, maxErrorBytes: maxErrorBodyChars };
 
   // Embeddings are `/embeddings` whatever a deployment speaks for completions (its pool connects only when used).
   const embeddings = createOpenAIAdapter(options);
@@ -59,9 +56,9 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
       const body = serialize(options.id, { ...responsesBodyOf(request), model: options.model, stream: false });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
       try {
-        const res = await post(body, false, attempt.signal);
-        if (res.statusCode >= 300) throw await upstreamError(res);
-        const response = (await readJson(options.id, res, maxResponseBytes)) as OpenAIResponse | null;
+        const res = await wholeAnswer(pool, { method: 'POST', path, headers: jsonHeaders, body }, limits, attempt.signal);
+        if (res.statusCode >= 300) throw errorOfAnswer(res.statusCode, res.headers, res.text);
+        const response = JSON.parse(res.text) as OpenAIResponse | null;
         if (response === null || typeof response !== 'object' || !Array.isArray(response.output)) throw malformed('no output');
         if (response.status === 'failed') throw failure(response as unknown as Fields, res.headers);
         const completion = completionOfResponse(response);
@@ -79,7 +76,7 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
       const fromRoute = (request as WithResponsesSource)[responsesSource] !== undefined;
       const payload = serialize(options.id, { ...responsesBodyOf(request), model: options.model, stream: true });
       const attempt = new AttemptSignal(options.id, attemptOptions, options.timeoutMs);
-      let body: ResponseData['body'] | undefined;
+      let body: StreamBody | undefined;
       let final: { response: OpenAIResponse; raw: RawResponsesEvent } | undefined;
       let id = '';
       let created = Math.floor(Date.now() / 1000);
@@ -92,11 +89,11 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
         choices: choices ? [{ index: 0, delta, finish_reason: null, logprobs: null }] : [],
       });
       try {
-        const res = await post(payload, true, attempt.signal);
-        if (res.statusCode >= 300) throw await upstreamError(res);
-        body = res.body;
-        body.setEncoding('utf8');
-        for await (const event of readSse(body as AsyncIterable<string>, maxResponseBytes)) {
+        const res = new StreamBody(pool, { method: 'POST', path, headers: streamHeaders, body: payload }, attempt.signal);
+        body = res;
+        await res.head;
+        if (res.statusCode >= 300) throw await streamedError(res);
+        for await (const event of sseEvents(res, maxResponseBytes)) {
           attempt.arm(options.streamIdleTimeoutMs);
           if (event.data === '[DONE]') break;
           if (event.event === 'error')
@@ -154,7 +151,7 @@ export function createResponsesAdapter(options: AdapterOptions): OpenAIAdapter {
         throw classify(err, attempt);
       } finally {
         attempt.dispose();
-        if (body && !body.readableEnded) body.destroy();
+        body?.destroy();
       }
     },
   };

@@ -72,12 +72,3 @@ export class SseParser {
     } else if (colon - start === 5 && text.startsWith('event', start)) this.#event = text.slice(valueStart, end);
   }
 }
-
-/**
- * The events of a whole body, one at a time: for paths where an async step per event is fine (the Responses
- * adapter); the chat stream's hot path feeds an SseParser itself.
- */
-export async function* readSse(body: AsyncIterable<string>, maxEventChars?: number): AsyncGenerator<SseEvent> {
-  const parser = new SseParser(maxEventChars);
-  for await (const chunk of body) yield* parser.feed(chunk);
-}

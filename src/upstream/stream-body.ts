@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
 import { withQueuedAbort } from './queued-abort.ts';
+import { type SseEvent, SseParser } from './sse-reader.ts';
 
 /** Unread text above this many characters pauses the upstream (its socket is not read) until the reader catches up. */
 const holdChars = 64 * 1024;
@@ -171,3 +172,16 @@ export class StreamBody implements Dispatcher.DispatchHandler {
 }
 
 const asError = (reason: unknown) => (reason instanceof Error ? reason : new Error(String(reason)));
+
+/**
+ * The events of a streamed answer one at a time, for a reader for which an async step per event is fine (the
+ * Responses adapter); the chat stream's hot path feeds an SseParser itself and polls. `maxEventChars` bounds one
+ * event's data.
+ */
+export async function* sseEvents(body: StreamBody, maxEventChars: number): AsyncGenerator<SseEvent> {
+  const parser = new SseParser(maxEventChars);
+  while (!body.done) {
+    await body.wait();
+    yield* parser.feed(body.read());
+  }
+}

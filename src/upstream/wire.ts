@@ -1,15 +1,13 @@
 // The wire format of an upstream's answers: bounded reading of JSON bodies, error bodies and stream error
 // events into typed errors, and serializing a request as the caller's fault when it cannot be.
 
-import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
 import { SwitchyardError } from '../errors.ts';
 import { UpstreamError } from './classify.ts';
 import { hostOnly } from './scrub.ts';
 import type { StreamBody } from './stream-body.ts';
 
-export type ResponseData = Dispatcher.ResponseData;
-
-export const headerReader = (headers: ResponseData['headers']) => ({
+export const headerReader = (headers: IncomingHttpHeaders) => ({
   get(name: string): string | null {
     const value = headers[name];
     if (value === undefined) return null;
@@ -19,21 +17,6 @@ export const headerReader = (headers: ResponseData['headers']) => ({
 
 /** The longest error body read from an upstream; the rest is dropped. */
 export const maxErrorBodyChars = 64 * 1024;
-
-/** Reads an error answer into an UpstreamError with the upstream's message and code where it sent JSON. */
-export async function upstreamError(res: ResponseData): Promise<UpstreamError> {
-  let text = '';
-  try {
-    res.body.setEncoding('utf8');
-    for await (const chunk of res.body as AsyncIterable<string>) {
-      text += chunk;
-      if (text.length >= maxErrorBodyChars) break; // leaving the loop destroys the rest
-    }
-  } catch {
-    // A body cut short: what arrived is the message.
-  }
-  return errorOfAnswer(res.statusCode, res.headers, text);
-}
 
 /** Reads a streamed call's error answer (at most maxErrorBodyChars of it) into an UpstreamError. */
 export async function streamedError(body: StreamBody): Promise<UpstreamError> {
@@ -51,7 +34,7 @@ export async function streamedError(body: StreamBody): Promise<UpstreamError> {
 }
 
 /** The UpstreamError of an error answer: the upstream's message and code where it sent JSON, else its text. */
-export function errorOfAnswer(statusCode: number, headers: ResponseData['headers'], body: string): UpstreamError {
+export function errorOfAnswer(statusCode: number, headers: IncomingHttpHeaders, body: string): UpstreamError {
   const text = body.slice(0, maxErrorBodyChars);
   let message = text.trim().slice(0, 500) || 'no body';
   let code: string | undefined;
@@ -104,38 +87,14 @@ export const tooLarge = (provider: string, what: string) =>
   new SwitchyardError('upstream_response_too_large', `${provider}: ${what}`, { provider, retryable: true });
 
 /**
- * The JSON text each answer object that readJson returned was parsed from. An answer that passes through the
+ * The JSON text each answer object that parseAnswer returned was parsed from. An answer that passes through the
  * call path unchanged can go to its client as this text instead of being serialized again; nothing on that
  * path changes an answer in place (a change makes a new object, which has no entry here and is serialized).
  */
 const answerTexts = new WeakMap<object, string>();
 
-/** The upstream's own JSON text of `answer`, if it is the very object parseAnswer (or readJson) parsed from it. */
+/** The upstream's own JSON text of `answer`, if it is the very object parseAnswer parsed from it. */
 export const answerTextOf = (answer: object): string | undefined => answerTexts.get(answer);
-
-/**
- * Reads a JSON answer body of at most `max` bytes. Counted as it arrives and abandoned at the limit, so a broken or
- * hostile upstream cannot make the gateway buffer gigabytes (Content-Length is not trusted: it may be absent).
- */
-export async function readJson(provider: string, res: ResponseData, max: number): Promise<unknown> {
-  const declared = Number(headerReader(res.headers).get('content-length'));
-  // Refused unread: the body is dropped with its socket, or the connection would stay taken in the pool.
-  if (declared > max) {
-    res.body.destroy();
-    throw tooLarge(provider, `the answer declares ${declared} bytes, more than the ${max} allowed`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      res.body.destroy();
-      throw tooLarge(provider, `the answer is larger than the ${max} bytes allowed`);
-    }
-    chunks.push(chunk);
-  }
-  return parseAnswer(Buffer.concat(chunks, size).toString('utf8'));
-}
 
 /** A JSON answer's text parsed, the text remembered for the object it gave (answerTextOf). */
 export function parseAnswer(text: string): unknown {
