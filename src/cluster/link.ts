@@ -179,8 +179,11 @@ export function createClusterLink(options: ClusterLinkOptions) {
     members: () => members,
     script,
     publish: (channel: string, message: string) => guarded(() => commands.publish(`${o.prefix}:${channel}`, message)).then(() => {}),
-    /** Listens on a channel for the link's life (resubscribed by ioredis after a reconnect). */
-    subscribe(channel: string, listener: (message: string) => void) {
+    /**
+     * Listens on a channel (resubscribed by ioredis after a reconnect) until the returned function is called; the
+     * channel itself is unsubscribed when its last listener leaves.
+     */
+    subscribe(channel: string, listener: (message: string) => void): () => void {
       const name = `${o.prefix}:${channel}`;
       let set = channelListeners.get(name);
       if (!set) {
@@ -189,7 +192,13 @@ export function createClusterLink(options: ClusterLinkOptions) {
         const subscribed = subscriber.subscribe(name).then(resync, () => {});
         subscriptions.push(subscribed);
       }
-      set.add(listener);
+      const listeners = set;
+      listeners.add(listener);
+      return () => {
+        if (!listeners.delete(listener) || listeners.size > 0) return;
+        channelListeners.delete(name);
+        void subscriber.unsubscribe(name).catch(() => {});
+      };
     },
     /** Resolves once commands can be sent and every channel subscribed so far is listened to. */
     async ready(): Promise<void> {

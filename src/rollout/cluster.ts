@@ -95,8 +95,8 @@ export function shareRollout(link: ClusterLink, rollout: Rollout, options: { lea
   // Nobody drives until the lease says who does.
   rollout.role.driving = false;
   rollout.role.forward = (command) => void link.publish(commandChannel, command).catch(() => {});
-  link.subscribe(channel, follow);
-  link.subscribe(commandChannel, (message) => {
+  const unfollow = link.subscribe(channel, follow);
+  const unlisten = link.subscribe(commandChannel, (message) => {
     if (!rollout.role.driving || !commands.includes(message as RolloutCommand)) return;
     try {
       rollout.command(message as RolloutCommand);
@@ -116,6 +116,9 @@ export function shareRollout(link: ClusterLink, rollout: Rollout, options: { lea
   return async () => {
     clearInterval(timer);
     subscription.unsubscribe();
+    // A rollout a reload replaced or removed leaves its channels: no listener of it outlives it.
+    unfollow();
+    unlisten();
     arms?.stop();
     if (rollout.role.driving) await link.script(releaseScript, [`${key}:driver`], [link.instanceId]).catch(() => {});
   };

@@ -2,6 +2,7 @@
 // reaches both instances, exactly one drives the new rollout and the other follows it; a changed rollout starts
 // afresh on both (its follower does not take the state its former self left in Redis); a removed one stops on both.
 
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SwitchyardConfigInput } from '../../src/config.ts';
 import { type MockUpstream, startMockUpstream } from '../../src/mock/server.ts';
@@ -80,5 +81,17 @@ describe('rollouts added by a reload in a cluster', () => {
     await one.reload({ ...config([]), cluster: one.config().cluster }, { source: 'api' });
     await waitUntil(() => both.every((r) => r.rollouts().length === 0), 3000);
     expect(() => two.rollout('v2')).toThrow(expect.objectContaining({ code: 'rollout_not_found' }));
+    // Neither instance still listens on a channel of the rollouts the reloads replaced and removed.
+    const probe = new Redis(redis.url);
+    try {
+      const channels = await pollUntil(
+        () => probe.pubsub('CHANNELS', 'reload:rollout:*') as Promise<string[]>,
+        (c) => c.length === 0,
+        3000,
+      );
+      expect(channels).toEqual([]);
+    } finally {
+      probe.disconnect();
+    }
   }, 30_000);
 });
