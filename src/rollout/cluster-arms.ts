@@ -82,6 +82,8 @@ export function shareRolloutArms(arms: SharedArms, rollout: Rollout, keyBase: st
     adopt,
     stop() {
       rollout.role.shared = null;
+      window.release();
+      totals.release();
     },
   };
 }

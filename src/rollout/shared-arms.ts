@@ -42,6 +42,11 @@ export interface ArmCounter {
   rekey(key: string): void;
   /** Called after each read of its current hash. */
   onRead(listener: (figures: Map<string, ArmFigures>) => void): void;
+  /**
+   * Leaves the flushes (its split was stopped by a reload): what it counted is still written by the next one,
+   * and its hash is neither written nor read after that.
+   */
+  release(): void;
 }
 
 interface Counter extends ArmCounter {
@@ -93,6 +98,15 @@ export function createSharedArms(link: ClusterLink, partial: Partial<SharedArmsO
         void flush();
       },
       onRead: (listener) => void listeners.add(listener),
+      release() {
+        if (!counters.delete(c)) return;
+        if (tallies.size > 0) {
+          leftovers.push({ key, fields: fieldsOf(tallies) });
+          if (leftovers.length > maxLeftovers) leftovers.shift();
+        }
+        tallies = new Map();
+        listeners.clear();
+      },
       take() {
         const fields = fieldsOf(tallies);
         tallies = new Map();

@@ -117,6 +117,9 @@ export function createSplits(
       rollouts.delete(id);
       if (entry) stopRollout(entry);
     }
+    // A removed or changed experiment's cluster counter leaves the flushes (a changed one gets a counter of its
+    // own version's keys).
+    for (const id of [...p.experiments.removed, ...p.experiments.changed]) experiments.get(id)?.shared?.release();
     for (const id of p.experiments.removed) experiments.delete(id);
     const changed = new Set([...p.experiments.added, ...p.experiments.changed]);
     for (const e of next.experiments)

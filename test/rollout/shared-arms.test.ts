@@ -82,6 +82,27 @@ describe('arm figures summed in Redis', () => {
     expect(onA.figures()?.get('baseline')?.requests).toBe(1);
   });
 
+  it('writes what a released counter (its split stopped) counted once more, then leaves its hash alone', async () => {
+    const a = await instance('a');
+    const b = await instance('b');
+    const gone = a.shared.counter('t:{experiment:gone}:variants', arms);
+    gone.record('baseline', ok(10));
+    gone.record('canary', failed);
+    gone.release();
+    gone.release(); // a second release changes nothing
+    const before = a.scripts();
+    await a.shared.flush();
+    expect(a.scripts()).toBe(before + 1);
+    // Counted after it was released (a request that was in flight): never written, and no call for it.
+    gone.record('canary', failed);
+    await a.shared.flush();
+    expect(a.scripts()).toBe(before + 1);
+    const reader = b.shared.counter('t:{experiment:gone}:variants', arms);
+    await b.shared.flush();
+    expect(reader.figures()?.get('baseline')?.requests).toBe(1);
+    expect(reader.figures()?.get('canary')?.requests).toBe(1);
+  });
+
   it('counts a flush that lands after a step change in the step it was counted in, never in the new one', async () => {
     const driver = await instance('driver');
     const late = await instance('late');
