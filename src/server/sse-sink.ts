@@ -4,6 +4,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { isKey, skipBlank, stringEnd, topLevelMembers } from '../upstream/json-members.ts';
 
 export interface SinkLimits {
   /** Bytes a client may leave unread before it is cut. */
@@ -116,8 +117,6 @@ export function chunkText(id: string, created: number, model: string) {
   };
 }
 
-const modelKey = 'model';
-
 /**
  * `data` (one chunk's JSON text, as the upstream sent it) with its top-level `model` set to `modelJson` (a JSON
  * string literal), or undefined when it cannot be done in place: no top-level string `model`, or text that
@@ -126,46 +125,20 @@ const modelKey = 'model';
  */
 export function withModel(data: string, modelJson: string): string | undefined {
   if (data.indexOf('\n') !== -1 || data.indexOf('\r') !== -1) return undefined;
-  let depth = 0;
-  // At depth 1, whether the next string is a key (after `{` or `,`).
-  let expectKey = false;
-  for (let i = 0; i < data.length; i++) {
-    const c = data.charCodeAt(i);
-    if (c === 34) {
-      const close = stringEnd(data, i);
-      if (close === -1) return undefined;
-      if (depth === 1 && expectKey) {
-        expectKey = false;
-        if (close - i - 1 === modelKey.length && data.startsWith(modelKey, i + 1)) return replaceValue(data, close + 1, modelJson);
-      }
-      i = close;
-    } else if (c === 123 || c === 91) {
-      depth++;
-      expectKey = depth === 1 && c === 123;
-    } else if (c === 125 || c === 93) depth--;
-    else if (c === 44 && depth === 1) expectKey = true;
-  }
-  return undefined;
-}
-
-/** The index of the quote closing the string opened at `open`, or -1. */
-function stringEnd(text: string, open: number): number {
-  for (let i = open + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === 34) return i;
-  }
-  return -1;
+  let replaced: string | undefined;
+  topLevelMembers(data, (open, close) => {
+    if (!isKey(data, open, close, 'model')) return false;
+    replaced = replaceValue(data, close + 1, modelJson);
+    return true;
+  });
+  return replaced;
 }
 
 /** Replaces the string value after the key ending at `from` (a colon, maybe spaces, then the value). */
 function replaceValue(data: string, from: number, json: string): string | undefined {
-  const blank = (c: number) => c === 32 || c === 9;
-  let i = from;
-  while (blank(data.charCodeAt(i))) i++;
+  let i = skipBlank(data, from);
   if (data.charCodeAt(i) !== 58) return undefined;
-  i++;
-  while (blank(data.charCodeAt(i))) i++;
+  i = skipBlank(data, i + 1);
   if (data.charCodeAt(i) !== 34) return undefined;
   const close = stringEnd(data, i);
   if (close === -1) return undefined;

@@ -4,6 +4,8 @@
 // the rest parsed. Exact for any input: a chunk that does not start with the head, or whose rest is not what a
 // member list must be, is parsed whole, and one that fails fails with JSON.parse's own error on the whole text.
 
+import { isKey, topLevelMembers } from './json-members.ts';
+
 /** The text of a chunk up to and including the top-level comma before its `choices` member, and its members. */
 export interface ChunkHead {
   text: string;
@@ -20,30 +22,13 @@ const comma = 44;
  * shared by every chunk of the stream would be one object in all of them).
  */
 export function headOf(text: string): ChunkHead | undefined {
-  let depth = 0;
-  // At depth 1: the index of the comma that opened the current member, or -1 for the first member.
-  let lastComma = -1;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === quote) {
-      const close = stringEnd(text, i);
-      if (close === -1) return undefined;
-      if (depth === 1 && expectKey) {
-        expectKey = false;
-        if (close - i === 8 && text.startsWith('choices', i + 1)) return lastComma === -1 ? undefined : head(text, lastComma);
-      }
-      i = close;
-    } else if (c === 123 || c === 91) {
-      depth++;
-      expectKey = depth === 1 && c === 123;
-    } else if (c === 125 || c === 93) depth--;
-    else if (c === comma && depth === 1) {
-      expectKey = true;
-      lastComma = i;
-    }
-  }
-  return undefined;
+  let found: ChunkHead | undefined;
+  topLevelMembers(text, (open, close, opener) => {
+    if (!isKey(text, open, close, 'choices')) return false;
+    found = text.charCodeAt(opener) === comma ? head(text, opener) : undefined;
+    return true;
+  });
+  return found;
 }
 
 function head(text: string, lastComma: number): ChunkHead | undefined {
@@ -53,16 +38,6 @@ function head(text: string, lastComma: number): ChunkHead | undefined {
     if (typeof value === 'object' && value !== null) return undefined;
   }
   return { text: text.slice(0, lastComma + 1), members };
-}
-
-/** The index of the quote closing the string opened at `open`, or -1. */
-function stringEnd(text: string, open: number): number {
-  for (let i = open + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === quote) return i;
-  }
-  return -1;
 }
 
 /**
