@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
-import { withQueuedAbort } from './queued-abort.ts';
+import { CallStop } from './call-stop.ts';
 import { type SseEvent, SseParser } from './sse-reader.ts';
 
 /** Unread text above this many characters pauses the upstream (its socket is not read) until the reader catches up. */
@@ -22,7 +22,7 @@ export class StreamBody implements Dispatcher.DispatchHandler {
   headers: IncomingHttpHeaders = {};
   /** Resolves once the status and headers are in; rejects when the call failed before them. */
   readonly head: Promise<void>;
-  #controller: Controller | undefined;
+  readonly #call: CallStop;
   readonly #decoder = new StringDecoder('utf8');
   #text = '';
   #ended = false;
@@ -32,10 +32,6 @@ export class StreamBody implements Dispatcher.DispatchHandler {
   /** The reader is done with the answer: what still arrives is dropped. */
   #discarding = false;
   #timer: NodeJS.Timeout | undefined;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => this.#abort(this.#signal?.reason);
-  /** Takes the request out of the pool's queue while it waits for a connection. */
-  #cancelQueued: ((reason: Error) => void) | undefined;
 
   /** Sends the request on `dispatcher`; `signal` aborts it (its reason becomes the error). */
   constructor(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal?: AbortSignal) {
@@ -46,27 +42,22 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     this.#started = started as Settle;
     // Read by `await head` or a later failure: never an unhandled rejection of its own.
     this.head.catch(() => {});
-    this.#signal = signal;
     if (signal?.aborted) {
+      // Never sent: nothing to stop, and no listener on a signal that will not fire again.
+      this.#call = new CallStop(undefined, () => {});
       this.#failure = { error: signal.reason };
       this.#started.reject(signal.reason);
       return;
     }
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
-    dispatcher.dispatch(
-      withQueuedAbort(options, (cancel) => {
-        if (this.#failure) cancel(asError(this.#failure.error));
-        else this.#cancelQueued = cancel;
-      }),
-      this,
-    );
+    this.#call = new CallStop(signal, (reason) => this.#abort(reason));
+    dispatcher.dispatch(this.#call.options(options), this);
   }
 
   /** The text that arrived since the last call ('' when none); the upstream is read again if it was paused. */
   read(): string {
     const text = this.#text;
     this.#text = '';
-    if (this.#controller?.paused) this.#controller.resume();
+    if (this.#call.controller?.paused) this.#call.controller.resume();
     return text;
   }
 
@@ -96,7 +87,7 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     if (this.#ended || this.#failure) return this.#release();
     this.#discarding = true;
     this.#timer = setTimeout(() => this.destroy(), ms);
-    if (this.#controller?.paused) this.#controller.resume();
+    if (this.#call.controller?.paused) this.#call.controller.resume();
   }
 
   /** Stops the call, its connection closed, unless the answer already ended. */
@@ -110,8 +101,7 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     // Stopped by us (the reader, a timer, the caller): what is unread is no longer wanted.
     this.#text = '';
     this.#fail(reason);
-    if (this.#controller) this.#controller.abort(asError(reason));
-    else this.#cancelQueued?.(asError(reason));
+    this.#call.stop(reason);
   }
 
   #fail(error: unknown) {
@@ -132,14 +122,11 @@ export class StreamBody implements Dispatcher.DispatchHandler {
 
   #release() {
     clearTimeout(this.#timer);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#call.release();
   }
 
   onRequestStart(controller: Controller) {
-    this.#controller = controller;
-    this.#cancelQueued = undefined;
-    // Aborted between dispatch and the connection: undici calls this only once a connection is there.
-    if (this.#failure) controller.abort(this.#failure.error instanceof Error ? this.#failure.error : new Error('aborted'));
+    this.#call.started(controller);
   }
 
   onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders) {
@@ -170,8 +157,6 @@ export class StreamBody implements Dispatcher.DispatchHandler {
     this.#fail(error);
   }
 }
-
-const asError = (reason: unknown) => (reason instanceof Error ? reason : new Error(String(reason)));
 
 /**
  * The events of a streamed answer one at a time, for a reader for which an async step per event is fine (the

@@ -6,7 +6,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { withQueuedAbort } from './queued-abort.ts';
+import { CallStop } from './call-stop.ts';
 import { tooLarge } from './wire.ts';
 
 export interface WholeAnswer {
@@ -31,25 +31,16 @@ class WholeBody implements Dispatcher.DispatchHandler {
   readonly #chunks: Buffer[] = [];
   #size = 0;
   #settled = false;
-  #controller: Controller | undefined;
   readonly #limits: WholeLimits;
-  readonly #signal: AbortSignal | undefined;
   readonly #resolve: (answer: WholeAnswer) => void;
   readonly #reject: (error: unknown) => void;
-  readonly #onAbort = () => this.#stop(this.#signal?.reason);
-  /** Takes the request out of the pool's queue while it waits for a connection. */
-  #cancelQueued: ((reason: Error) => void) | undefined;
-  readonly onQueued = (cancel: (reason: Error) => void) => {
-    if (this.#settled) cancel(new Error('aborted before it was sent'));
-    else this.#cancelQueued = cancel;
-  };
+  readonly call: CallStop;
 
   constructor(limits: WholeLimits, signal: AbortSignal | undefined, resolve: (a: WholeAnswer) => void, reject: (e: unknown) => void) {
     this.#limits = limits;
-    this.#signal = signal;
     this.#resolve = resolve;
     this.#reject = reject;
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.call = new CallStop(signal, (reason) => this.#stop(reason));
   }
 
   /** Fails the call with `error` and stops it (its connection is closed). */
@@ -57,14 +48,12 @@ class WholeBody implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     this.#settle();
     this.#reject(error);
-    const reason = error instanceof Error ? error : new Error(String(error));
-    if (this.#controller) this.#controller.abort(reason);
-    else this.#cancelQueued?.(reason);
+    this.call.stop(error);
   }
 
   #settle() {
     this.#settled = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.call.release();
   }
 
   #answer() {
@@ -73,10 +62,7 @@ class WholeBody implements Dispatcher.DispatchHandler {
   }
 
   onRequestStart(controller: Controller) {
-    this.#controller = controller;
-    this.#cancelQueued = undefined;
-    // Aborted between dispatch and the connection: the request is not sent.
-    if (this.#settled) controller.abort(new Error('aborted before it was sent'));
+    this.call.started(controller);
   }
 
   onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders) {
@@ -98,7 +84,7 @@ class WholeBody implements Dispatcher.DispatchHandler {
       // Enough of an error answer for its message: answer with it and drop the rest with the connection.
       this.#settle();
       this.#resolve(this.#answer());
-      this.#controller?.abort(new Error('error answer read'));
+      this.call.stop(new Error('error answer read'));
       return;
     }
     if (this.#size > this.#limits.maxBytes)
@@ -130,6 +116,6 @@ export function wholeAnswer(
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise<WholeAnswer>((resolve, reject) => {
     const handler = new WholeBody(limits, signal, resolve, reject);
-    dispatcher.dispatch(withQueuedAbort(options, handler.onQueued), handler);
+    dispatcher.dispatch(handler.call.options(options), handler);
   });
 }
