@@ -3,6 +3,7 @@
 // requests and closed sockets, so that tests see whether the gateway cut or kept a connection.
 
 import { createServer, type Socket } from 'node:net';
+import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
 
 export interface RawExchange {
   socket: Socket;
@@ -113,3 +114,25 @@ export const chunked = (text: string | Buffer) => {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   return Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
 };
+
+/**
+ * A raw upstream and the real chat adapter in front of it (attempt timeout and stream idle time 3 s unless given);
+ * both are closed by the caller's `cleanup` list.
+ */
+export async function rawAdapter(
+  answer: (exchange: RawExchange) => void,
+  cleanup: (() => Promise<unknown>)[],
+  options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {},
+): Promise<{ up: RawUpstream; adapter: OpenAIAdapter }> {
+  const up = await rawUpstream(answer, options);
+  cleanup.push(() => up.close());
+  const adapter = createOpenAIAdapter({
+    id: 'raw',
+    baseURL: up.url,
+    model: 'upstream-model',
+    timeoutMs: options.timeoutMs ?? 3000,
+    streamIdleTimeoutMs: options.idleMs ?? 3000,
+  });
+  cleanup.push(async () => adapter.close?.());
+  return { up, adapter };
+}

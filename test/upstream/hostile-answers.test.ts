@@ -5,19 +5,10 @@
 
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AttemptOptions, createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import type { AttemptOptions, OpenAIAdapter } from '../../src/upstream/adapter.ts';
 import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
-import {
-  chunked,
-  completionJson,
-  httpHead,
-  type RawExchange,
-  type RawUpstream,
-  rawUpstream,
-  sseAnswer,
-  sseChunk,
-} from '../helpers/raw-upstream.ts';
+import { chunked, completionJson, httpHead, type RawExchange, rawAdapter, sseAnswer, sseChunk } from '../helpers/raw-upstream.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -27,22 +18,8 @@ afterEach(async () => {
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 
-async function upstream(
-  answer: (exchange: RawExchange) => void,
-  options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {},
-): Promise<{ up: RawUpstream; adapter: OpenAIAdapter }> {
-  const up = await rawUpstream(answer, options);
-  cleanup.push(() => up.close());
-  const adapter = createOpenAIAdapter({
-    id: 'raw',
-    baseURL: up.url,
-    model: 'upstream-model',
-    timeoutMs: options.timeoutMs ?? 3000,
-    streamIdleTimeoutMs: options.idleMs ?? 3000,
-  });
-  cleanup.push(async () => adapter.close?.());
-  return { up, adapter };
-}
+const upstream = (answer: (exchange: RawExchange) => void, options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {}) =>
+  rawAdapter(answer, cleanup, options);
 
 async function streamText(adapter: OpenAIAdapter, request = ask, options: AttemptOptions = {}): Promise<string> {
   let text = '';

@@ -4,19 +4,10 @@
 // never end or are cut, and the error codes each ends with (the ones request()'s Readable gave before).
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOpenAIAdapter, type OpenAIAdapter } from '../../src/upstream/adapter.ts';
+import type { OpenAIAdapter } from '../../src/upstream/adapter.ts';
 import { eventsOf } from '../helpers/answer.ts';
 import { failure } from '../helpers/failure.ts';
-import {
-  chunked,
-  completionJson,
-  httpHead,
-  type RawExchange,
-  type RawUpstream,
-  rawUpstream,
-  sseAnswer,
-  sseChunk,
-} from '../helpers/raw-upstream.ts';
+import { chunked, completionJson, httpHead, type RawExchange, rawAdapter, sseAnswer, sseChunk } from '../helpers/raw-upstream.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -26,22 +17,8 @@ afterEach(async () => {
 
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 
-async function upstream(
-  answer: (exchange: RawExchange) => void,
-  options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {},
-): Promise<{ up: RawUpstream; adapter: OpenAIAdapter }> {
-  const up = await rawUpstream(answer, options);
-  cleanup.push(() => up.close());
-  const adapter = createOpenAIAdapter({
-    id: 'raw',
-    baseURL: up.url,
-    model: 'upstream-model',
-    timeoutMs: options.timeoutMs ?? 3000,
-    streamIdleTimeoutMs: options.idleMs ?? 3000,
-  });
-  cleanup.push(async () => adapter.close?.());
-  return { up, adapter };
-}
+const upstream = (answer: (exchange: RawExchange) => void, options: { early?: boolean; timeoutMs?: number; idleMs?: number } = {}) =>
+  rawAdapter(answer, cleanup, options);
 
 async function streamText(adapter: OpenAIAdapter): Promise<string> {
   let text = '';
